@@ -1,0 +1,93 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+import { AgentContractError } from '../errors.js';
+import type { ReadFileSystem } from '../system/ports.js';
+
+// The Linux agent writes exactly these keys (create_handler_env). Windows-only keys
+// (deploymentid, rolename, instance, hostResolverAddress) and the old samples' seqNo are
+// tolerated and ignored: the object schemas are not strict.
+const HandlerEnvironmentEntrySchema = z.object({
+  name: z.string().min(1),
+  version: z.union([z.number(), z.string()]).optional(),
+  handlerEnvironment: z.object({
+    logFolder: z.string().min(1),
+    configFolder: z.string().min(1),
+    statusFolder: z.string().min(1),
+    heartbeatFile: z.string().min(1),
+    eventsFolder: z.string().min(1).optional(),
+    eventsFolder_preview: z.string().min(1).optional(),
+  }),
+});
+
+export const HandlerEnvironmentFileSchema = z.array(HandlerEnvironmentEntrySchema).min(1);
+
+export interface HandlerEnvironment {
+  name: string;
+  /** The versioned extension directory: cwd of every command, home of mrseq. */
+  extensionDir: string;
+  logFolder: string;
+  configFolder: string;
+  statusFolder: string;
+  heartbeatFile: string;
+  eventsFolder?: string;
+  /** The agent's lib directory (`configFolder/../..`): tenant certificates live here. */
+  libDir: string;
+  /** Non-versioned data directory `<libDir>/<name>`: survives updates (Microsoft's GetDataFolder). */
+  dataDir: string;
+}
+
+export const HANDLER_ENV_FILE = 'HandlerEnvironment.json';
+
+/**
+ * Candidate directories, best first: the agent's AZURE_GUEST_AGENT_EXTENSION_PATH, then next to
+ * and one level above the directory holding the shim/bundle (Microsoft handlers' rule).
+ */
+export function handlerEnvCandidates(envPath: string | undefined, codeDir: string): string[] {
+  const dirs = [envPath, codeDir, path.dirname(codeDir)].filter((d): d is string => !!d);
+  return [...new Set(dirs.map((d) => path.resolve(d)))];
+}
+
+export async function loadHandlerEnvironment(fs: ReadFileSystem, candidates: readonly string[]): Promise<HandlerEnvironment> {
+  for (const dir of candidates) {
+    const file = path.join(dir, HANDLER_ENV_FILE);
+    const text = await fs.readText(file);
+    if (text === undefined) continue;
+    return parseHandlerEnvironment(text, dir, file);
+  }
+  throw new AgentContractError(
+    `${HANDLER_ENV_FILE} was not found in ${candidates.join(' or ')}. The Azure Linux Agent writes it when it installs ` +
+      `the extension; reinstall the extension, or restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
+    'ENOHANDLERENV',
+  );
+}
+
+export function parseHandlerEnvironment(text: string, extensionDir: string, file = HANDLER_ENV_FILE): HandlerEnvironment {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    throw new AgentContractError(`${file} is not valid JSON; restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`, 'EBADHANDLERENV');
+  }
+  const parsed = HandlerEnvironmentFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const what = parsed.error.issues.map((i) => i.path.join('.') || '(top level)').join(', ');
+    throw new AgentContractError(
+      `${file} does not have the agent's layout (problem at: ${what}); restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
+      'EBADHANDLERENV',
+    );
+  }
+  const entry = parsed.data[0]!;
+  const h = entry.handlerEnvironment;
+  const libDir = path.dirname(path.dirname(h.configFolder));
+  return {
+    name: entry.name,
+    extensionDir,
+    logFolder: h.logFolder,
+    configFolder: h.configFolder,
+    statusFolder: h.statusFolder,
+    heartbeatFile: h.heartbeatFile,
+    ...(h.eventsFolder ? { eventsFolder: h.eventsFolder } : {}),
+    libDir,
+    dataDir: path.join(libDir, entry.name),
+  };
+}

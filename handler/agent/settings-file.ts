@@ -1,0 +1,71 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+import { AgentContractError, ConfigError } from '../errors.js';
+import type { ReadFileSystem } from '../system/ports.js';
+
+// config/N.settings as ExtHandlerInstance.update_settings writes it: one runtimeSettings entry,
+// all three keys present but each may be null; an extension without settings gets a 0-byte file.
+const HandlerSettingsEnvelopeSchema = z.object({
+  runtimeSettings: z
+    .array(
+      z.object({
+        handlerSettings: z.object({
+          publicSettings: z.unknown().optional(),
+          protectedSettings: z.string().nullable().optional(),
+          protectedSettingsCertThumbprint: z.string().nullable().optional(),
+        }),
+      }),
+    )
+    .length(1),
+});
+
+export interface RawHandlerSettings {
+  publicSettings: unknown;
+  /** base64 CMS, or undefined when the agent sent none. */
+  protectedSettings?: string;
+  thumbprint?: string;
+}
+
+export function settingsFilePath(configFolder: string, seq: number): string {
+  return path.join(configFolder, `${seq}.settings`);
+}
+
+export async function readSettingsFile(fs: ReadFileSystem, configFolder: string, seq: number): Promise<RawHandlerSettings | undefined> {
+  const file = settingsFilePath(configFolder, seq);
+  const text = await fs.readText(file);
+  if (text === undefined) return undefined;
+  return parseSettingsFile(text, file);
+}
+
+export function parseSettingsFile(text: string, file: string): RawHandlerSettings {
+  const body = text.replace(/^\uFEFF/, '').trim();
+  if (body === '') return { publicSettings: null };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new AgentContractError(`${file} is not valid JSON; the agent rewrites it on the next goal state (re-apply the extension).`, 'EBADSETTINGSFILE');
+  }
+  const parsed = HandlerSettingsEnvelopeSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new AgentContractError(
+      `${file} does not have the agent's layout (expected {"runtimeSettings":[{"handlerSettings":{…}}]} with exactly one entry).`,
+      'EBADSETTINGSFILE',
+    );
+  }
+  const hs = parsed.data.runtimeSettings[0]!.handlerSettings;
+  const prot = hs.protectedSettings?.trim();
+  const thumb = hs.protectedSettingsCertThumbprint?.trim();
+  if (prot && !thumb) {
+    throw new ConfigError(
+      `${file} has protected settings but no protectedSettingsCertThumbprint, so they cannot be decrypted; ` +
+        `re-apply the extension with its protected settings (the platform adds the thumbprint).`,
+      'ENOTHUMBPRINT',
+    );
+  }
+  return {
+    publicSettings: hs.publicSettings ?? null,
+    ...(prot ? { protectedSettings: prot } : {}),
+    ...(prot && thumb ? { thumbprint: thumb } : {}),
+  };
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
+
+/** A value the admin can compare with their own copy without it being shown: sha256:<12 hex>. */
+export function fingerprint(value: string): string {
+  return `sha256:${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * What enable will configure, in one line for the status substatus. Proves the protected
+ * settings were decrypted and validated without showing a single secret.
+ */
+export function summariseSettings(s: HandlerSettings): string {
+  const parts: string[] = [];
+  const d = s.public.docker;
+  const certs = s.protected.certs;
+  if (certs) {
+    parts.push(
+      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${fingerprint(certs.ca)}, cert ${fingerprint(certs.cert)}, key ${fingerprint(certs.key)})`,
+    );
+  } else if (d.port !== undefined && d.allowInsecureTcp) {
+    parts.push(`TCP ${d.port} WITHOUT TLS (docker.allowInsecureTcp)`);
+  } else {
+    parts.push('local socket only (no TCP listener: no certificates given)');
+  }
+  parts.push(`engine from ${d.engine.source}${d.engine.version ? ` ${d.engine.version}` : ''}`);
+  if (d.options.length) parts.push(`daemon options: ${d.options.join(' ')}`);
+  if (s.public.compose) parts.push(`compose services: ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
+  const login = s.protected.login;
+  if (login) parts.push(`registry login to ${login.server ?? 'Docker Hub'} (user ${fingerprint(login.username)}, password ${fingerprint(login.password)})`);
+  const env = s.protected.environment;
+  if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s): ${Object.keys(env).join(', ')}`);
+  if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);
+  return parts.join('; ');
+}
+
+function servicesOf(compose: Record<string, unknown>): Record<string, unknown> {
+  const svc = compose['services'];
+  return svc && typeof svc === 'object' ? (svc as Record<string, unknown>) : compose;
+}
+
+/** Every protected string value: scrubbed from anything the handler publishes. */
+export function secretValues(s: HandlerSettings): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  const { certs, ...rest } = s.protected;
+  walk(rest);
+  // The CA and server certificate are public by nature; only the key is secret.
+  if (certs) out.push(certs.key);
+  return out;
+}

@@ -1,0 +1,210 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { handlerEnvCandidates, loadHandlerEnvironment, type HandlerEnvironment } from './agent/handler-env.js';
+import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
+import { parseSettings } from './agent/settings.js';
+import { summariseSettings } from './agent/settings-summary.js';
+import { EXIT } from './agent/exit-codes.js';
+import { parseArgs, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
+import { exampleSettings } from './demo/example-settings.js';
+import { describeError, HandlerError } from './errors.js';
+import { COMMANDS } from './lifecycle/commands.js';
+import type { Applier, RunContext } from './lifecycle/context.js';
+import { loadSettings } from './lifecycle/load-settings.js';
+import { runLifecycle } from './lifecycle/run-lifecycle.js';
+import { runWorker } from './lifecycle/worker.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { realClock } from './system/exec.js';
+import { RootedFileSystem } from './system/fs.js';
+import type { Clock } from './system/ports.js';
+
+export interface AppResult {
+  exitCode: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+export interface AppDeps {
+  env: NodeJS.ProcessEnv;
+  /** Directory of the running code (dist/ in the package): HandlerEnvironment.json is next to or above it. */
+  codeDir: string;
+  /** The script to re-run as the detached worker. */
+  entryScript: string;
+  makeApplier: (o: { root: string; log: Logger; dryRun: boolean }) => Applier;
+  clock?: Clock;
+  spawnWorker?: (ctx: { seq: number; extensionDir: string }) => Promise<number>;
+  signal?: AbortSignal;
+}
+
+/** Everything main.ts does, as a value: parse, compose, run. Never exits the process. */
+export async function runApp(argv: readonly string[], deps: AppDeps): Promise<AppResult> {
+  const args = parseArgs(argv);
+  switch (args.kind) {
+    case 'usage-error':
+      return { exitCode: EXIT.usage, stderr: `error: ${args.message}\n${USAGE}` };
+    case 'help':
+      return { exitCode: 0, stdout: USAGE };
+    case 'version':
+      return { exitCode: 0, stdout: handlerVersion(deps) };
+    case 'command':
+      if (args.dryRun) return dryRun(args, deps);
+      return agentCommand(args, deps);
+    case 'worker':
+      return agentCommand(args, deps);
+  }
+}
+
+async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worker' }>, deps: AppDeps): Promise<AppResult> {
+  const agentFs = new RootedFileSystem('/');
+  const clock = deps.clock ?? realClock;
+  let env: HandlerEnvironment;
+  try {
+    env = await loadHandlerEnvironment(agentFs, handlerEnvCandidates(deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH, deps.codeDir));
+  } catch (e) {
+    // Without HandlerEnvironment.json there is no status folder to write to: stderr is all the
+    // agent will show.
+    return { exitCode: args.kind === 'command' ? COMMANDS[args.command].failExitCode : EXIT.failure, stderr: describeError(e) };
+  }
+  const version = handlerVersion(deps);
+  const opName = args.kind === 'worker' ? 'enable-worker' : args.command;
+  let seq: number | undefined;
+  let seqError: unknown;
+  try {
+    seq = args.kind === 'worker' ? args.seq : requestedSeq(deps.env.ConfigSequenceNumber, await listSettingsFiles(agentFs, env.configFolder));
+  } catch (e) {
+    seqError = e;
+  }
+  const log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  const ctx: RunContext = {
+    env,
+    seq,
+    version,
+    agentFs,
+    clock,
+    log,
+    applier: deps.makeApplier({ root: '/', log, dryRun: false }),
+    operationId: randomUUID(),
+    spawnWorker: (s) => (deps.spawnWorker ?? spawnDetachedWorker(deps.entryScript))({ seq: s, extensionDir: env.extensionDir }),
+  };
+  if (args.kind === 'worker') {
+    const signal = deps.signal ?? abortOnSigterm(log);
+    const r = await runWorker(ctx, args.seq, signal);
+    return { exitCode: r.exitCode };
+  }
+  const cmd = COMMANDS[args.command];
+  if (seqError) {
+    return runLifecycle({ ...cmd, preCheck: undefined, run: () => Promise.reject(seqError) }, ctx).then(toApp);
+  }
+  return toApp(await runLifecycle(cmd, ctx));
+}
+
+function toApp(r: { exitCode: number; stdout: string }): AppResult {
+  return { exitCode: r.exitCode, stdout: r.stdout };
+}
+
+/**
+ * The same validation and plan as enable, printed. Settings come from the files given, from
+ * this VM's applied configuration when the extension is installed, or from the embedded
+ * example. Writes no status, mrseq, heartbeat or log file.
+ */
+async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
+  const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
+  const out: string[] = [];
+  try {
+    let source: string;
+    let pub: unknown;
+    let prot: unknown;
+    if (args.publicFile || args.protectedFile) {
+      pub = args.publicFile ? readJsonFile(args.publicFile, '--public') : null;
+      prot = args.protectedFile ? readJsonFile(args.protectedFile, '--protected') : null;
+      source = 'the files given';
+    } else {
+      const applied = await appliedSettings(deps);
+      if (applied) {
+        ({ pub, prot, source } = applied);
+      } else {
+        const ex = exampleSettings();
+        pub = ex.publicSettings;
+        prot = ex.protectedSettings;
+        source = 'the embedded example (TLS on 2376 with a throwaway CA made in memory)';
+      }
+    }
+    const settings = parseSettings(pub, prot);
+    out.push(`Dry run: nothing on this machine is changed.`, `Settings from ${source}: valid.`, `Would configure: ${summariseSettings(settings)}`);
+    const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true });
+    const lines = await applier.plan(settings, log);
+    out.push('Plan:', ...(lines.length ? lines.map((l, i) => `  ${i + 1}. ${l}`) : ['  nothing to do: the machine already matches']));
+    return { exitCode: 0, stdout: out.join('\n') };
+  } catch (e) {
+    return { exitCode: e instanceof HandlerError ? EXIT.failure : EXIT.failure, stdout: out.join('\n'), stderr: `Dry run failed: ${describeError(e)}` };
+  }
+}
+
+async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unknown; source: string } | undefined> {
+  const fs = new RootedFileSystem('/');
+  let env: HandlerEnvironment;
+  try {
+    env = await loadHandlerEnvironment(fs, handlerEnvCandidates(deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH, deps.codeDir));
+  } catch {
+    return undefined;
+  }
+  const seq = requestedSeq(deps.env.ConfigSequenceNumber, await listSettingsFiles(fs, env.configFolder));
+  if (seq === undefined) return undefined;
+  const loaded = await loadSettings(fs, env, seq);
+  if (!loaded) return undefined;
+  // Already validated; re-parsed by the caller from the typed values.
+  return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}` };
+}
+
+function readJsonFile(file: string, flag: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new HandlerError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { code: 'EUSAGE', category: 'user' });
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    throw new HandlerError(`${flag} ${file}: not valid JSON`, { code: 'EUSAGE', category: 'user' });
+  }
+}
+
+export function handlerVersion(deps: Pick<AppDeps, 'env' | 'codeDir'>): string {
+  const fromAgent = deps.env.AZURE_GUEST_AGENT_EXTENSION_VERSION;
+  if (fromAgent) return fromAgent;
+  try {
+    return readFileSync(path.join(path.dirname(deps.codeDir), 'VERSION'), 'utf8').trim() || 'dev';
+  } catch {
+    return 'dev';
+  }
+}
+
+/** A new session (setsid): the agent's SIGKILL of enable's process group at 300 s misses it. */
+function spawnDetachedWorker(entryScript: string) {
+  return async ({ seq, extensionDir }: { seq: number; extensionDir: string }): Promise<number> => {
+    const child = spawn(process.execPath, [entryScript, WORKER_VERB, String(seq)], {
+      cwd: extensionDir,
+      detached: true,
+      stdio: 'ignore',
+      env: process.env,
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    return child.pid ?? -1;
+  };
+}
+
+function abortOnSigterm(log: Logger): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGTERM', () => {
+    log.info({ event: 'worker asked to stop' });
+    ac.abort();
+  });
+  return ac.signal;
+}

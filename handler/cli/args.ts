@@ -1,0 +1,63 @@
+import { parseArgs as nodeParseArgs } from 'node:util';
+import { COMMAND_NAMES, isCommandName, type CommandName } from '../lifecycle/commands.js';
+
+export type ParsedArgs =
+  | { kind: 'command'; command: CommandName; dryRun: boolean; root?: string; publicFile?: string; protectedFile?: string }
+  | { kind: 'worker'; seq: number }
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'usage-error'; message: string };
+
+/** Hidden verb the foreground enable uses to start its detached worker. */
+export const WORKER_VERB = '__worker';
+
+export const USAGE = `usage: handler.sh <${COMMAND_NAMES.join('|')}>
+       handler.sh enable --dry-run [--public FILE] [--protected FILE] [--root DIR]
+
+The Azure Linux Agent runs the five commands; an admin can try the dry run on any VM:
+  --dry-run          print what enable would change, change nothing, write no status
+  --public FILE      public settings JSON to plan with (default: this VM's applied settings,
+                     or an embedded example when the extension is not installed)
+  --protected FILE   protected settings as plain JSON (read locally, never printed)
+  --root DIR         plan against a copy of the machine's files under DIR`;
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const [verb, ...rest] = argv;
+  if (verb === undefined) return { kind: 'usage-error', message: 'missing command' };
+  if (verb === '--help' || verb === '-h' || verb === 'help') return { kind: 'help' };
+  if (verb === '--version') return { kind: 'version' };
+  if (verb === WORKER_VERB) {
+    const seq = rest[0];
+    return seq !== undefined && /^\d{1,9}$/.test(seq) && rest.length === 1 ? { kind: 'worker', seq: Number(seq) } : { kind: 'usage-error', message: 'bad worker arguments' };
+  }
+  if (!isCommandName(verb)) return { kind: 'usage-error', message: `unknown command "${verb.slice(0, 40)}"` };
+  let values;
+  try {
+    ({ values } = nodeParseArgs({
+      args: [...rest],
+      options: {
+        'dry-run': { type: 'boolean', default: false },
+        root: { type: 'string' },
+        public: { type: 'string' },
+        protected: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return { kind: 'usage-error', message: (e as Error).message.split('\n')[0] ?? 'bad arguments' };
+  }
+  const dryRun = values['dry-run'] === true;
+  if (!dryRun && (values.root || values.public || values.protected)) {
+    return { kind: 'usage-error', message: '--root, --public and --protected only go with enable --dry-run' };
+  }
+  if (dryRun && verb !== 'enable') return { kind: 'usage-error', message: '--dry-run is supported for enable only' };
+  return {
+    kind: 'command',
+    command: verb,
+    dryRun,
+    ...(values.root ? { root: values.root } : {}),
+    ...(values.public ? { publicFile: values.public } : {}),
+    ...(values.protected ? { protectedFile: values.protected } : {}),
+  };
+}

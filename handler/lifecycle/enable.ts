@@ -1,0 +1,79 @@
+import * as path from 'node:path';
+import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
+import { readStatusSummary } from '../agent/status.js';
+import { summariseSettings } from '../agent/settings-summary.js';
+import { AgentContractError } from '../errors.js';
+import { liveOwner } from '../system/worker-lock.js';
+import { clearUpdateMarker } from './other-commands.js';
+import type { RunContext } from './context.js';
+import { requireSettings } from './load-settings.js';
+import { reportHeartbeat, reportStatus } from './report.js';
+import type { CommandResult } from './types.js';
+
+export const WORKER_LOCK = 'enable-worker.lock';
+export const workerLockPath = (ctx: RunContext) => path.join(ctx.env.dataDir, WORKER_LOCK);
+
+export function requireSeq(ctx: RunContext): number {
+  if (ctx.seq === undefined) {
+    throw new AgentContractError(
+      `No sequence number: ConfigSequenceNumber is not set and ${ctx.env.configFolder} holds no N.settings file; re-apply the extension.`,
+      'ENOSEQ',
+    );
+  }
+  return ctx.seq;
+}
+
+/** The cheap guard every goal state and boot goes through: most enables end here. */
+export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | undefined> {
+  const seq = requireSeq(ctx);
+  const [mrseq, lastRun, current] = await Promise.all([
+    readMrseq(ctx.agentFs, ctx.env.extensionDir),
+    readLastRun(ctx.agentFs, ctx.env.extensionDir),
+    readStatusSummary(ctx.agentFs, ctx.env.statusFolder, seq),
+  ]);
+  const decision = decideSeq(seq, mrseq, lastRun, current, ctx.version);
+  if (decision.action === 'skip') {
+    ctx.log.info({ event: 'seq skipped', reason: decision.reason, mrseq });
+    return {
+      exitCode: 0,
+      stdout:
+        decision.reason === 'stale'
+          ? `enable: sequence number ${seq} is older than the applied ${mrseq}; nothing to do`
+          : `enable: configuration ${seq} is already applied; nothing to do`,
+    };
+  }
+  const owner = await liveOwner(workerLockPath(ctx));
+  if (owner && owner.seq === seq && owner.version === ctx.version) {
+    ctx.log.info({ event: 'worker already running', workerPid: owner.pid });
+    return { exitCode: 0, stdout: `enable: configuration ${seq} is already being applied (pid ${owner.pid})` };
+  }
+  return undefined;
+}
+
+/**
+ * Enable in the foreground: validate synchronously (bad input is reported before anything
+ * changes), write transitioning, and hand the long work to a detached worker, because the agent
+ * SIGKILLs enable's process group after 300 s and the engine install alone can take longer.
+ */
+export async function enable(ctx: RunContext): Promise<CommandResult> {
+  const seq = requireSeq(ctx);
+  const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq);
+  const summary = summariseSettings(settings);
+  await reportStatus(
+    ctx,
+    seq,
+    {
+      operation: 'Enable',
+      status: 'transitioning',
+      message: `Applying configuration ${seq}.`,
+      substatus: [{ name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summary}` }],
+    },
+    secrets,
+  );
+  await reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`);
+  // The update sequence is over once the new version enables.
+  await clearUpdateMarker(ctx);
+  const pid = await ctx.spawnWorker(seq);
+  ctx.log.info({ event: 'worker started', workerPid: pid });
+  return { exitCode: 0, stdout: `enable: configuration ${seq} validated; applying in the background (pid ${pid})` };
+}

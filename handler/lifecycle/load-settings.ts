@@ -1,0 +1,48 @@
+import type { HandlerEnvironment } from '../agent/handler-env.js';
+import { readSettingsFile, settingsFilePath } from '../agent/settings-file.js';
+import { parseSettings, type HandlerSettings } from '../agent/settings.js';
+import { secretValues } from '../agent/settings-summary.js';
+import { loadCertificatePair } from '../crypto/certificate-pair.js';
+import { decryptProtectedSettings } from '../crypto/protected-settings.js';
+import { AgentContractError, ConfigError } from '../errors.js';
+import type { ReadFileSystem } from '../system/ports.js';
+
+export interface LoadedSettings {
+  settings: HandlerSettings;
+  /** Protected values to scrub from anything published. */
+  secrets: string[];
+}
+
+/**
+ * config/<seq>.settings → decrypted, validated settings. Returns undefined when the file does
+ * not exist (the old version's disable during an update runs with a number it has no file for).
+ */
+export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number): Promise<LoadedSettings | undefined> {
+  const raw = await readSettingsFile(fs, env.configFolder, seq);
+  if (!raw) return undefined;
+  let prot: unknown = null;
+  if (raw.protectedSettings !== undefined && raw.thumbprint !== undefined) {
+    const pair = await loadCertificatePair(fs, env.libDir, raw.thumbprint);
+    const text = decryptProtectedSettings(raw.protectedSettings, pair.certPem, pair.keyPem);
+    try {
+      prot = JSON.parse(text);
+    } catch {
+      // Never quote the text: it is the secret.
+      throw new ConfigError('The protected settings decrypted, but they are not a JSON object; re-apply them as JSON.', 'EPROTECTEDJSON');
+    }
+  }
+  const settings = parseSettings(raw.publicSettings, prot);
+  return { settings, secrets: secretValues(settings) };
+}
+
+export async function requireSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number): Promise<LoadedSettings> {
+  const loaded = await loadSettings(fs, env, seq);
+  if (!loaded) {
+    throw new AgentContractError(
+      `${settingsFilePath(env.configFolder, seq)} does not exist although the agent asked for sequence number ${seq}; ` +
+        `re-apply the extension so that the agent writes it.`,
+      'ENOSETTINGSFILE',
+    );
+  }
+  return loaded;
+}

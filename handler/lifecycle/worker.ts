@@ -1,0 +1,110 @@
+import { decideSeq, readLastRun, readMrseq, writeLastRun, writeMrseq } from '../agent/seqnum.js';
+import { readStatusSummary, type SubStatus } from '../agent/status.js';
+import { summariseSettings } from '../agent/settings-summary.js';
+import { describeError, HandlerError } from '../errors.js';
+import { acquireWorkerLock } from '../system/worker-lock.js';
+import type { RunContext } from './context.js';
+import { workerLockPath } from './enable.js';
+import { requireSettings } from './load-settings.js';
+import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
+import type { CommandResult } from './types.js';
+
+/** A worker for an older configuration waits this long for its predecessor to stop. */
+const SUPERSEDE_WAIT_MS = 15 * 60_000;
+const HEARTBEAT_EVERY_MS = 60_000;
+
+/**
+ * The detached half of enable: owns the machine for one sequence number, reports progress as
+ * transitioning substatus, and ends with the terminal status. A newer enable stops it with
+ * SIGTERM, which aborts at the applier's next safe point.
+ */
+export async function runWorker(ctx: RunContext, seq: number, signal: AbortSignal): Promise<CommandResult> {
+  const lock = await acquireWorkerLock(workerLockPath(ctx), { seq, version: ctx.version }, { clock: ctx.clock, waitMs: SUPERSEDE_WAIT_MS });
+  if (lock.kind === 'newer-running' || lock.kind === 'same-running') {
+    ctx.log.info({ event: 'worker backs off', reason: lock.kind, ownerPid: lock.owner.pid, ownerSeq: lock.owner.seq });
+    return { exitCode: 0, stdout: '' };
+  }
+  if (lock.kind === 'timeout') {
+    await reportStatus(ctx, seq, {
+      operation: 'Enable',
+      status: 'error',
+      message:
+        `Configuration ${seq} was not applied: the run for configuration ${lock.owner.seq} (pid ${lock.owner.pid}) did not stop within ` +
+        `${SUPERSEDE_WAIT_MS / 60000} minutes. Check the handler log in ${ctx.env.logFolder}, then re-apply the extension.`,
+    });
+    return { exitCode: 3, stdout: '' };
+  }
+  try {
+    return await applyUnderLock(ctx, seq, signal);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal): Promise<CommandResult> {
+  // While we waited, a newer configuration may have been applied, or this one by a twin.
+  const [mrseq, lastRun, current] = await Promise.all([
+    readMrseq(ctx.agentFs, ctx.env.extensionDir),
+    readLastRun(ctx.agentFs, ctx.env.extensionDir),
+    readStatusSummary(ctx.agentFs, ctx.env.statusFolder, seq),
+  ]);
+  if (decideSeq(seq, mrseq, lastRun, current, ctx.version).action === 'skip') return { exitCode: 0, stdout: '' };
+
+  let secrets: string[] = [];
+  const progress: SubStatus[] = [];
+  const heartbeat = setInterval(() => void reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`), HEARTBEAT_EVERY_MS);
+  heartbeat.unref();
+  try {
+    const loaded = await requireSettings(ctx.agentFs, ctx.env, seq);
+    secrets = loaded.secrets;
+    const settingsStep: SubStatus = { name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` };
+    let pending = Promise.resolve();
+    const onProgress = (step: SubStatus) => {
+      const i = progress.findIndex((p) => p.name === step.name);
+      if (i >= 0) progress[i] = step;
+      else progress.push(step);
+      const snapshot = [settingsStep, ...progress];
+      // Serialised so an older snapshot never lands after a newer one.
+      pending = pending.then(() =>
+        reportStatus(ctx, seq, { operation: 'Enable', status: 'transitioning', message: `Applying configuration ${seq}: ${step.name}.`, substatus: snapshot }, secrets).catch(() => undefined),
+      );
+    };
+    const outcome = await ctx.applier.apply(loaded.settings, { log: ctx.log, onProgress, signal });
+    await pending;
+    const warned = outcome.warnings.length > 0;
+    await writeMrseq(ctx.agentFs, ctx.env.extensionDir, seq);
+    await reportStatus(
+      ctx,
+      seq,
+      {
+        operation: 'Enable',
+        // A final warning would block extensions that depend on ours; warnings go in the text.
+        status: 'success',
+        message: warned ? `${outcome.message} Warnings: ${outcome.warnings.join(' ')}` : outcome.message,
+        substatus: [settingsStep, ...outcome.steps],
+      },
+      secrets,
+    );
+    await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'success' });
+    await reportHeartbeat(ctx, 'Ready', outcome.message);
+    await reportEvent(ctx, 'Enable', warned ? 'Warning' : 'Informational', `configuration ${seq}: ${outcome.message}`);
+    ctx.log.info({ event: 'enable succeeded', warnings: outcome.warnings.length });
+    return { exitCode: 0, stdout: '' };
+  } catch (e) {
+    const superseded = signal.aborted;
+    const message = superseded
+      ? `Configuration ${seq} was superseded by a newer configuration before it finished; the newer one is being applied.`
+      : `Configuration ${seq} failed: ${describeError(e)}`;
+    ctx.log.error({ event: superseded ? 'enable superseded' : 'enable failed', code: e instanceof HandlerError ? e.code : undefined, err: describeError(e) });
+    const failed: SubStatus[] = progress.map((p) => (p.status === 'transitioning' ? { ...p, status: 'error' } : p));
+    await reportStatus(ctx, seq, { operation: 'Enable', status: 'error', message, substatus: failed }, secrets);
+    await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'error' });
+    if (!superseded) {
+      await reportHeartbeat(ctx, 'NotReady', message);
+      await reportEvent(ctx, 'Enable', 'Error', message);
+    }
+    return { exitCode: 3, stdout: '' };
+  } finally {
+    clearInterval(heartbeat);
+  }
+}

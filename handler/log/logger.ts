@@ -1,0 +1,62 @@
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { statSync, renameSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+export type { Logger };
+
+// Every path under which a secret may travel. The agent publishes stdout/stderr and status, and
+// the log folder is readable by admins who should not see registry passwords or keys.
+export const REDACT_PATHS = [
+  'password',
+  '*.password',
+  'login.password',
+  'protected',
+  'protectedSettings',
+  'plaintext',
+  'certs',
+  '*.certs',
+  'key',
+  '*.key',
+  'environment',
+  '*.environment',
+  'input',
+];
+
+const MAX_LOG_BYTES = 8 * 1024 * 1024;
+
+export interface LoggerOptions {
+  /** `<logFolder>/handler.log`; undefined logs nowhere (tests, dry run prints the plan itself). */
+  file?: string;
+  level?: string;
+  bindings?: Record<string, unknown>;
+}
+
+/**
+ * JSON lines to a file in the agent's log folder, rotated to one `.1` generation at startup when
+ * it passes 8 MiB: bounded without a background rotator (each command is a short process, the
+ * worker a few minutes). pino.destination writes synchronously, which also survives the
+ * single-file bundle (pino's worker-thread transports do not).
+ */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? process.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'info';
+  const base = { pid: process.pid, ...opts.bindings };
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
+  if (!opts.file) return pino({ level, base, redact, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
+  rotateIfLarge(opts.file);
+  const dest = pino.destination({ dest: opts.file, sync: true, mkdir: true });
+  return pino({ level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}
+
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+function rotateIfLarge(file: string): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
+  } catch {
+    // absent file: nothing to rotate
+  }
+}

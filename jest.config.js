@@ -1,0 +1,15 @@
+// ts-jest's ESM preset: sources are ES modules importing with ".js" suffixes (NodeNext),
+// so the mapper strips the suffix for jest's resolver. Type checking is `npm run typecheck`;
+// isolatedModules keeps each test file's transform fast.
+export default {
+  preset: 'ts-jest/presets/default-esm',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
+  },
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

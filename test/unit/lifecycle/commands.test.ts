@@ -1,0 +1,35 @@
+import { describe, expect, test } from '@jest/globals';
+import { COMMANDS, COMMAND_NAMES } from '../../../handler/lifecycle/commands.js';
+import { parseArgs } from '../../../handler/cli/args.js';
+import { EXIT } from '../../../handler/agent/exit-codes.js';
+
+describe('the command table', () => {
+  test('every agent verb, its status duty and failure code', () => {
+    const table = Object.fromEntries(COMMAND_NAMES.map((n) => [n, { op: COMMANDS[n].operation, status: COMMANDS[n].reportsStatus, exit: COMMANDS[n].failExitCode, pre: !!COMMANDS[n].preCheck }]));
+    expect(table).toEqual({
+      install: { op: 'Install', status: false, exit: EXIT.installFailure, pre: false },
+      enable: { op: 'Enable', status: true, exit: EXIT.failure, pre: true },
+      disable: { op: 'Disable', status: false, exit: EXIT.failure, pre: false },
+      uninstall: { op: 'Uninstall', status: false, exit: EXIT.failure, pre: false },
+      update: { op: 'Update', status: false, exit: EXIT.failure, pre: false },
+    });
+  });
+});
+
+describe('parseArgs', () => {
+  test.each([
+    [['enable'], { kind: 'command', command: 'enable', dryRun: false }],
+    [['enable', '--dry-run', '--root', '/r'], { kind: 'command', command: 'enable', dryRun: true, root: '/r' }],
+    [['__worker', '7'], { kind: 'worker', seq: 7 }],
+    [['--help'], { kind: 'help' }],
+  ])('%j', (argv, want) => {
+    expect(parseArgs(argv)).toEqual(want);
+  });
+
+  test.each([[[]], [['start']], [['enable', '--force']], [['install', '--dry-run']], [['enable', '--root', '/x']], [['__worker', 'x']], [['enable', 'extra']]])(
+    'usage error: %j',
+    (argv) => {
+      expect(parseArgs(argv).kind).toBe('usage-error');
+    },
+  );
+});
