@@ -1,0 +1,57 @@
+#!/bin/sh
+# Entry point named by HandlerManifest.json: `scripts/handler.sh install|enable|...`.
+# Azure images have no Node.js, so this starts the runtime shipped in the package. Plain POSIX
+# sh: the agent runs the command through /bin/sh, which is dash on Debian and Ubuntu.
+set -u
+
+# The agent runs us as <ext>/scripts/handler.sh with cwd = <ext>, but resolve from $0 so a
+# person or a test can run it from anywhere.
+case $0 in
+  */*) self_dir=${0%/*} ;;
+  *) self_dir=. ;;
+esac
+ext_dir=$(CDPATH='' cd -- "$self_dir/.." && pwd -P) || {
+  echo "handler.sh: cannot resolve the extension directory from $0" >&2
+  exit 3
+}
+
+machine=$(uname -m)
+case $machine in
+  x86_64 | amd64) arch=x64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) arch=unsupported ;;
+esac
+node=$ext_dir/runtime/linux-$arch/node
+if [ ! -f "$node" ]; then
+  # Name what the package does carry: the single-architecture zips make "wrong zip uploaded"
+  # the likely cause. One line, as the agent publishes stderr in the handler status.
+  shipped=
+  for d in "$ext_dir"/runtime/linux-*; do
+    [ -f "$d/node" ] && shipped="$shipped ${d##*/}"
+  done
+  echo "handler.sh: no Node.js runtime for machine architecture '$machine' (supported: x86_64, aarch64; this package has:${shipped:- none})" >&2
+  exit 3
+fi
+# Python's zipfile (the agent's unzip) drops mode bits; the agent adds u+x afterwards, but do
+# not depend on it.
+if [ ! -x "$node" ]; then
+  chmod u+x "$node" || {
+    echo "handler.sh: cannot make $node executable" >&2
+    exit 3
+  }
+fi
+
+# The agent passes its own systemd environment (no HOME; PATH may lack sbin, where usermod,
+# iptables and friends live). Pin what the handler and the tools it runs rely on.
+umask 022
+HOME=${HOME:-/root}
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Untranslated, UTF-8-safe messages from the tools whose output the handler parses.
+LANG=C.UTF-8
+export HOME PATH LANG
+unset LC_ALL
+# A profile or an admin's environment must not inject flags (--require, --inspect) into a
+# process that handles decrypted secrets as root.
+unset NODE_OPTIONS
+
+exec "$node" "$ext_dir/dist/handler.mjs" "$@"

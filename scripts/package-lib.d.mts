@@ -1,0 +1,22 @@
+// Types for scripts/package-lib.mjs, so that TypeScript tests can import it under strict mode.
+export type Arch = 'x64' | 'arm64';
+export type PackageArch = Arch | 'universal';
+
+export const NODE_RUNTIME_VERSION: string;
+export const NODE_RUNTIME_INTEGRITY: Record<Arch, string>;
+export const ARCHS: readonly Arch[];
+export const CACHE_DIR: string;
+export const OUT_DIR: string;
+
+export function readPackageInfo(): { name: string; version: string };
+export function zipFileName(arch: PackageArch): string;
+export function ensureRuntime(arch: Arch, opts?: { cacheDir?: string }): { node: string; license: string };
+export function bundledPackages(metafile?: unknown): Array<{ name: string; version: string; license: string; text: string | null }>;
+export function buildPackage(opts: {
+  outDir?: string;
+  arch: PackageArch;
+  build?: boolean;
+  cacheDir?: string;
+}): Promise<{ zipPath: string; sizeBytes: number }>;
+export function unpackLikeAgent(zipPath: string, destDir: string, opts?: { addUserExec?: boolean }): string;
+export function chmodAllFiles(dir: string, mode: number): void;

