@@ -10,6 +10,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
+  globalSetup: '<rootDir>/test/global-setup.mjs',
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -47,8 +47,10 @@ export function secretValues(s: HandlerSettings): string[] {
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };
-  const { certs, ...rest } = s.protected;
+  const { certs, login, ...rest } = s.protected;
   walk(rest);
+  // The registry's name is shown to help the admin; the credentials are not.
+  if (login) out.push(login.username, login.password);
   // The CA and server certificate are public by nature; only the key is secret.
   if (certs) out.push(certs.key);
   return out;

@@ -44,7 +44,8 @@ export async function update(ctx: RunContext): Promise<CommandResult> {
  */
 export async function disable(ctx: RunContext): Promise<CommandResult> {
   const message = 'Docker extension disabled. dockerd keeps running with its configuration; uninstall the extension to remove the TCP listener.';
-  await reportHeartbeat(ctx, 'Ready', message);
+  // The agent marks a disabled handler NotReady; a Ready heartbeat would contradict it.
+  await reportHeartbeat(ctx, 'NotReady', message);
   if (ctx.seq !== undefined && (await ctx.agentFs.exists(path.join(ctx.env.configFolder, `${ctx.seq}.settings`))) && !(await isUpdating(ctx))) {
     await reportStatus(ctx, ctx.seq, { operation: 'Disable', status: 'success', message });
   }
