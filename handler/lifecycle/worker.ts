@@ -52,13 +52,13 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
 
   let secrets: string[] = [];
   const progress: SubStatus[] = [];
+  let pending = Promise.resolve();
   const heartbeat = setInterval(() => void reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`), HEARTBEAT_EVERY_MS);
   heartbeat.unref();
   try {
     const loaded = await requireSettings(ctx.agentFs, ctx.env, seq);
     secrets = loaded.secrets;
     const settingsStep: SubStatus = { name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` };
-    let pending = Promise.resolve();
     const onProgress = (step: SubStatus) => {
       const i = progress.findIndex((p) => p.name === step.name);
       if (i >= 0) progress[i] = step;
@@ -91,6 +91,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     ctx.log.info({ event: 'enable succeeded', warnings: outcome.warnings.length });
     return { exitCode: 0, stdout: '' };
   } catch (e) {
+    // A progress write still in flight must not land after the terminal status.
+    await pending;
     const superseded = signal.aborted;
     const message = superseded
       ? `Configuration ${seq} was superseded by a newer configuration before it finished; the newer one is being applied.`
