@@ -4,17 +4,14 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { handlerEnvCandidates, loadHandlerEnvironment, type HandlerEnvironment } from './agent/handler-env.js';
 import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
-import { parseSettings } from './agent/settings.js';
-import { summariseSettings } from './agent/settings-summary.js';
 import { EXIT } from './agent/exit-codes.js';
 import { parseArgs, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
-import { exampleSettings } from './demo/example-settings.js';
 import { describeError, HandlerError } from './errors.js';
+// Only what every command needs is imported eagerly: the no-op re-enable, which every goal
+// state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
 import { COMMANDS } from './lifecycle/commands.js';
 import type { Applier, RunContext } from './lifecycle/context.js';
-import { loadSettings } from './lifecycle/load-settings.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
-import { runWorker } from './lifecycle/worker.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { realClock } from './system/exec.js';
 import { RootedFileSystem } from './system/fs.js';
@@ -89,6 +86,7 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     spawnWorker: (s) => (deps.spawnWorker ?? spawnDetachedWorker(deps.entryScript))({ seq: s, extensionDir: env.extensionDir }),
   };
   if (args.kind === 'worker') {
+    const { runWorker } = await import('./lifecycle/worker.js');
     const signal = deps.signal ?? abortOnSigterm(log);
     const r = await runWorker(ctx, args.seq, signal);
     return { exitCode: r.exitCode };
@@ -112,6 +110,11 @@ function toApp(r: { exitCode: number; stdout: string }): AppResult {
 async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
   const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
   const out: string[] = [];
+  const [{ parseSettings }, { summariseSettings }, { exampleSettings }] = await Promise.all([
+    import('./agent/settings.js'),
+    import('./agent/settings-summary.js'),
+    import('./demo/example-settings.js'),
+  ]);
   try {
     let source: string;
     let pub: unknown;
@@ -152,6 +155,7 @@ async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unk
   }
   const seq = requestedSeq(deps.env.ConfigSequenceNumber, await listSettingsFiles(fs, env.configFolder));
   if (seq === undefined) return undefined;
+  const { loadSettings } = await import('./lifecycle/load-settings.js');
   const loaded = await loadSettings(fs, env, seq);
   if (!loaded) return undefined;
   // Already validated; re-parsed by the caller from the typed values.

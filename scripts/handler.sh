@@ -53,5 +53,10 @@ unset LC_ALL
 # A profile or an admin's environment must not inject flags (--require, --inspect) into a
 # process that handles decrypted secrets as root.
 unset NODE_OPTIONS
+# Every goal state and boot re-runs enable; V8's on-disk code cache (Node >= 22) saves most of
+# the bundle's compile time on those no-op runs. Inside the extension directory: root-owned,
+# versioned, removed with the extension.
+NODE_COMPILE_CACHE=$ext_dir/.node-compile-cache
+export NODE_COMPILE_CACHE
 
 exec "$node" "$ext_dir/dist/handler.mjs" "$@"

@@ -1,5 +1,4 @@
 import type { Applier } from './context.js';
-import { summariseSettings } from '../agent/settings-summary.js';
 
 /**
  * DOCKER_EXTENSION_ENGINE=off: everything of the agent contract runs, the machine is left
@@ -8,6 +7,7 @@ import { summariseSettings } from '../agent/settings-summary.js';
  */
 export const offApplier: Applier = {
   async apply(settings) {
+    const { summariseSettings } = await import('../agent/settings-summary.js');
     return {
       message: `Settings applied with the engine step switched off (DOCKER_EXTENSION_ENGINE=off): ${summariseSettings(settings)}`,
       steps: [{ name: 'engine', status: 'success', message: 'skipped: DOCKER_EXTENSION_ENGINE=off' }],
@@ -15,6 +15,7 @@ export const offApplier: Applier = {
     };
   },
   async plan(settings) {
+    const { summariseSettings } = await import('../agent/settings-summary.js');
     return [`engine step switched off (DOCKER_EXTENSION_ENGINE=off); would configure: ${summariseSettings(settings)}`];
   },
   async remove() {

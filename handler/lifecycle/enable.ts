@@ -1,12 +1,10 @@
 import * as path from 'node:path';
 import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
-import { summariseSettings } from '../agent/settings-summary.js';
 import { AgentContractError } from '../errors.js';
 import { liveOwner } from '../system/worker-lock.js';
 import { clearUpdateMarker } from './other-commands.js';
 import type { RunContext } from './context.js';
-import { requireSettings } from './load-settings.js';
 import { reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
@@ -57,6 +55,7 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
  */
 export async function enable(ctx: RunContext): Promise<CommandResult> {
   const seq = requireSeq(ctx);
+  const [{ requireSettings }, { summariseSettings }] = await Promise.all([import('./load-settings.js'), import('../agent/settings-summary.js')]);
   const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq);
   const summary = summariseSettings(settings);
   await reportStatus(

@@ -4,7 +4,6 @@ import { describeError } from '../errors.js';
 import { liveOwner } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
 import { workerLockPath } from './enable.js';
-import { loadSettings } from './load-settings.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
@@ -110,6 +109,7 @@ async function removeEngineRequested(ctx: RunContext): Promise<boolean> {
   const seq = (await readMrseq(ctx.agentFs, ctx.env.extensionDir)) ?? ctx.seq;
   if (seq === undefined) return false;
   try {
+    const { loadSettings } = await import('./load-settings.js');
     return (await loadSettings(ctx.agentFs, ctx.env, seq))?.settings.public.docker.engine.removeOnUninstall ?? false;
   } catch (e) {
     ctx.log.warn({ event: 'settings unreadable at uninstall; engine kept', err: describeError(e) });

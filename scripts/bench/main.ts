@@ -1,0 +1,11 @@
+import { agentBench } from './agent-bench.js';
+
+export async function runBenchmarks(args: string[]): Promise<void> {
+  const only = new Set(args);
+  const sections: Array<[string, () => Promise<string[]>]> = [['agent contract (packaged handler)', agentBench]];
+  for (const [name, fn] of sections) {
+    if (only.size && !only.has(name.split(' ')[0]!)) continue;
+    console.log(`\n== ${name}`);
+    for (const line of await fn()) console.log(`  ${line}`);
+  }
+}
