@@ -110,11 +110,9 @@ function toApp(r: { exitCode: number; stdout: string }): AppResult {
 async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
   const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
   const out: string[] = [];
-  const [{ parseSettings }, { summariseSettings }, { exampleSettings }] = await Promise.all([
-    import('./agent/settings.js'),
-    import('./agent/settings-summary.js'),
-    import('./demo/example-settings.js'),
-  ]);
+  const { parseSettings } = await import('./agent/settings.js');
+  const { summariseSettings } = await import('./agent/settings-summary.js');
+  const { exampleSettings } = await import('./demo/example-settings.js');
   try {
     let source: string;
     let pub: unknown;

@@ -55,7 +55,9 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
  */
 export async function enable(ctx: RunContext): Promise<CommandResult> {
   const seq = requireSeq(ctx);
-  const [{ requireSettings }, { summariseSettings }] = await Promise.all([import('./load-settings.js'), import('../agent/settings-summary.js')]);
+  // Sequential on purpose: jest's ESM loader races on concurrent dynamic imports of shared deps.
+  const { requireSettings } = await import('./load-settings.js');
+  const { summariseSettings } = await import('../agent/settings-summary.js');
   const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq);
   const summary = summariseSettings(settings);
   await reportStatus(
