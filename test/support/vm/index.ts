@@ -1,0 +1,3 @@
+// Test VM helpers: see README.md in this directory.
+export * from './vm.js';
+export * from './harness.js';
