@@ -1,0 +1,265 @@
+// Executes a ConfigPlan: snapshot, write, (re)start, prove, and roll back when dockerd does not
+// serve the new configuration.
+import { StepFailedError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock, FileSystem } from '../system/ports.js';
+import { dockerdFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
+import { hostsOf } from '../system/systemd-manager.js';
+import { socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
+import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
+import type { DaemonProbe } from './health.js';
+import { isObject } from './options.js';
+import type { ConfigPlan, ServiceAction } from './plan.js';
+import { readRollback, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
+
+export interface ApplyContext {
+  fs: FileSystem;
+  clock: Clock;
+  services: ServiceManager;
+  probe: DaemonProbe;
+  log: Logger;
+  layout: EngineLayout;
+  stateDir: string;
+  launch: DaemonLaunch;
+  onProgress?: (message: string) => void;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checks: string[];
+  failure?: string;
+  version?: string;
+}
+
+export interface ApplyResult {
+  action: ServiceAction;
+  verify: VerifyResult;
+  pidBefore?: number;
+  pidAfter?: number;
+}
+
+/** Paths an apply may touch, snapshotted before the first write. */
+export function touchedPaths(plan: ConfigPlan, layout: EngineLayout, statePathValue: string): string[] {
+  return [...plan.contents.keys(), ...plan.removals, ...plan.chmods.map((c) => c.path), layout.daemonJson, layout.dropIn, statePathValue];
+}
+
+export async function applyConfig(plan: ConfigPlan, newState: EngineState, verifySpec: VerifySpec, ctx: ApplyContext, statePathValue: string): Promise<ApplyResult> {
+  const { fs, services, log } = ctx;
+  const before = await services.status();
+  const changing = plan.filesChanged || plan.steps.some((s) => s.kind === 'save-state');
+
+  // A record left by an interrupted run holds the last configuration that served: keep it.
+  let rollback = await readRollback(fs, ctx.stateDir);
+  if (changing && !rollback) {
+    rollback = { createdAt: new Date(ctx.clock.now()).toISOString(), entries: await snapshot(fs, touchedPaths(plan, ctx.layout, statePathValue)), wasRunning: before.active };
+    await writeRollback(fs, ctx.stateDir, rollback);
+  }
+
+  if (changing) {
+    try {
+      await writeState(fs, ctx.stateDir, newState);
+      for (const [path, { data, mode }] of plan.contents) {
+        await fs.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/', 0o755);
+        await fs.writeAtomic(path, data, mode);
+      }
+      for (const p of plan.removals) await fs.remove(p);
+      for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
+    } catch (e) {
+      if (rollback) await restoreSnapshot(fs, rollback.entries);
+      await fs.remove(rollbackPath(ctx.stateDir));
+      throw new StepFailedError(`Could not write the Docker configuration: ${(e as Error).message}. The previous files were restored.`, 'EWRITE', e);
+    }
+  } else {
+    for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
+  }
+
+  const result: ApplyResult = { action: plan.action, verify: { ok: false, checks: [] } };
+  if (before.pid !== undefined) result.pidBefore = before.pid;
+  let failure: string | undefined;
+  try {
+    if (plan.daemonReload) await services.daemonReload();
+    if (plan.enable) await services.enable();
+    if (plan.action !== 'none') ctx.onProgress?.(`${verb(plan.action)} dockerd: ${plan.reasons.join('; ')}`);
+    if (plan.action === 'start') await services.start();
+    else if (plan.action === 'restart') await services.restart();
+    else if (plan.action === 'reload') await services.reload();
+  } catch (e) {
+    failure = (e as Error).message;
+  }
+  if (failure === undefined) {
+    result.verify = await verifyServes(verifySpec, ctx, plan.action !== 'none');
+    if (!result.verify.ok) failure = result.verify.failure;
+  }
+
+  if (failure === undefined) {
+    const after = await services.status();
+    if (after.pid !== undefined) result.pidAfter = after.pid;
+    await fs.remove(rollbackPath(ctx.stateDir));
+    return result;
+  }
+
+  if (!changing && plan.action === 'none') {
+    // Same configuration, but dockerd does not serve it (a hand-made change, a half-dead
+    // daemon): one restart is what an admin would try first.
+    log.warn({ event: 'dockerd unhealthy with unchanged configuration', failure });
+    ctx.onProgress?.(`dockerd does not serve its configuration (${failure}); restarting it`);
+    try {
+      await services.resetFailed();
+      await services.restart();
+      const again = await verifyServes(verifySpec, ctx, true);
+      if (again.ok) {
+        const after = await services.status();
+        return { ...result, action: 'restart', verify: again, ...(after.pid !== undefined ? { pidAfter: after.pid } : {}) };
+      }
+      failure = again.failure;
+    } catch (e) {
+      failure = (e as Error).message;
+    }
+  }
+
+  const daemonLog = await services.recentLog(50).catch(() => '');
+  const reason = dockerdFailureReason(daemonLog) ?? failure;
+  log.error({ event: 'dockerd failed with the new configuration', action: plan.action, failure, dockerdLog: daemonLog.slice(-4000) });
+
+  if (!changing || !rollback) {
+    // Nothing was changed on disk: no older configuration to go back to.
+    throw new StepFailedError(`dockerd does not serve its configuration: ${reason}`, 'EDOCKERD');
+  }
+
+  ctx.onProgress?.(`dockerd did not come up with the new configuration (${reason}); restoring the previous one`);
+  const back = await rollBack(rollback.entries, rollback.wasRunning, ctx);
+  await fs.remove(rollbackPath(ctx.stateDir));
+  const tail = back.ok
+    ? `The previous configuration was restored and dockerd serves it again (verified: ${back.checks.join('; ')}).`
+    : `The previous configuration was restored, but dockerd does not serve it either: ${back.failure}.`;
+  throw new StepFailedError(`dockerd did not come up with the new configuration: ${reason}. ${tail}`, 'EDOCKERD');
+}
+
+async function rollBack(entries: readonly SnapshotEntry[], wasRunning: boolean, ctx: ApplyContext): Promise<VerifyResult> {
+  const { fs, services, layout } = ctx;
+  await restoreSnapshot(fs, entries);
+  try {
+    if (entries.some((e) => e.path === layout.dropIn)) await services.daemonReload();
+    await services.resetFailed();
+    if (!wasRunning && !(await services.status()).active) await services.start();
+    else await services.restart();
+  } catch (e) {
+    return { ok: false, checks: [], failure: dockerdFailureReason(await services.recentLog(50).catch(() => '')) ?? (e as Error).message };
+  }
+  const spec = await verifySpecFromSnapshot(entries, ctx);
+  const v = await verifyServes(spec, ctx, true);
+  if (!v.ok) v.failure = dockerdFailureReason(await services.recentLog(50).catch(() => '')) ?? v.failure;
+  return v;
+}
+
+/** What the restored configuration promises, read from the snapshot (not from the settings). */
+async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: ApplyContext): Promise<VerifySpec> {
+  const { layout, launch } = ctx;
+  const file = (p: string) => {
+    const e = entries.find((x) => x.path === p);
+    return e?.existed ? Buffer.from(e.base64 ?? '', 'base64').toString('utf8') : undefined;
+  };
+  let config: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(file(layout.daemonJson) ?? '{}') as unknown;
+    if (isObject(parsed)) config = parsed;
+  } catch {
+    // an unparsable old file: verify the socket only
+  }
+  const dropInWas = file(layout.dropIn) !== undefined;
+  const hosts = Array.isArray(config.hosts) ? config.hosts.map(String) : hostsOf(dropInWas ? launch.fixedArgs : [...launch.replaceableArgs, ...launch.fixedArgs]);
+  const spec: VerifySpec = { socketPath: socketPathOf(hosts, launch.socketPath) };
+  const tcpHost = hosts.find((h) => h.startsWith('tcp://'));
+  const target = tcpHost ? tcpTarget(tcpHost) : undefined;
+  if (target) {
+    spec.tcp = { ...target };
+    if (config.tlsverify === true && typeof config.tlscacert === 'string') {
+      // Our files as they were (snapshot if the apply touched them, else still on disk); a foreign
+      // path is read as dockerd sees it.
+      const read = async (daemonPath: unknown): Promise<string | undefined> => {
+        if (typeof daemonPath !== 'string') return undefined;
+        for (const f of [layout.caFile, layout.certFile, layout.keyFile]) {
+          if (daemonPath === layout.daemonView(f)) return entries.some((e) => e.path === f) ? file(f) : await ctx.fs.readText(f);
+        }
+        return ctx.fs.readText(daemonPath);
+      };
+      const ca = await read(config.tlscacert);
+      const cert = await read(config.tlscert);
+      if (ca !== undefined) {
+        spec.tcp.tls = { caPem: ca };
+        const fp = cert !== undefined ? fingerprintOf(cert) : undefined;
+        if (fp !== undefined) spec.tcp.tls.certFingerprint256 = fp;
+      }
+    }
+  }
+  return spec;
+}
+
+/**
+ * Polls with the Clock until the socket answers and the TCP listener behaves, or the deadline
+ * passes. A dockerd that exits (bad flag, port taken) fails at once instead of at the deadline.
+ */
+export async function verifyServes(spec: VerifySpec, ctx: ApplyContext, justStarted: boolean): Promise<VerifyResult> {
+  const { clock, probe, services, layout } = ctx;
+  const deadline = clock.now() + (justStarted ? layout.readyTimeoutMs : Math.min(layout.readyTimeoutMs, 10_000));
+  const pollMs = services.kind === 'direct' ? 20 : 250;
+  const checks: string[] = [];
+  const out: VerifyResult = { ok: false, checks };
+
+  let lastSocket = '';
+  for (;;) {
+    const ping = await probe.pingSocket(spec.socketPath, 2_000);
+    if (ping.ok) {
+      checks.push(`local socket ${spec.socketPath} answers${ping.version ? ` (Docker ${ping.version}${ping.apiVersion ? `, API ${ping.apiVersion}` : ''})` : ''}`);
+      if (ping.version) out.version = ping.version;
+      break;
+    }
+    lastSocket = ping.detail;
+    if (!(await services.status()).active) {
+      return { ...out, failure: `dockerd exited (${lastSocket || 'no answer on its socket'})` };
+    }
+    if (clock.now() >= deadline) return { ...out, failure: `dockerd did not answer on ${spec.socketPath} within ${Math.round(layout.readyTimeoutMs / 1000)} s (${lastSocket})` };
+    await clock.sleep(pollMs);
+  }
+
+  if (spec.tcp) {
+    const { host, port } = spec.tcp;
+    for (;;) {
+      if (spec.tcp.tls) {
+        const t = await probe.probeTls(host, port, spec.tcp.tls.caPem, 5_000);
+        if (t.reachable) {
+          if (!t.serverVerified) return { ...out, failure: `TLS on ${host}:${port}: ${t.detail}` };
+          const want = spec.tcp.tls.certFingerprint256;
+          if (want && t.fingerprint256 && t.fingerprint256 !== want) {
+            return { ...out, failure: `TLS on ${host}:${port} serves a different certificate (sha256 ${short(t.fingerprint256)}) than the configured one (sha256 ${short(want)})` };
+          }
+          if (!t.clientCertRequired) return { ...out, failure: `TLS on ${host}:${port} does not require a client certificate: ${t.detail}` };
+          checks.push(
+            `TLS on ${host}:${port}: server certificate verified against the CA${want && t.fingerprint256 ? ` and is the configured one (sha256 ${short(want)})` : ''}; a client without a certificate is refused`,
+          );
+          break;
+        }
+        if (clock.now() >= deadline) return { ...out, failure: `nothing accepts TLS connections on ${host}:${port} (${t.detail})` };
+      } else {
+        const p = await probe.probePlain(host, port, 5_000);
+        if (p.ok) {
+          checks.push(`plain TCP on ${host}:${port} answers (no TLS)`);
+          break;
+        }
+        if (clock.now() >= deadline) return { ...out, failure: `nothing answers on ${host}:${port} (${p.detail})` };
+      }
+      if (!(await services.status()).active) return { ...out, failure: 'dockerd exited' };
+      await clock.sleep(pollMs);
+    }
+  }
+  out.ok = true;
+  return out;
+}
+
+function verb(a: ServiceAction): string {
+  return a === 'start' ? 'Starting' : a === 'restart' ? 'Restarting' : a === 'reload' ? 'Reloading' : 'Checking';
+}
+
+function short(fp: string): string {
+  return `${fp.slice(0, 23)}…`;
+}

@@ -1,0 +1,254 @@
+// settings + what the machine runs → the files dockerd should see. Pure.
+import { ConfigError } from '../errors.js';
+import { DEFAULT_TLS_PORT, type HandlerSettings } from '../agent/settings.js';
+import type { DaemonLaunch } from '../system/service-manager.js';
+import { hostsOf } from '../system/systemd-manager.js';
+import { X509Certificate } from 'node:crypto';
+import {
+  combineConfigs,
+  flagForKey,
+  translateDockerOptions,
+  translateFlags,
+  type JsonObject,
+  type JsonValue,
+} from './options.js';
+import { mergeDaemonConfig, renderDaemonJson, renderDropIn, socketPathOf, tcpTarget, type OwnedKeys, type VerifySpec } from './daemon-config.js';
+
+export interface EngineLayout {
+  /** Paths in the fs port's namespace. */
+  daemonJson: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  dropIn: string;
+  /** Override of the local socket entry in `hosts` ("unix:///tmp/x/docker.sock"); default: the unit's. */
+  localSocket?: string;
+  /** Address the TCP listener binds. */
+  tcpAddress: string;
+  /** How dockerd sees a path of the fs port (identity on a VM; fs.resolve for a rooted test tree). */
+  daemonView: (fsPath: string) => string;
+  /** Readiness bound after a start/restart. */
+  readyTimeoutMs: number;
+}
+
+export const DEFAULT_LAYOUT: EngineLayout = {
+  daemonJson: '/etc/docker/daemon.json',
+  caFile: '/etc/docker/ca.pem',
+  certFile: '/etc/docker/cert.pem',
+  keyFile: '/etc/docker/key.pem',
+  dropIn: '/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf',
+  tcpAddress: '0.0.0.0',
+  daemonView: (p) => p,
+  readyTimeoutMs: 90_000,
+};
+
+export interface EngineState {
+  version: 1;
+  daemonJson: { path: string; owned: OwnedKeys; created: boolean };
+  /** Certificate files we wrote. */
+  files: string[];
+  /** Our drop-in, when we wrote one. */
+  dropIn?: string;
+  /** The engine packages, when the extension installed them. */
+  installed?: { manager: string; packages: string[]; source: string; at: string };
+}
+
+export interface DesiredFile {
+  path: string;
+  content: string;
+  mode: number;
+  sensitive: boolean;
+  what: string;
+}
+
+export interface DesiredState {
+  config: JsonObject;
+  owned: OwnedKeys;
+  /** daemon.json must exist (false: it did not before us and nothing is left in it). */
+  configFileWanted: boolean;
+  files: DesiredFile[];
+  removeFiles: string[];
+  dropIn?: DesiredFile;
+  removeDropIn: boolean;
+  tcp?: { address: string; port: number; tls: boolean };
+  verify: VerifySpec;
+  warnings: string[];
+  /** Vendor flags moved into daemon.json (for messages). */
+  moved: string[];
+}
+
+export interface DesiredInput {
+  settings: HandlerSettings;
+  launch: DaemonLaunch;
+  current: JsonObject;
+  currentExists: boolean;
+  state: EngineState | undefined;
+  layout: EngineLayout;
+  /** Uninstall: keep only what the local socket needs. */
+  removal?: boolean;
+}
+
+export function computeDesired(inp: DesiredInput): DesiredState {
+  const { settings, launch, layout } = inp;
+  const docker = settings.public.docker;
+  const certs = inp.removal ? undefined : settings.protected.certs;
+  const warnings = [...launch.notes];
+  const view = layout.daemonView;
+
+  // The user's options.
+  const ours: JsonObject = {};
+  if (!inp.removal) {
+    const opts = translateDockerOptions(docker.options);
+    if (opts.problems.length > 0) throw new ConfigError(`Invalid settings: ${opts.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
+    Object.assign(ours, opts.config);
+  }
+
+  // TCP: with certificates always (2376 unless docker.port says otherwise); without, only on opt-in.
+  let tcp: DesiredState['tcp'];
+  if (!inp.removal) {
+    if (certs) tcp = { address: layout.tcpAddress, port: docker.port ?? DEFAULT_TLS_PORT, tls: true };
+    else if (docker.port !== undefined) {
+      if (!docker.allowInsecureTcp) {
+        throw new ConfigError(
+          `public setting "docker.port" asks for a TCP listener, but protected setting "certs" is missing; supply certs, or set "docker.allowInsecureTcp": true to accept an unauthenticated listener. Nothing was changed.`,
+          'EINSECURE',
+        );
+      }
+      tcp = { address: layout.tcpAddress, port: docker.port, tls: false };
+      warnings.push(`TCP port ${docker.port} is served WITHOUT TLS ("docker.allowInsecureTcp"): anyone who reaches it is root on this VM`);
+    }
+  }
+  if (certs && tcp) {
+    ours.tlsverify = true;
+    ours.tlscacert = view(layout.caFile);
+    ours.tlscert = view(layout.certFile);
+    ours.tlskey = view(layout.keyFile);
+  } else if (tcp) {
+    // Explicitly false: dockerd ≥ 27 refuses an unauthenticated TCP listener otherwise.
+    ours.tls = false;
+    ours.tlsverify = false;
+  }
+
+  const owned: OwnedKeys = inp.state?.daemonJson.owned ?? {};
+  const foreignOnly = mergeDaemonConfig(inp.current, owned, {}).config;
+  const vendor = translateFlags(launch.replaceableArgs, { context: 'unit' });
+  const manageHosts = tcp !== undefined || layout.localSocket !== undefined;
+  const candidate = new Set([...Object.keys(foreignOnly), ...Object.keys(ours), ...(manageHosts ? ['hosts'] : [])]);
+  const conflicts = Object.keys(vendor.config).filter((k) => candidate.has(k));
+  const foreignConfigFile = vendor.configFile !== undefined && vendor.configFile !== view(layout.daemonJson);
+  const needDropIn = launch.manager === 'systemd' && (conflicts.length > 0 || foreignConfigFile);
+
+  let moved: JsonObject = {};
+  const movedFlags: string[] = [];
+  if (needDropIn) {
+    const src = launch.replaceableSource ?? 'docker.service';
+    if (launch.overriddenBy) {
+      throw new ConfigError(
+        `${launch.overriddenBy} sets ExecStart= for docker.service and sorts after the extension's drop-in, so dockerd would keep its flags (${conflicts.map(flagForKey).join(', ')}) ` +
+          `and refuse daemon.json. Move those settings into daemon.json or docker.options and remove that ExecStart=. Nothing was changed.`,
+        'EUNITCONFLICT',
+      );
+    }
+    if (vendor.unknown.length > 0 || vendor.problems.length > 0) {
+      throw new ConfigError(
+        `The ExecStart of docker.service (${src}) passes ${[...vendor.unknown, ...vendor.problems].join(', ')} to dockerd, which the extension cannot move into daemon.json ` +
+          `(needed because ${conflicts.map((k) => `"${k}"`).join(', ') || 'the listeners'} must be set there). Remove it from the unit or its drop-in. Nothing was changed.`,
+        'EUNITCONFLICT',
+      );
+    }
+    if (!launch.dockerdPath) throw new ConfigError(`Cannot tell where dockerd is installed (docker.service has no ExecStart with an absolute path). Nothing was changed.`, 'ENODOCKERD');
+    for (const [k, v] of Object.entries(vendor.config)) {
+      if (k in foreignOnly && k !== 'hosts') {
+        warnings.push(`${src} passes ${vendor.origin.get(k)} while ${layout.daemonJson} sets "${k}"; the file's value is kept`);
+        continue;
+      }
+      moved[k] = v;
+    }
+    movedFlags.push(...launch.replaceableArgs);
+    if (foreignConfigFile) warnings.push(`${src} pointed dockerd at --config-file ${vendor.configFile}; dockerd now reads ${view(layout.daemonJson)}`);
+  }
+
+  // hosts: the local socket as the unit had it (fd:// with socket activation), plus our TCP listener.
+  let managed: JsonObject = combineConfigs(moved, ours);
+  if (manageHosts) {
+    const baseline = asStrings(moved.hosts) ?? asStrings(foreignOnly.hosts) ?? (needDropIn ? [] : hostsOf(launch.replaceableArgs));
+    const local = layout.localSocket ? [layout.localSocket] : baseline.filter((h) => !h.startsWith('tcp://'));
+    if (local.length === 0) local.push(`unix://${launch.socketPath}`);
+    const baseTcp = baseline.filter((h) => h.startsWith('tcp://'));
+    const ourTcp = tcp ? `tcp://${tcp.address.includes(':') ? `[${tcp.address}]` : tcp.address}:${tcp.port}` : undefined;
+    const dropped = ourTcp ? baseTcp.filter((h) => h !== ourTcp) : [];
+    if (dropped.length > 0) warnings.push(`listener${dropped.length > 1 ? 's' : ''} ${dropped.join(', ')} from the previous configuration replaced by ${ourTcp}`);
+    managed = { ...managed, hosts: [...local, ...(ourTcp ? [ourTcp] : baseTcp)] };
+  }
+
+  const merged = mergeDaemonConfig(inp.current, owned, managed);
+
+  // Flags that stay on the command line must not appear in the file (dockerd refuses both).
+  const fixed = translateFlags(launch.fixedArgs, { context: 'unit' });
+  const clashes = Object.keys(merged.config).filter((k) => k in fixed.config);
+  if (clashes.length > 0) {
+    const where = launch.fixedSource ?? 'dockerd\'s command line';
+    const what = clashes.map((k) => {
+      const fromOptions = k in ours && !['hosts', 'tls', 'tlsverify', 'tlscacert', 'tlscert', 'tlskey'].includes(k);
+      return fromOptions
+        ? `public setting "docker.options" sets ${flagForKey(k)}, which ${where} already passes (${fixed.origin.get(k)})`
+        : `daemon.json key "${k}" is also passed as ${fixed.origin.get(k)} by ${where}`;
+    });
+    throw new ConfigError(`dockerd refuses an option given both as a flag and in daemon.json: ${what.join('; ')}. Nothing was changed.`, 'EFLAGCONFLICT');
+  }
+
+  const files: DesiredFile[] = certs
+    ? [
+        { path: layout.caFile, content: certs.ca, mode: 0o644, sensitive: false, what: 'CA certificate' },
+        { path: layout.certFile, content: certs.cert, mode: 0o644, sensitive: false, what: 'server certificate' },
+        { path: layout.keyFile, content: certs.key, mode: 0o600, sensitive: true, what: 'server private key' },
+      ]
+    : [];
+  const removeFiles = (inp.state?.files ?? []).filter((p) => !files.some((f) => f.path === p));
+
+  const configFileWanted = inp.currentExists ? !(inp.state?.daemonJson.created === true && Object.keys(merged.config).length === 0) : Object.keys(merged.config).length > 0;
+
+  const hosts = asStrings(merged.config.hosts) ?? (needDropIn ? [] : hostsOf([...launch.replaceableArgs, ...launch.fixedArgs]));
+  const verify: VerifySpec = { socketPath: socketPathOf(hosts, launch.socketPath) };
+  const tcpHost = hosts.find((h) => h.startsWith('tcp://'));
+  const target = tcpHost ? tcpTarget(tcpHost) : undefined;
+  if (target) {
+    verify.tcp = { ...target };
+    if (merged.config.tlsverify === true && certs) {
+      verify.tcp.tls = { caPem: certs.ca, certFingerprint256: fingerprintOf(certs.cert) };
+    }
+  }
+
+  const out: DesiredState = {
+    config: merged.config,
+    owned: merged.owned,
+    configFileWanted,
+    files,
+    removeFiles,
+    removeDropIn: !needDropIn,
+    verify,
+    warnings,
+    moved: movedFlags,
+  };
+  if (tcp) out.tcp = tcp;
+  if (needDropIn) {
+    out.dropIn = { path: layout.dropIn, content: renderDropIn(launch.dockerdPath!, movedFlags, view(layout.daemonJson)), mode: 0o644, sensitive: false, what: 'systemd drop-in' };
+  }
+  return out;
+}
+
+export function renderConfig(d: DesiredState): string {
+  return renderDaemonJson(d.config);
+}
+
+function asStrings(v: JsonValue | undefined): string[] | undefined {
+  return Array.isArray(v) ? v.map(String) : undefined;
+}
+
+export function fingerprintOf(certPem: string): string | undefined {
+  try {
+    return new X509Certificate(certPem).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,439 @@
+// The engine part of enable/uninstall: install Docker, make daemon.json (plus at most one systemd
+// drop-in) say what the settings ask, restart only when needed, prove it, roll back otherwise.
+//
+// observe (read ports) → computeDesired (pure) → diffConfig (pure) → applyConfig (effects).
+import { ConfigError, StepFailedError } from '../errors.js';
+import { parseSettings, type HandlerSettings } from '../agent/settings.js';
+import { detectDistro, type DistroInfo } from '../distro/detect.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
+import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
+import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
+import { checkCertificates, type CertificateCheck } from './certs.js';
+import { parseDaemonJson } from './daemon-config.js';
+import { computeDesired, DEFAULT_LAYOUT, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
+import { NodeDaemonProbe, type DaemonProbe } from './health.js';
+import { executeInstall, planInstall, queryArch, queryInstalled, type InstallPlan } from './install.js';
+import { translateDockerOptions } from './options.js';
+import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
+import { readRollback, readState, statePath, writeState } from './state.js';
+import { deepEqual } from './options.js';
+
+export type { Step } from './plan.js';
+export type { EngineLayout } from './desired.js';
+
+export interface EnginePorts {
+  fs: FileSystem;
+  cmd: CommandRunner;
+  clock: Clock;
+  /** Default: systemd when /run/systemd/system exists, else the direct manager. */
+  services?: ServiceManager;
+  /** Default: node:http over the unix socket, node:tls for the TCP port. */
+  probe?: DaemonProbe;
+  /** Jitter source for lock-wait backoff. Default Math.random. */
+  random?: () => number;
+}
+
+export interface EngineStepReport {
+  name: string;
+  status: 'success' | 'warning' | 'error' | 'transitioning';
+  message: string;
+}
+
+export interface EngineOutcome {
+  changed: boolean;
+  restarted: 'none' | 'reload' | 'restart' | 'start';
+  steps: EngineStepReport[];
+  warnings: string[];
+  summary: string;
+}
+
+export interface EngineOptions {
+  log: Logger;
+  stateDir: string;
+  dryRun?: boolean;
+  onProgress?: (step: EngineStepReport) => void;
+  signal?: AbortSignal;
+  /** Paths and bounds; defaults are the VM's (/etc/docker, 0.0.0.0, 90 s readiness). */
+  layout?: Partial<EngineLayout>;
+}
+
+export interface EnginePlan {
+  /** Safe to print or serialise: file contents appear only as sha256 prefixes (and daemon.json/drop-in previews). */
+  plan: Step[];
+  /** One human line per step. */
+  lines: string[];
+  action: ServiceAction;
+  reasons: string[];
+  warnings: string[];
+  summary: string;
+  distro: DistroInfo;
+  install: InstallPlan;
+}
+
+interface Prepared {
+  distro: DistroInfo;
+  services: ServiceManager;
+  launch: DaemonLaunch;
+  install: InstallPlan;
+  certCheck?: CertificateCheck;
+  desired: DesiredState;
+  config: ConfigPlan;
+  newState: EngineState;
+  layout: EngineLayout;
+  reports: EngineStepReport[];
+  warnings: string[];
+}
+
+class Reporter {
+  readonly reports: EngineStepReport[] = [];
+  constructor(private readonly onProgress?: (s: EngineStepReport) => void) {}
+  add(name: string, status: EngineStepReport['status'], message: string): void {
+    const r = { name, status, message };
+    const i = this.reports.findIndex((x) => x.name === name);
+    if (i >= 0) this.reports[i] = r;
+    else this.reports.push(r);
+    this.onProgress?.(r);
+  }
+}
+
+function layoutOf(opts: EngineOptions): EngineLayout {
+  return { ...DEFAULT_LAYOUT, ...opts.layout };
+}
+
+function checkAbort(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new StepFailedError(`Cancelled before ${what}; nothing further was changed`, 'EABORTED');
+}
+
+async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, mode: 'plan' | 'apply', rep: Reporter): Promise<Prepared> {
+  const { fs, cmd, clock } = ports;
+  const log = opts.log;
+  const layout = layoutOf(opts);
+  const warnings: string[] = [];
+
+  const distro = await detectDistro(fs);
+  rep.add('distro', 'success', distro.name);
+
+  // Everything the settings alone can get wrong is reported before anything is installed.
+  const opt = translateDockerOptions(settings.public.docker.options);
+  if (opt.problems.length > 0) throw new ConfigError(`Invalid settings: ${opt.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
+  let certCheck: CertificateCheck | undefined;
+  if (settings.protected.certs) {
+    certCheck = checkCertificates(settings.protected.certs, clock.now());
+    warnings.push(...certCheck.warnings);
+    const f = certCheck.facts;
+    rep.add(
+      'certificates',
+      certCheck.warnings.length ? 'warning' : 'success',
+      `server certificate ${f.subject}${f.subjectAltName ? ` (${f.subjectAltName})` : ''} valid until ${f.notAfter}, issued by the CA, key matches` +
+        (certCheck.warnings.length ? `; ${certCheck.warnings.join('; ')}` : ''),
+    );
+  }
+
+  const services = ports.services ?? (await detectServiceManager({ fs, cmd, clock }));
+  let launch = await services.inspect();
+
+  const installed = await queryInstalled(distro, cmd);
+  const arch = await queryArch(distro, cmd);
+  const install = planInstall(
+    distro,
+    {
+      source: settings.public.docker.engine.source,
+      ...(settings.public.docker.engine.version !== undefined ? { version: settings.public.docker.engine.version } : {}),
+      azureEnvironment: settings.public['azure-environment'],
+    },
+    { installed, dockerdPresent: launch.dockerdPath !== undefined && launch.installed, arch },
+  );
+  warnings.push(...install.warnings);
+  const state = await readState(fs, opts.stateDir);
+  let installedRecord = state?.installed;
+  if (install.action === 'install') {
+    if (mode === 'apply') {
+      checkAbort(opts.signal, 'installing the engine');
+      rep.add('engine', 'transitioning', `installing ${install.packages.join(' ')} (${install.reason})`);
+      await executeInstall(install, {
+        fs,
+        cmd,
+        clock,
+        log,
+        distro,
+        ...(ports.random ? { random: ports.random } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (m) => rep.add('engine', 'transitioning', m),
+      });
+      launch = await services.inspect();
+      if (!launch.installed) throw new StepFailedError(`${install.packages.join(' ')} installed, but ${services.description} is not there`, 'ENOENGINE');
+      rep.add('engine', 'success', `installed ${install.packages.join(' ')} with ${install.manager}`);
+      installedRecord = { manager: install.manager, packages: install.packages, source: install.source, at: new Date(clock.now()).toISOString() };
+    } else if (!launch.installed) {
+      launch = assumedLaunch(distro, services, install);
+    }
+  } else {
+    if (!launch.installed) throw new StepFailedError(`No Docker engine found (${services.description}): ${install.reason}`, 'ENOENGINE');
+    rep.add('engine', install.warnings.length ? 'warning' : 'success', [install.reason, ...install.warnings].join('; '));
+  }
+
+  const text = await fs.readText(layout.daemonJson);
+  const current = parseDaemonJson(text, layout.daemonJson);
+  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout });
+  warnings.push(...desired.warnings);
+
+  const observedFiles: ObservedConfig['files'] = {};
+  for (const p of new Set([...desired.files.map((f) => f.path), ...desired.removeFiles, layout.dropIn])) {
+    const content = await fs.readBytes(p);
+    const st = content !== undefined ? await fs.stat(p) : undefined;
+    observedFiles[p] = { ...(content !== undefined ? { content } : {}), ...(st ? { mode: st.mode } : {}) };
+  }
+  const djStat = text !== undefined ? await fs.stat(layout.daemonJson) : undefined;
+  const status = await services.status();
+  const newState: EngineState = {
+    version: 1,
+    daemonJson: { path: layout.daemonJson, owned: desired.owned, created: state?.daemonJson.created ?? text === undefined },
+    files: desired.files.map((f) => f.path),
+    ...(desired.dropIn ? { dropIn: desired.dropIn.path } : {}),
+    ...(installedRecord ? { installed: installedRecord } : {}),
+  };
+  const previousState = state;
+  const config = diffConfig(
+    desired,
+    {
+      daemonJson: { parsed: current, ...(text !== undefined ? { content: Buffer.from(text) } : {}), ...(djStat ? { mode: djStat.mode } : {}) },
+      files: observedFiles,
+      running: status.active,
+      enabled: status.enabled,
+      interrupted: (await readRollback(fs, opts.stateDir)) !== undefined,
+      stateChanged: !deepEqual(JSON.parse(JSON.stringify(previousState ?? null)), JSON.parse(JSON.stringify(newState))),
+      statePath: statePath(opts.stateDir),
+    },
+    layout,
+  );
+  if (install.action === 'install') {
+    config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
+  }
+  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings };
+  if (certCheck) prepared.certCheck = certCheck;
+  return prepared;
+}
+
+/** What a not-yet-installed engine's unit will look like (dry run only). */
+function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: InstallPlan): DaemonLaunch {
+  const debianDockerIo = distro.id === 'debian' && install.enginePackage === 'docker.io';
+  if (services.kind === 'direct') {
+    return { manager: 'direct', replaceableArgs: [], fixedArgs: [], socketActivated: false, socketPath: '/var/run/docker.sock', installed: false, notes: ['engine not installed yet: planned against its defaults'], dockerdPath: '/usr/bin/dockerd' };
+  }
+  return {
+    manager: 'systemd',
+    dockerdPath: debianDockerIo ? '/usr/sbin/dockerd' : '/usr/bin/dockerd',
+    replaceableArgs: ['-H', 'fd://', '--containerd=/run/containerd/containerd.sock', ...(distro.family === 'azurelinux' ? ['--exec-opt', 'native.cgroupdriver=systemd'] : [])],
+    replaceableSource: `the docker.service of ${install.enginePackage ?? 'the engine package'} (assumed: not installed yet)`,
+    fixedArgs: [],
+    socketActivated: true,
+    socketPath: '/run/docker.sock',
+    installed: false,
+    notes: [],
+  };
+}
+
+/** --dry-run: the same pipeline up to the diff. Reads only; installs nothing. */
+export async function planEngine(
+  settings: HandlerSettings,
+  ports: EnginePorts,
+  opts: EngineOptions,
+): Promise<EnginePlan> {
+  const rep = new Reporter();
+  const p = await prepare(settings, ports, opts, 'plan', rep);
+  return {
+    plan: p.config.steps,
+    lines: describeSteps(p.config.steps),
+    action: p.config.action,
+    reasons: p.config.reasons,
+    warnings: p.warnings,
+    summary: planSummary(p),
+    distro: p.distro,
+    install: p.install,
+  };
+}
+
+function planSummary(p: Prepared): string {
+  const changes = p.config.steps.filter((s) => s.kind !== 'verify').length;
+  if (changes === 0) return `Nothing to change on ${p.distro.name}; dockerd would only be checked.`;
+  return `${changes} change${changes === 1 ? '' : 's'} on ${p.distro.name}; dockerd: ${p.config.action === 'none' ? 'no restart' : p.config.action}${p.config.reasons.length ? ` (${p.config.reasons.join('; ')})` : ''}.`;
+}
+
+export async function reconcileEngine(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions): Promise<EngineOutcome> {
+  const rep = new Reporter(opts.onProgress);
+  const started = ports.clock.now();
+  const p = await prepare(settings, ports, opts, opts.dryRun ? 'plan' : 'apply', rep);
+  const { config, desired } = p;
+  const installedNow = p.install.action === 'install' && !opts.dryRun;
+
+  if (opts.dryRun) {
+    rep.add('configuration', 'success', `would: ${describeSteps(config.steps).join('; ')}`);
+    return {
+      changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install',
+      restarted: config.action,
+      steps: rep.reports,
+      warnings: p.warnings,
+      summary: `Dry run: ${planSummary(p)}`,
+    };
+  }
+
+  checkAbort(opts.signal, 'changing the Docker configuration');
+  rep.add('configuration', 'transitioning', config.filesChanged ? `writing ${[...config.contents.keys(), ...config.removals].join(', ')}` : 'unchanged');
+  const ctx: ApplyContext = {
+    fs: ports.fs,
+    clock: ports.clock,
+    services: p.services,
+    probe: ports.probe ?? new NodeDaemonProbe(),
+    log: opts.log,
+    layout: p.layout,
+    stateDir: opts.stateDir,
+    launch: p.launch,
+    onProgress: (m) => rep.add('service', 'transitioning', m),
+  };
+  let result;
+  try {
+    result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir));
+  } catch (e) {
+    rep.add('service', 'error', (e as Error).message);
+    throw e;
+  }
+  rep.add(
+    'configuration',
+    'success',
+    config.filesChanged
+      ? `daemon.json${config.configChanges.length ? ` (${config.configChanges.join(', ')})` : ''}${desired.dropIn && config.contents.has(desired.dropIn.path) ? ', systemd drop-in' : ''}${desired.files.some((f) => config.contents.has(f.path)) ? ', TLS certificate and key' : ''} written`
+      : 'unchanged',
+  );
+  const restarted = result.action;
+  rep.add('service', 'success', restarted === 'none' ? 'dockerd already runs this configuration; not restarted' : `${past(restarted)} dockerd (${config.reasons.join('; ') || 'it did not serve its configuration'})`);
+  rep.add('verify', 'success', result.verify.checks.join('; '));
+  opts.log.info({ event: 'engine reconciled', restarted, changed: config.filesChanged, ms: ports.clock.now() - started });
+
+  const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
+  const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
+  const what = restarted === 'none' ? (config.filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
+  return {
+    changed: config.filesChanged || restarted !== 'none' || installedNow,
+    restarted,
+    steps: rep.reports,
+    warnings: p.warnings,
+    summary: `${engine} serves the local socket and ${listener}; ${what}.`,
+  };
+}
+
+function past(a: ServiceAction): string {
+  return a === 'start' ? 'started' : a === 'restart' ? 'restarted' : a === 'reload' ? 'reloaded (SIGHUP)' : 'unchanged';
+}
+
+/**
+ * Uninstall: give back what the extension added (TCP listener, TLS files, drop-in, the
+ * daemon.json keys it owns — restoring values it displaced), restart dockerd on the local socket
+ * only. Engine, images and containers stay unless `removeEngine` and the extension installed them.
+ */
+export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger; stateDir: string; removeEngine: boolean; layout?: Partial<EngineLayout>; onProgress?: (step: EngineStepReport) => void }): Promise<EngineOutcome> {
+  const { fs, cmd, clock } = ports;
+  const rep = new Reporter(opts.onProgress);
+  const layout = layoutOf(opts);
+  const state = await readState(fs, opts.stateDir);
+  const services = ports.services ?? (await detectServiceManager({ fs, cmd, clock }));
+  const launch = await services.inspect();
+  const warnings: string[] = [];
+  if (!launch.installed && !state) {
+    return { changed: false, restarted: 'none', steps: [], warnings, summary: 'No Docker engine and nothing configured by the extension; nothing to remove.' };
+  }
+  const text = await fs.readText(layout.daemonJson);
+  const current = parseDaemonJson(text, layout.daemonJson);
+  const desired = computeDesired({ settings: parseSettings({}, {}), launch, current, currentExists: text !== undefined, state, layout, removal: true });
+  warnings.push(...desired.warnings);
+  const observedFiles: ObservedConfig['files'] = {};
+  for (const p of new Set([...desired.removeFiles, layout.dropIn])) {
+    const content = await fs.readBytes(p);
+    observedFiles[p] = content !== undefined ? { content } : {};
+  }
+  const status = await services.status();
+  const removeEngine = opts.removeEngine && state?.installed !== undefined;
+  if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
+  const config = diffConfig(
+    desired,
+    {
+      daemonJson: { parsed: current, ...(text !== undefined ? { content: Buffer.from(text) } : {}) },
+      files: observedFiles,
+      running: status.active || removeEngine,
+      enabled: true,
+      interrupted: false,
+      stateChanged: state !== undefined,
+      statePath: statePath(opts.stateDir),
+    },
+    layout,
+  );
+  const newState: EngineState = {
+    version: 1,
+    daemonJson: { path: layout.daemonJson, owned: desired.owned, created: state?.daemonJson.created ?? false },
+    files: [],
+    ...(state?.installed ? { installed: state.installed } : {}),
+  };
+
+  if (!removeEngine && !status.active) {
+    // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.
+    await writeState(fs, opts.stateDir, newState);
+    for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
+    for (const p of config.removals) await fs.remove(p);
+    if (config.daemonReload) await services.daemonReload();
+    if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
+    rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
+    return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
+  }
+
+  if (removeEngine) {
+    const inst = state!.installed!;
+    rep.add('service', 'transitioning', 'stopping dockerd');
+    await services.stop();
+    for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
+    for (const p of config.removals) await fs.remove(p);
+    if (config.daemonReload) await services.daemonReload();
+    rep.add('engine', 'transitioning', `removing ${inst.packages.join(' ')}`);
+    const names = inst.packages.map((p) => p.replace(/[=].*$/, '').replace(/-\d[\w.:~+-]*$/, ''));
+    const argv =
+      inst.manager === 'apt'
+        ? ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300', 'purge', ...names]
+        : inst.manager === 'zypper'
+          ? ['zypper', '--non-interactive', 'remove', ...names]
+          : [inst.manager, '-y', 'remove', ...names];
+    const r = await cmd.run(argv[0]!, argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+    opts.log.debug({ event: 'package command', argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
+    if (r.exitCode !== 0) throw new StepFailedError(`${argv.slice(0, 1).join(' ')} could not remove ${names.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
+    const dataRoot = typeof desired.config['data-root'] === 'string' ? (desired.config['data-root'] as string) : '/var/lib/docker';
+    await fs.remove(dataRoot);
+    await fs.remove(`${opts.stateDir.replace(/\/+$/, '')}/engine-state.json`);
+    rep.add('engine', 'success', `removed ${names.join(' ')} and ${dataRoot}`);
+    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed with its images and containers.` };
+  }
+
+  const ctx: ApplyContext = {
+    fs,
+    clock,
+    services,
+    probe: ports.probe ?? new NodeDaemonProbe(),
+    log: opts.log,
+    layout,
+    stateDir: opts.stateDir,
+    launch,
+    onProgress: (m) => rep.add('service', 'transitioning', m),
+  };
+  const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
+  // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
+  if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
+  else await writeState(fs, opts.stateDir, newState);
+  rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
+  rep.add('verify', 'success', result.verify.checks.join('; '));
+  return {
+    changed: config.filesChanged || result.action !== 'none',
+    restarted: result.action,
+    steps: rep.reports,
+    warnings,
+    summary: `Extension configuration removed; dockerd serves the local socket only${result.action !== 'none' ? ` (${past(result.action)})` : ''}. Engine, images and containers are kept.`,
+  };
+}
+
+export { verifyServes };

@@ -1,0 +1,152 @@
+// Proof that dockerd serves what we configured: the Engine API over the local unix socket, and a
+// real TLS handshake with the TCP port, verified against the configured CA. We hold no client
+// key, so instead of an authenticated request we check that a client without a certificate is
+// turned away — that is what tlsverify means.
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+
+export interface SocketPing {
+  ok: boolean;
+  detail: string;
+  version?: string;
+  apiVersion?: string;
+}
+
+export interface TlsProbe {
+  /** Something accepted the TCP connection. */
+  reachable: boolean;
+  /** The server's certificate chains to the CA we gave. */
+  serverVerified: boolean;
+  fingerprint256?: string;
+  /** A client without a certificate was refused. */
+  clientCertRequired: boolean;
+  detail: string;
+}
+
+export interface PlainProbe {
+  ok: boolean;
+  detail: string;
+}
+
+export interface DaemonProbe {
+  pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing>;
+  probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe>;
+  probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
+}
+
+export class NodeDaemonProbe implements DaemonProbe {
+  async pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing> {
+    const ping = await httpGet({ socketPath, path: '/_ping' }, timeoutMs);
+    if (ping.error) return { ok: false, detail: ping.error };
+    if (ping.status !== 200) return { ok: false, detail: `GET /_ping answered ${ping.status}` };
+    const out: SocketPing = { ok: true, detail: 'GET /_ping answered OK' };
+    const api = ping.headers['api-version'];
+    if (typeof api === 'string') out.apiVersion = api;
+    const ver = await httpGet({ socketPath, path: '/version' }, timeoutMs);
+    if (ver.status === 200) {
+      try {
+        const v = JSON.parse(ver.body) as { Version?: string };
+        if (v.Version) out.version = v.Version;
+      } catch {
+        // version is decoration only
+      }
+    }
+    return out;
+  }
+
+  probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe> {
+    return new Promise((resolve) => {
+      let settled = false;
+      let secure = false;
+      let fingerprint: string | undefined;
+      let data = '';
+      const done = (r: TlsProbe) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        sock.destroy();
+        if (fingerprint !== undefined) r.fingerprint256 = fingerprint;
+        resolve(r);
+      };
+      const sock = tls.connect({
+        host,
+        port,
+        ca: caPem,
+        rejectUnauthorized: true,
+        // The certificate names the VM (DNS name, public IP); we dial 127.0.0.1. Chain trust is
+        // what is checked here, host names are the clients' business.
+        checkServerIdentity: () => undefined,
+        ...(net.isIP(host) ? {} : { servername: host }),
+      });
+      const timer = setTimeout(
+        () =>
+          done(
+            secure
+              ? { reachable: true, serverVerified: true, clientCertRequired: false, detail: `no answer within ${timeoutMs} ms after the handshake` }
+              : { reachable: false, serverVerified: false, clientCertRequired: false, detail: `no TLS handshake within ${timeoutMs} ms` },
+          ),
+        timeoutMs,
+      );
+      sock.once('secureConnect', () => {
+        secure = true;
+        fingerprint = sock.getPeerCertificate()?.fingerprint256;
+        // TLS 1.3: the server checks the (absent) client certificate after the client finished;
+        // the refusal arrives as an alert on the first read.
+        sock.write(`GET /_ping HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      sock.on('data', (chunk: Buffer) => {
+        data += chunk.toString('latin1');
+        if (/^HTTP\/1\.[01] \d{3}/.test(data)) {
+          done({ reachable: true, serverVerified: true, clientCertRequired: false, detail: `answered "${data.split('\r\n')[0]}" to a client without a certificate` });
+        }
+      });
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        const code = e.code ?? '';
+        if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+          done({ reachable: false, serverVerified: false, clientCertRequired: false, detail: `connection refused (${code})` });
+        } else if (!secure && /CERT|SELF_SIGNED|UNABLE_TO|VERIFY/.test(code) && !/ALERT/.test(code)) {
+          done({ reachable: true, serverVerified: false, clientCertRequired: false, detail: `server certificate not trusted by the configured CA (${code}: ${e.message})` });
+        } else if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|HANDSHAKE_FAILURE)/.test(code) || code === 'ECONNRESET' || code === 'EPIPE') {
+          // TLS 1.2 rejects during the handshake, after the client already verified the server.
+          done({ reachable: true, serverVerified: true, clientCertRequired: true, detail: `a client without a certificate is refused (${code || e.message})` });
+        } else {
+          done({ reachable: true, serverVerified: secure, clientCertRequired: false, detail: `TLS error ${code}: ${e.message}` });
+        }
+      });
+      sock.once('close', () => {
+        if (secure) done({ reachable: true, serverVerified: true, clientCertRequired: true, detail: 'a client without a certificate is refused (connection closed)' });
+        else done({ reachable: false, serverVerified: false, clientCertRequired: false, detail: 'connection closed before the TLS handshake' });
+      });
+    });
+  }
+
+  async probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe> {
+    const r = await httpGet({ host, port, path: '/_ping' }, timeoutMs);
+    if (r.error) return { ok: false, detail: r.error };
+    return r.status === 200 ? { ok: true, detail: 'GET /_ping answered OK over plain TCP' } : { ok: false, detail: `GET /_ping answered ${r.status}` };
+  }
+}
+
+interface HttpResult {
+  status?: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  error?: string;
+}
+
+function httpGet(target: { socketPath?: string; host?: string; port?: number; path: string }, timeoutMs: number): Promise<HttpResult> {
+  return new Promise((resolve) => {
+    const req = http.get({ ...target, timeout: timeoutMs, headers: { Host: 'docker' }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        if (body.length < 65536) body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
+      res.on('error', (e) => resolve({ body, headers: {}, error: e.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ body: '', headers: {}, error: e.code ? `${e.code}: ${e.message}` : e.message }));
+  });
+}

@@ -1,0 +1,178 @@
+// desired × observed → ordered steps and the restart decision. Pure. Steps are safe to print or
+// serialise: file contents travel separately (`contents`), shown only as sha256 prefixes.
+import { createHash } from 'node:crypto';
+import { changedKeys, renderDaemonJson } from './daemon-config.js';
+import type { DesiredFile, DesiredState, EngineLayout } from './desired.js';
+import { RELOADABLE_KEYS, type JsonObject } from './options.js';
+
+export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
+
+export type Step =
+  | { kind: 'install-engine'; manager: string; packages: string[]; commands: string[][]; reason: string }
+  | { kind: 'write-file'; path: string; mode: number; size: number; sha256: string; sensitive: boolean; reason: string; preview?: string }
+  | { kind: 'remove-file'; path: string; reason: string }
+  | { kind: 'chmod'; path: string; mode: number; reason: string }
+  | { kind: 'save-state'; path: string; reason: string }
+  | { kind: 'daemon-reload'; reason: string }
+  | { kind: 'enable-service'; reason: string }
+  | { kind: 'start-service' | 'restart-service' | 'reload-service'; reason: string }
+  | { kind: 'verify'; checks: string[]; reason: string };
+
+export interface ObservedFile {
+  content?: Buffer;
+  mode?: number;
+}
+
+export interface ObservedConfig {
+  daemonJson: ObservedFile & { parsed: JsonObject };
+  files: Record<string, ObservedFile>;
+  running: boolean;
+  enabled: boolean;
+  /** A previous apply stopped between writing files and restarting (rollback record left behind). */
+  interrupted: boolean;
+  stateChanged: boolean;
+  statePath: string;
+}
+
+export interface ConfigPlan {
+  steps: Step[];
+  contents: Map<string, { data: string; mode: number }>;
+  removals: string[];
+  chmods: { path: string; mode: number }[];
+  action: ServiceAction;
+  reasons: string[];
+  daemonReload: boolean;
+  enable: boolean;
+  /** Any file on disk changes. */
+  filesChanged: boolean;
+  configChanges: string[];
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function diffConfig(desired: DesiredState, observed: ObservedConfig, layout: EngineLayout): ConfigPlan {
+  const steps: Step[] = [];
+  const contents = new Map<string, { data: string; mode: number }>();
+  const removals: string[] = [];
+  const chmods: { path: string; mode: number }[] = [];
+  const restartWhy: string[] = [];
+  const reloadWhy: string[] = [];
+  let daemonReload = false;
+
+  const writeFile = (f: DesiredFile, reason: string) => {
+    contents.set(f.path, { data: f.content, mode: f.mode });
+    const step: Step = { kind: 'write-file', path: f.path, mode: f.mode, size: Buffer.byteLength(f.content), sha256: sha(f.content).slice(0, 12), sensitive: f.sensitive, reason };
+    if (!f.sensitive && f.path !== layout.caFile && f.path !== layout.certFile) step.preview = f.content;
+    steps.push(step);
+  };
+
+  // Certificates and key first: daemon.json must never point at files that are not there yet.
+  let certsChanged = false;
+  for (const f of desired.files) {
+    const cur = observed.files[f.path];
+    if (cur?.content === undefined || !cur.content.equals(Buffer.from(f.content))) {
+      writeFile(f, cur?.content === undefined ? `${f.what} is missing` : `${f.what} differs`);
+      certsChanged = true;
+    } else if (cur.mode !== undefined && cur.mode !== f.mode) {
+      chmods.push({ path: f.path, mode: f.mode });
+      steps.push({ kind: 'chmod', path: f.path, mode: f.mode, reason: `${f.what} has mode ${cur.mode.toString(8)}, expected ${f.mode.toString(8)}` });
+    }
+  }
+  if (certsChanged && desired.verify.tcp?.tls) restartWhy.push('the TLS certificate files changed (SIGHUP does not reload them)');
+
+  // daemon.json: compared as JSON, so an admin's formatting is left alone when nothing changes.
+  const before = observed.daemonJson.content !== undefined ? observed.daemonJson.parsed : {};
+  const changes = changedKeys(before, desired.config);
+  const configChanges = changes.map((c) => `${c.key} ${c.change}`);
+  const dj = observed.daemonJson;
+  if (!desired.configFileWanted) {
+    if (dj.content !== undefined) {
+      removals.push(layout.daemonJson);
+      steps.push({ kind: 'remove-file', path: layout.daemonJson, reason: 'the extension created daemon.json and nothing else is left in it' });
+    }
+  } else if (changes.length > 0 || dj.content === undefined) {
+    const mode = dj.mode ?? 0o644;
+    writeFile({ path: layout.daemonJson, content: renderDaemonJson(desired.config), mode, sensitive: false, what: 'daemon.json' }, changes.length ? `keys ${configChanges.join(', ')}` : 'daemon.json is missing');
+  }
+  for (const c of changes) {
+    // dockerd's reload only applies keys present in the new file; a removed key needs a restart.
+    if (c.change !== 'removed' && RELOADABLE_KEYS.has(c.key)) reloadWhy.push(`${c.key} ${c.change}`);
+    else restartWhy.push(`${c.key} ${c.change}`);
+  }
+
+  // The drop-in.
+  if (desired.dropIn) {
+    const cur = observed.files[desired.dropIn.path];
+    if (cur?.content === undefined || !cur.content.equals(Buffer.from(desired.dropIn.content))) {
+      writeFile(desired.dropIn, cur?.content === undefined ? `dockerd must run without the unit's flags (${desired.moved.join(' ')})` : 'the drop-in differs');
+      daemonReload = true;
+      restartWhy.push('the systemd drop-in changed');
+    }
+  } else if (desired.removeDropIn && observed.files[layout.dropIn]?.content !== undefined) {
+    removals.push(layout.dropIn);
+    steps.push({ kind: 'remove-file', path: layout.dropIn, reason: 'the unit\'s own ExecStart serves again' });
+    daemonReload = true;
+    restartWhy.push('the systemd drop-in was removed');
+  }
+
+  for (const p of desired.removeFiles) {
+    if (observed.files[p]?.content !== undefined) {
+      removals.push(p);
+      steps.push({ kind: 'remove-file', path: p, reason: 'no longer configured (written by the extension earlier)' });
+    }
+  }
+
+  const filesChanged = contents.size > 0 || removals.length > 0;
+  if (filesChanged || observed.stateChanged) steps.push({ kind: 'save-state', path: observed.statePath, reason: 'record which daemon.json keys and files the extension owns' });
+  if (daemonReload) steps.push({ kind: 'daemon-reload', reason: 'unit files changed' });
+  const enable = !observed.enabled;
+  if (enable) steps.push({ kind: 'enable-service', reason: 'dockerd is not enabled at boot' });
+
+  let action: ServiceAction;
+  let reasons: string[];
+  if (!observed.running) {
+    action = 'start';
+    reasons = ['dockerd is not running'];
+  } else if (restartWhy.length > 0) {
+    action = 'restart';
+    reasons = restartWhy;
+  } else if (observed.interrupted) {
+    action = 'restart';
+    reasons = ['an earlier configuration change was interrupted before dockerd restarted'];
+  } else if (reloadWhy.length > 0) {
+    action = 'reload';
+    reasons = reloadWhy;
+  } else {
+    action = 'none';
+    reasons = [];
+  }
+  if (action !== 'none') steps.push({ kind: `${action}-service`, reason: reasons.join('; ') });
+  const checks = [`GET /_ping on ${desired.verify.socketPath}`];
+  if (desired.verify.tcp?.tls) checks.push(`TLS on ${desired.verify.tcp.host}:${desired.verify.tcp.port}: server certificate verified against certs.ca, client certificate required`);
+  else if (desired.verify.tcp) checks.push(`plain HTTP on ${desired.verify.tcp.host}:${desired.verify.tcp.port}`);
+  steps.push({ kind: 'verify', checks, reason: action === 'none' ? 'confirm dockerd serves the configuration' : 'prove the new configuration serves; roll back otherwise' });
+
+  return { steps, contents, removals, chmods, action, reasons, daemonReload, enable, filesChanged, configChanges };
+}
+
+/** One line per step for --dry-run and the log; secrets only as sha256 prefixes. */
+export function describeSteps(steps: readonly Step[]): string[] {
+  return steps.map((s) => {
+    switch (s.kind) {
+      case 'install-engine':
+        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason}`;
+      case 'write-file':
+        return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, sha256 ${s.sha256}${s.sensitive ? ', secret' : ''}): ${s.reason}`;
+      case 'remove-file':
+        return `remove ${s.path}: ${s.reason}`;
+      case 'chmod':
+        return `chmod ${s.mode.toString(8)} ${s.path}: ${s.reason}`;
+      case 'save-state':
+        return `save ${s.path}: ${s.reason}`;
+      case 'verify':
+        return `verify ${s.checks.join('; ')}`;
+      default:
+        return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
+    }
+  });
+}

@@ -1,0 +1,79 @@
+// What survives between runs in stateDir (not versioned, kept across extension updates): which
+// daemon.json keys and files the extension owns, and the rollback snapshot of an apply in flight.
+import type { FileSystem, ReadFileSystem } from '../system/ports.js';
+import type { EngineState } from './desired.js';
+
+export const STATE_FILE = 'engine-state.json';
+export const ROLLBACK_FILE = 'engine-rollback.json';
+
+export const statePath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${STATE_FILE}`;
+export const rollbackPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${ROLLBACK_FILE}`;
+
+export async function readState(fs: ReadFileSystem, stateDir: string): Promise<EngineState | undefined> {
+  const text = await fs.readText(statePath(stateDir));
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as EngineState;
+    if (v && v.version === 1 && v.daemonJson && typeof v.daemonJson.owned === 'object') return v;
+  } catch {
+    // unreadable record: behave as if we owned nothing (foreign keys are never touched then)
+  }
+  return undefined;
+}
+
+export async function writeState(fs: FileSystem, stateDir: string, state: EngineState): Promise<void> {
+  await fs.mkdirp(stateDir, 0o700);
+  await fs.writeAtomic(statePath(stateDir), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+}
+
+export interface SnapshotEntry {
+  path: string;
+  existed: boolean;
+  mode?: number;
+  base64?: string;
+}
+
+export interface RollbackRecord {
+  createdAt: string;
+  entries: SnapshotEntry[];
+  /** dockerd was running before the change. */
+  wasRunning: boolean;
+}
+
+export async function snapshot(fs: ReadFileSystem, paths: readonly string[]): Promise<SnapshotEntry[]> {
+  const out: SnapshotEntry[] = [];
+  for (const p of new Set(paths)) {
+    const b = await fs.readBytes(p);
+    if (b === undefined) out.push({ path: p, existed: false });
+    else out.push({ path: p, existed: true, mode: (await fs.stat(p))?.mode ?? 0o644, base64: b.toString('base64') });
+  }
+  return out;
+}
+
+export async function restoreSnapshot(fs: FileSystem, entries: readonly SnapshotEntry[]): Promise<void> {
+  for (const e of entries) {
+    if (e.existed) {
+      await fs.mkdirp(e.path.slice(0, e.path.lastIndexOf('/')) || '/', 0o755);
+      await fs.writeAtomic(e.path, Buffer.from(e.base64 ?? '', 'base64'), e.mode ?? 0o644);
+    } else {
+      await fs.remove(e.path);
+    }
+  }
+}
+
+export async function readRollback(fs: ReadFileSystem, stateDir: string): Promise<RollbackRecord | undefined> {
+  const text = await fs.readText(rollbackPath(stateDir));
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as RollbackRecord;
+    return Array.isArray(v.entries) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mode 0600: the snapshot holds the previous private key. */
+export async function writeRollback(fs: FileSystem, stateDir: string, rec: RollbackRecord): Promise<void> {
+  await fs.mkdirp(stateDir, 0o700);
+  await fs.writeAtomic(rollbackPath(stateDir), JSON.stringify(rec), 0o600);
+}

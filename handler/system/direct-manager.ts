@@ -1,0 +1,208 @@
+// dockerd without systemd as PID 1 (containers, WSL, the development machine): started detached
+// in its own session with a pid file and a log file, reloaded with SIGHUP, stopped with SIGTERM.
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, promises as fsp, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { StepFailedError } from '../errors.js';
+import { BASE_ENV } from './exec.js';
+import type { Clock } from './ports.js';
+import type { DaemonLaunch, ServiceManager, ServiceStatus } from './service-manager.js';
+
+export interface DirectOptions {
+  clock: Clock;
+  /** Default: the first of /usr/bin/dockerd, /usr/sbin/dockerd, /usr/local/bin/dockerd that exists. */
+  dockerdPath?: string;
+  /** Real path dockerd reads (--config-file). Default /etc/docker/daemon.json. */
+  configFile?: string;
+  /** Default /var/run/docker.pid (dockerd's own default, so a hand-started dockerd is found). */
+  pidFile?: string;
+  /** stdout+stderr of dockerd. Default /var/log/dockerd.log. */
+  logFile?: string;
+  /** More flags for dockerd; they stay on the command line (daemon.json must not repeat them). */
+  extraArgs?: string[];
+  env?: Record<string, string>;
+  /** Local socket clients use when daemon.json sets no hosts. */
+  socketPath?: string;
+  stopTimeoutMs?: number;
+  pollMs?: number;
+}
+
+const DOCKERD_CANDIDATES = ['/usr/bin/dockerd', '/usr/sbin/dockerd', '/usr/local/bin/dockerd'];
+
+export class DirectServiceManager implements ServiceManager {
+  readonly kind = 'direct' as const;
+  readonly description: string;
+  readonly configFile: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  private readonly clock: Clock;
+  private readonly extraArgs: string[];
+  private readonly stopTimeoutMs: number;
+  private readonly pollMs: number;
+  private spawnedPid: number | undefined;
+  private logOffset: number | undefined;
+  private lastExit: { pid: number; code: number | null; signal: string | null } | undefined;
+
+  constructor(private readonly opts: DirectOptions) {
+    this.clock = opts.clock;
+    this.configFile = opts.configFile ?? '/etc/docker/daemon.json';
+    this.pidFile = opts.pidFile ?? '/var/run/docker.pid';
+    this.logFile = opts.logFile ?? '/var/log/dockerd.log';
+    this.extraArgs = opts.extraArgs ?? [];
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 30_000;
+    this.pollMs = opts.pollMs ?? 25;
+    this.description = `dockerd started directly (pid file ${this.pidFile}, log ${this.logFile})`;
+  }
+
+  get dockerdPath(): string | undefined {
+    return this.opts.dockerdPath ?? DOCKERD_CANDIDATES.find((c) => existsSync(c));
+  }
+
+  /** The flags this manager always passes, apart from --config-file. */
+  get fixedArgs(): string[] {
+    return ['--pidfile', this.pidFile, ...this.extraArgs];
+  }
+
+  async inspect(): Promise<DaemonLaunch> {
+    const dockerd = this.dockerdPath;
+    const launch: DaemonLaunch = {
+      manager: 'direct',
+      replaceableArgs: [],
+      fixedArgs: this.fixedArgs,
+      fixedSource: 'the arguments the direct service manager passes to dockerd',
+      socketActivated: false,
+      socketPath: this.opts.socketPath ?? '/var/run/docker.sock',
+      installed: dockerd !== undefined && existsSync(dockerd),
+      notes: [],
+    };
+    if (dockerd !== undefined) launch.dockerdPath = dockerd;
+    return launch;
+  }
+
+  async status(): Promise<ServiceStatus> {
+    const pid = await this.currentPid();
+    return pid === undefined ? { active: false, enabled: true } : { active: true, pid, enabled: true };
+  }
+
+  async start(): Promise<void> {
+    if ((await this.currentPid()) !== undefined) return;
+    const dockerd = this.dockerdPath;
+    if (dockerd === undefined || !existsSync(dockerd)) throw new StepFailedError(`dockerd not found${dockerd ? ` at ${dockerd}` : ''}`, 'ENODOCKERD');
+    await fsp.mkdir(path.dirname(this.logFile), { recursive: true, mode: 0o755 });
+    const fd = openSync(this.logFile, 'a', 0o640);
+    this.logOffset = fstatSync(fd).size;
+    const args = ['--config-file', this.configFile, ...this.fixedArgs];
+    let child;
+    try {
+      // detached: own session and process group, so the handler's exit (or the agent killing
+      // its process group) does not take dockerd down.
+      child = spawn(dockerd, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...BASE_ENV, ...this.opts.env } });
+    } finally {
+      closeSync(fd);
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e) => reject(new StepFailedError(`cannot start ${dockerd}: ${e.message}`, 'EDOCKERDSPAWN', e)));
+    });
+    const pid = child.pid!;
+    child.once('exit', (code, signal) => {
+      this.lastExit = { pid, code, signal };
+    });
+    child.unref();
+    this.spawnedPid = pid;
+  }
+
+  async stop(): Promise<void> {
+    const pid = await this.currentPid();
+    if (pid === undefined) return;
+    signal(pid, 'SIGTERM');
+    if (await this.waitGone(pid, this.stopTimeoutMs)) return;
+    signal(pid, 'SIGKILL');
+    if (!(await this.waitGone(pid, 5_000))) throw new StepFailedError(`dockerd (pid ${pid}) did not stop after SIGTERM and SIGKILL`, 'EDOCKERDSTOP');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async reload(): Promise<void> {
+    const pid = await this.currentPid();
+    if (pid === undefined) throw new StepFailedError('cannot reload dockerd: it is not running', 'EDOCKERDRELOAD');
+    signal(pid, 'SIGHUP');
+  }
+
+  async enable(): Promise<void> {}
+  async daemonReload(): Promise<void> {}
+  async resetFailed(): Promise<void> {}
+
+  async recentLog(lines: number): Promise<string> {
+    let text: string;
+    try {
+      const buf = await fsp.readFile(this.logFile);
+      text = buf.subarray(Math.min(this.logOffset ?? 0, buf.length)).toString('utf8');
+    } catch {
+      return '';
+    }
+    const exit = this.lastExit && this.lastExit.pid === this.spawnedPid ? `\n(dockerd exited with ${this.lastExit.signal ?? `code ${this.lastExit.code}`})` : '';
+    return text.split('\n').slice(-lines - 1).join('\n').trimEnd() + exit;
+  }
+
+  /** The running dockerd's pid: the pid file's, else the one we spawned while it has not written it yet. */
+  private async currentPid(): Promise<number | undefined> {
+    let fromFile: number | undefined;
+    try {
+      const n = Number.parseInt((await fsp.readFile(this.pidFile, 'utf8')).trim(), 10);
+      if (n > 0) fromFile = n;
+    } catch {
+      // no pid file
+    }
+    for (const pid of [fromFile, this.spawnedPid]) {
+      if (pid !== undefined && (await isLiveDockerd(pid))) return pid;
+    }
+    return undefined;
+  }
+
+  private async waitGone(pid: number, ms: number): Promise<boolean> {
+    const deadline = this.clock.now() + ms;
+    while (this.clock.now() < deadline) {
+      if (!(await isLive(pid))) return true;
+      await this.clock.sleep(this.pollMs);
+    }
+    return !(await isLive(pid));
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** Alive and not a zombie (an exited child not yet reaped still answers kill 0). */
+async function isLive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Guards against a recycled pid in a stale pid file. */
+async function isLiveDockerd(pid: number): Promise<boolean> {
+  if (!(await isLive(pid))) return false;
+  try {
+    return (await fsp.readFile(`/proc/${pid}/comm`, 'utf8')).trim() === 'dockerd';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,172 @@
+// (integration) The engine against the REAL Debian docker.io dockerd 20.10, through the direct
+// service manager, fully isolated under one temp dir (see test/support/docker-daemon.ts).
+// Skipped, not failed, where there is no root or no dockerd.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import * as tls from 'node:tls';
+import { parseSettings } from '../../../handler/agent/settings.js';
+import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
+import { ConfigError, StepFailedError } from '../../../handler/errors.js';
+import { silentLogger } from '../../../handler/log/logger.js';
+import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { certsSetting, makeCa, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
+
+const skip = dockerUnavailable();
+const d = skip ? describe.skip : describe;
+if (skip) console.warn(`(integration) real-dockerd engine tests skipped: ${skip}`);
+
+d('(integration) engine with a real dockerd', () => {
+  let sb: Sandbox;
+  let certs: CertSet;
+  let other: { ca: string; caKey: string };
+  let otherClient: { cert: string; key: string };
+  let port: number;
+  const log = silentLogger();
+  const settingsWith = (pub: Record<string, unknown>, prot: Record<string, unknown> = { certs: certsSetting(certs) }) => parseSettings(pub, prot);
+  const run = (pub: Record<string, unknown>, prot?: Record<string, unknown>) =>
+    reconcileEngine(settingsWith(pub, prot), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+
+  beforeAll(async () => {
+    sb = createSandbox();
+    certs = makeCertSet(path.join(sb.dir, 'certs'));
+    other = makeCa(path.join(sb.dir, 'other'), 'other-ca');
+    otherClient = makeLeaf(path.join(sb.dir, 'other'), other, 'other-client', { eku: 'clientAuth' });
+    port = await freePort();
+  });
+
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('first enable starts dockerd with TLS; mTLS accepted, no cert and foreign-CA cert refused; foreign keys kept', async () => {
+    const out = await run({ docker: { port } });
+    expect(out.restarted).toBe('start');
+    expect(out.changed).toBe(true);
+    const verify = out.steps.find((s) => s.name === 'verify')!;
+    expect(verify.message).toMatch(/local socket .* answers \(Docker 20\.10/);
+    expect(verify.message).toMatch(/server certificate verified against the CA and is the configured one/);
+    expect(verify.message).toMatch(/a client without a certificate is refused/);
+
+    const ca = pem(certs.ca);
+    expect(await tlsPing(port, { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) })).toEqual({ ok: true, status: 200 });
+    expect((await tlsPing(port, { ca })).ok).toBe(false);
+    expect((await tlsPing(port, { ca, cert: pem(otherClient.cert), key: pem(otherClient.key) })).ok).toBe(false);
+
+    const dj = JSON.parse(sb.daemonJson());
+    expect(dj).toMatchObject({ bridge: 'none', iptables: false, 'data-root': sb.dataRoot, 'exec-root': sb.execRoot });
+    expect(dj.hosts).toEqual([`unix://${sb.socket}`, `tcp://127.0.0.1:${port}`]);
+    expect(dj.tlsverify).toBe(true);
+    const keyStat = await sb.fs.stat('/etc/docker/key.pem');
+    expect(keyStat?.mode).toBe(0o600);
+    expect((await sb.fs.stat('/etc/docker/cert.pem'))?.mode).toBe(0o644);
+  });
+
+  test('the same settings again restart nothing (pid unchanged)', async () => {
+    const pid = sb.pid();
+    const starts = sb.starts();
+    const out = await run({ docker: { port } });
+    expect(out.restarted).toBe('none');
+    expect(out.changed).toBe(false);
+    expect(sb.pid()).toBe(pid);
+    expect(sb.starts()).toBe(starts);
+  });
+
+  test('a reloadable change (label) is applied with SIGHUP, pid unchanged', async () => {
+    const pid = sb.pid();
+    const out = await run({ docker: { port, options: ['--label', 'azure.test=1'] } });
+    expect(out.restarted).toBe('reload');
+    expect(sb.pid()).toBe(pid);
+    const info = await socketGet(sb.socket, '/info');
+    expect(JSON.parse(info).Labels).toContain('azure.test=1');
+  });
+
+  test('a restart-requiring change restarts dockerd exactly once', async () => {
+    const pid = sb.pid();
+    const starts = sb.starts();
+    const out = await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=10m'] } });
+    expect(out.restarted).toBe('restart');
+    expect(sb.pid()).not.toBe(pid);
+    expect(sb.starts()).toBe(starts + 1);
+    expect(JSON.parse(sb.daemonJson())['log-opts']).toEqual({ 'max-size': '10m' });
+  });
+
+  test('a rotated server certificate restarts dockerd, which then serves the new one', async () => {
+    const rotated = makeLeaf(certs.dir, certs, 'server2', { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', eku: 'serverAuth' });
+    const prot = { certs: { ...certsSetting(certs), cert: pem(rotated.cert), key: pem(rotated.key) } };
+    const out = await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=10m'] } }, prot);
+    expect(out.restarted).toBe('restart');
+    expect(out.steps.find((s) => s.name === 'service')!.message).toMatch(/TLS certificate files changed/);
+    expect(out.steps.find((s) => s.name === 'verify')!.message).toMatch(/is the configured one/);
+    const served = await servedFingerprint(port, pem(certs.ca));
+    expect(served).toBe(new X509Certificate(pem(rotated.cert)).fingerprint256);
+    // and back, so the later tests see the original set
+    expect((await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=10m'] } })).restarted).toBe('restart');
+  });
+
+  test('bad certificates are refused before anything changes', async () => {
+    const before = sb.daemonJson();
+    const keyBefore = readFileSync(sb.fs.resolve('/etc/docker/key.pem'));
+    const pid = sb.pid();
+    const wrongKey = { ...certsSetting(certs), key: pem(certs.clientKey) };
+    await expect(run({ docker: { port } }, { certs: wrongKey })).rejects.toThrow(/"certs\.key" does not belong to the certificate/);
+    const foreign = { ...certsSetting(certs), ca: pem(other.ca) };
+    await expect(run({ docker: { port } }, { certs: foreign })).rejects.toThrow(ConfigError);
+    expect(sb.daemonJson()).toBe(before);
+    expect(readFileSync(sb.fs.resolve('/etc/docker/key.pem')).equals(keyBefore)).toBe(true);
+    expect(sb.pid()).toBe(pid);
+  });
+
+  test('a configuration that cannot start rolls back; the old daemon serves again; the error has dockerd\'s reason', async () => {
+    const blocker = net.createServer();
+    const taken = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as net.AddressInfo).port)));
+    const before = sb.daemonJson();
+    try {
+      const err = await run({ docker: { port: taken, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=10m'] } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StepFailedError);
+      expect((err as Error).message).toMatch(/address already in use/);
+      expect((err as Error).message).toMatch(/previous configuration was restored and dockerd serves it again/);
+    } finally {
+      blocker.close();
+    }
+    expect(sb.daemonJson()).toBe(before);
+    const ca = pem(certs.ca);
+    expect(await tlsPing(port, { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) })).toEqual({ ok: true, status: 200 });
+  });
+
+  test('removeEngineConfig takes the TCP listener and certificates away, keeps foreign keys, serves the local socket', async () => {
+    const out = await removeEngineConfig(sb.ports(), { log, stateDir: sb.stateDir, removeEngine: false, layout: sb.layout });
+    expect(out.restarted).toBe('restart');
+    const dj = JSON.parse(sb.daemonJson());
+    expect(dj).toEqual({ 'data-root': sb.dataRoot, 'exec-root': sb.execRoot, bridge: 'none', iptables: false, 'ip-masq': false, hosts: [`unix://${sb.socket}`] });
+    expect(await sb.fs.exists('/etc/docker/key.pem')).toBe(false);
+    expect(await socketGet(sb.socket, '/_ping')).toBe('OK');
+    expect((await tlsPing(port, { ca: pem(certs.ca), cert: pem(certs.clientCert), key: pem(certs.clientKey) })).error).toBe('ECONNREFUSED');
+  });
+});
+
+function socketGet(socketPath: string, p: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(socketPath, () => c.write(`GET ${p} HTTP/1.0\r\nHost: docker\r\n\r\n`));
+    let data = '';
+    c.on('data', (b) => (data += b.toString()));
+    c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
+    c.on('error', reject);
+  });
+}
+
+function servedFingerprint(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.destroy();
+      resolve(fp);
+    });
+    s.on('error', reject);
+  });
+}

@@ -1,0 +1,222 @@
+// An isolated real dockerd for integration tests: its own data-root, exec-root, pid file, unix
+// socket and TCP port under one temp dir; engine files in a RootedFileSystem under that dir.
+// Nothing touches /etc/docker, /var/run/docker.sock or /var/lib/docker.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { ExecaCommandRunner, realClock } from '../../handler/system/exec.js';
+import { RootedFileSystem } from '../../handler/system/fs.js';
+import type { CommandRunner } from '../../handler/system/ports.js';
+import { DirectServiceManager } from '../../handler/system/direct-manager.js';
+import type { EngineLayout } from '../../handler/docker/desired.js';
+import type { EnginePorts } from '../../handler/docker/engine.js';
+
+export const DOCKERD = '/usr/sbin/dockerd';
+
+/** Why the real-dockerd suite cannot run here, or undefined when it can. */
+export function dockerUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
+  if (!existsSync(DOCKERD)) return `${DOCKERD} missing`;
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    return 'openssl missing';
+  }
+  return undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address() as net.AddressInfo;
+      s.close(() => resolve(a.port));
+    });
+  });
+}
+
+/**
+ * Real commands, but only the read-only probes the engine needs on an installed Debian
+ * (dpkg-query, dpkg --print-architecture): an install attempt fails the test instead of running apt.
+ */
+export class ProbeOnlyCommandRunner implements CommandRunner {
+  readonly calls: string[][] = [];
+  private readonly real = new ExecaCommandRunner();
+  async run(file: string, args: readonly string[], opts?: Parameters<CommandRunner['run']>[2]) {
+    this.calls.push([file, ...args]);
+    const ok = file === 'dpkg-query' || (file === 'dpkg' && args[0] === '--print-architecture');
+    if (!ok) throw new Error(`integration test refused to run: ${file} ${args.join(' ')}`);
+    return this.real.run(file, args, opts);
+  }
+}
+
+export interface Sandbox {
+  dir: string;
+  root: string;
+  fs: RootedFileSystem;
+  socket: string;
+  pidFile: string;
+  logFile: string;
+  dataRoot: string;
+  execRoot: string;
+  stateDir: string;
+  layout: Partial<EngineLayout>;
+  cmd: ProbeOnlyCommandRunner;
+  services: DirectServiceManager;
+  ports(): EnginePorts;
+  pid(): number | undefined;
+  /** Lines saying dockerd finished starting, so a test can count starts. */
+  starts(): number;
+  daemonJson(): string;
+  cleanup(): Promise<void>;
+}
+
+export function createSandbox(): Sandbox {
+  // Short path: unix socket paths are limited to 108 bytes.
+  const dir = mkdtempSync('/tmp/ade-');
+  const root = path.join(dir, 'root');
+  const dataRoot = path.join(dir, 'data');
+  const execRoot = path.join(dir, 'exec');
+  const socket = path.join(dir, 'docker.sock');
+  const pidFile = path.join(dir, 'docker.pid');
+  const logFile = path.join(dir, 'dockerd.log');
+  try {
+    mkdirSync(path.join(root, 'etc/docker'), { recursive: true });
+    // The host's own os-release: the engine's package probes (dpkg-query) run on the host too.
+    copyFileSync('/etc/os-release', path.join(root, 'etc/os-release'));
+    // Pre-existing foreign keys: they must survive every merge, and keep this dockerd off the host's network.
+    writeFileSync(
+      path.join(root, 'etc/docker/daemon.json'),
+      JSON.stringify({ 'data-root': dataRoot, 'exec-root': execRoot, bridge: 'none', iptables: false, 'ip-masq': false }, null, 2) + '\n',
+    );
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const fs = new RootedFileSystem(root);
+  const services = new DirectServiceManager({
+    clock: realClock,
+    dockerdPath: DOCKERD,
+    configFile: fs.resolve('/etc/docker/daemon.json'),
+    pidFile,
+    logFile,
+    socketPath: socket,
+  });
+  const cmd = new ProbeOnlyCommandRunner();
+  const layout: Partial<EngineLayout> = {
+    localSocket: `unix://${socket}`,
+    tcpAddress: '127.0.0.1',
+    daemonView: (p) => fs.resolve(p),
+    readyTimeoutMs: 20_000,
+  };
+  const readPid = () => {
+    try {
+      const n = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+      return n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    dir,
+    root,
+    fs,
+    socket,
+    pidFile,
+    logFile,
+    dataRoot,
+    execRoot,
+    stateDir: '/var/lib/azure-docker-extension',
+    layout,
+    cmd,
+    services,
+    ports: () => ({ fs, cmd, clock: realClock, services }),
+    pid: readPid,
+    starts: () => {
+      try {
+        return (readFileSync(logFile, 'utf8').match(/Daemon has completed initialization/g) ?? []).length;
+      } catch {
+        return 0;
+      }
+    },
+    daemonJson: () => readFileSync(path.join(root, 'etc/docker/daemon.json'), 'utf8'),
+    cleanup: async () => {
+      await killByPidFile(pidFile, 20_000);
+      await killByPidFile(path.join(execRoot, 'containerd/containerd.pid'), 5_000);
+      unmountUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function killByPidFile(file: string, ms: number): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+  } catch {
+    return;
+  }
+  if (!(pid > 0)) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/\) [ZX] /.test(st);
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + ms;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+/** dockerd 20.10 leaves its data-root bind-mounted after exit. */
+export function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
+    .reverse();
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', [m], { stdio: 'ignore' });
+    } catch {
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export interface TlsAttempt {
+  ok: boolean;
+  status?: number;
+  error?: string;
+}
+
+/** GET /_ping over TLS, optionally presenting a client certificate. */
+export function tlsPing(port: number, opts: { ca: string; cert?: string; key?: string }): Promise<TlsAttempt> {
+  return new Promise((resolve) => {
+    let data = '';
+    const s = tls.connect({ host: '127.0.0.1', port, ca: opts.ca, cert: opts.cert, key: opts.key, servername: 'localhost' }, () => {
+      s.write('GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
+    });
+    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+    s.on('data', (c: Buffer) => (data += c.toString()));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve({ ok: false, error: e.code ?? e.message }));
+    s.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d+)/.exec(data);
+      if (m) resolve({ ok: m[1] === '200', status: Number(m[1]) });
+      else resolve({ ok: false, error: 'closed without an HTTP answer' });
+    });
+  });
+}

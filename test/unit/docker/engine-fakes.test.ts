@@ -1,0 +1,91 @@
+// Engine flows on a temp root with a fake service manager and probe: uninstall variants,
+// self-healing of an unhealthy daemon, cancellation.
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseSettings } from '../../../handler/agent/settings.js';
+import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
+import { StepFailedError } from '../../../handler/errors.js';
+import { silentLogger } from '../../../handler/log/logger.js';
+import { RootedFileSystem } from '../../../handler/system/fs.js';
+import { FakeClock, FakeCommandRunner, FakeProbe, FakeServiceManager } from '../../support/docker-fakes.js';
+
+let dir: string;
+let fs: RootedFileSystem;
+const log = silentLogger();
+const cmd = () =>
+  new FakeCommandRunner().on('dpkg-query', { stdout: 'docker.io\tii \t20.10.24+dfsg1-1+deb12u1+b6\n' }).on('dpkg --print-architecture', { stdout: 'amd64' });
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
+  fs = new RootedFileSystem(dir);
+  await fs.mkdirp('/etc/docker');
+  await fs.writeAtomic('/etc/os-release', readFileSync(new URL('../../fixtures/os-release/debian-12', import.meta.url), 'utf8'), 0o644);
+  await fs.writeAtomic('/etc/docker/daemon.json', '{"log-level":"warn"}\n', 0o644);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+test('unchanged configuration but dockerd does not answer: restarted once, then verified', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  const settings = parseSettings({ docker: { options: ['--label a=1'] } }, {});
+  await reconcileEngine(settings, { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  services.calls.length = 0;
+  // Active but silent until restarted: the bounded no-op check times out, then one restart heals it.
+  probe.pingSocket = async () => (services.calls.includes('restart') ? { ok: true, detail: 'OK', version: '20.10.24' } : { ok: false, detail: 'EOF' });
+  const clock = new FakeClock();
+  const out = await reconcileEngine(settings, { fs, cmd: cmd(), clock, services, probe }, { log, stateDir: '/state' });
+  expect(out.restarted).toBe('restart');
+  expect(services.calls.filter((c) => c === 'restart')).toEqual(['restart']);
+  expect(clock.totalSlept).toBeGreaterThanOrEqual(10_000); // waited with the Clock, not for real
+});
+
+test('cancelled before applying: nothing written', async () => {
+  const ac = new AbortController();
+  ac.abort();
+  const before = await fs.readText('/etc/docker/daemon.json');
+  await expect(
+    reconcileEngine(parseSettings({ docker: { options: ['--debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services: new FakeServiceManager(), probe: new FakeProbe() }, { log, stateDir: '/state', signal: ac.signal }),
+  ).rejects.toThrow(StepFailedError);
+  expect(await fs.readText('/etc/docker/daemon.json')).toBe(before);
+});
+
+describe('removeEngineConfig', () => {
+  test('dockerd stopped by the admin: files given back, dockerd left stopped', async () => {
+    const services = new FakeServiceManager();
+    await reconcileEngine(parseSettings({ docker: { options: ['--log-level=debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state' });
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['log-level']).toBe('debug');
+    services.active = false;
+    services.calls.length = 0;
+    const out = await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state', removeEngine: false });
+    expect(out.restarted).toBe('none');
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).toEqual({ 'log-level': 'warn' });
+    expect(services.calls.filter((c) => c !== 'inspect')).toEqual([]);
+    expect(await fs.exists('/state/engine-state.json')).toBe(false);
+  });
+
+  test('removeEngine only removes an engine the extension installed', async () => {
+    const services = new FakeServiceManager();
+    await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state' });
+    const out = await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state', removeEngine: true });
+    expect(out.warnings.join()).toMatch(/not installed by the extension; it is kept/);
+  });
+
+  test('removeEngine with an engine the extension installed: stop, purge, data root removed', async () => {
+    await fs.mkdirp('/state');
+    await fs.writeAtomic(
+      '/state/engine-state.json',
+      JSON.stringify({ version: 1, daemonJson: { path: '/etc/docker/daemon.json', owned: {}, created: false }, files: [], installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-11-27T00:00:00Z' } }),
+      0o600,
+    );
+    await fs.mkdirp('/var/lib/docker/image');
+    const services = new FakeServiceManager();
+    const c = cmd();
+    const out = await removeEngineConfig({ fs, cmd: c, clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state', removeEngine: true });
+    expect(services.calls).toContain('stop');
+    expect(c.lines()).toContain('apt-get -q -y -o DPkg::Lock::Timeout=300 purge docker.io');
+    expect(await fs.exists('/var/lib/docker')).toBe(false);
+    expect(out.summary).toMatch(/removed/);
+  });
+});

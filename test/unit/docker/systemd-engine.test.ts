@@ -1,0 +1,304 @@
+// System layer against a temporary root: the real SystemdServiceManager reading recorded unit
+// files through a RootedFileSystem, systemctl/apt recorded by a fake runner, and the whole
+// reconcile/rollback/uninstall flow of the engine on top of it.
+import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { parseSettings } from '../../../handler/agent/settings.js';
+import { planEngine, reconcileEngine, removeEngineConfig, type EngineStepReport } from '../../../handler/docker/engine.js';
+import { ConfigError, StepFailedError } from '../../../handler/errors.js';
+import { silentLogger } from '../../../handler/log/logger.js';
+import { RootedFileSystem } from '../../../handler/system/fs.js';
+import { parseUnitFile, splitExecLine, SystemdServiceManager } from '../../../handler/system/systemd-manager.js';
+import { dockerdFailureReason } from '../../../handler/system/service-manager.js';
+import { FakeClock, FakeCommandRunner, FakeProbe } from '../../support/docker-fakes.js';
+import { certsSetting, makeCertSet, type CertSet } from '../../support/tls-certs.js';
+
+// Recorded: Debian 12 docker.io 20.10.24+dfsg1-1+deb12u1+b6, /lib/systemd/system/docker.service (comments trimmed).
+const DEBIAN_UNIT = `[Unit]
+Description=Docker Application Container Engine
+Documentation=https://docs.docker.com
+After=network-online.target docker.socket firewalld.service containerd.service
+Wants=network-online.target containerd.service
+Requires=docker.socket
+
+[Service]
+Type=notify
+EnvironmentFile=-/etc/default/docker
+ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
+ExecReload=/bin/kill -s HUP $MAINPID
+LimitNOFILE=1048576
+TimeoutStartSec=0
+Delegate=yes
+KillMode=process
+Restart=on-failure
+StartLimitBurst=3
+StartLimitInterval=60s
+
+[Install]
+WantedBy=multi-user.target
+`;
+const DEBIAN_SOCKET = `[Unit]
+Description=Docker Socket for the API
+
+[Socket]
+ListenStream=/run/docker.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=docker
+
+[Install]
+WantedBy=sockets.target
+`;
+const OS_RELEASE = readFileSync(new URL('../../fixtures/os-release/debian-12', import.meta.url), 'utf8');
+
+let dir: string;
+let fs: RootedFileSystem;
+let certs: CertSet;
+const certsDir = mkdtempSync(path.join(os.tmpdir(), 'sysd-certs-'));
+certs = makeCertSet(certsDir);
+afterAll(() => rmSync(certsDir, { recursive: true, force: true }));
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'sysd-'));
+  fs = new RootedFileSystem(dir);
+  await fs.mkdirp('/etc');
+  await fs.writeAtomic('/etc/os-release', OS_RELEASE, 0o644);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const writeUnit = async () => {
+  await fs.mkdirp('/lib/systemd/system');
+  await fs.writeAtomic('/lib/systemd/system/docker.service', DEBIAN_UNIT, 0o644);
+  await fs.writeAtomic('/lib/systemd/system/docker.socket', DEBIAN_SOCKET, 0o644);
+};
+
+describe('unit parsing', () => {
+  test('ExecStart words, variables, prefixes', () => {
+    expect(splitExecLine('-/usr/bin/dockerd -H fd:// $OPTS "${ONE}" --x=${ONE}', { OPTS: '--dns 1.1.1.1  --debug', ONE: 'a b' })).toEqual([
+      '/usr/bin/dockerd',
+      '-H',
+      'fd://',
+      '--dns',
+      '1.1.1.1',
+      '--debug',
+      'a b',
+      '--x=a b',
+    ]);
+    expect(parseUnitFile('[Service]\nExecStart=/a \\\n  --b\n', 'f').map((e) => e.value)).toEqual(['/a --b']);
+  });
+
+  test('inspect: vendor flags with DOCKER_OPTS expanded, socket activation, our drop-in ignored, later foreign drop-in detected', async () => {
+    await writeUnit();
+    await fs.mkdirp('/etc/default');
+    await fs.writeAtomic('/etc/default/docker', '# comment\nDOCKER_OPTS="--dns 8.8.8.8"\n', 0o644);
+    await fs.mkdirp('/etc/systemd/system/docker.service.d');
+    await fs.writeAtomic('/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf', '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd\n', 0o644);
+    const m = new SystemdServiceManager({ fs, cmd: new FakeCommandRunner() });
+    let l = await m.inspect();
+    expect(l).toMatchObject({
+      manager: 'systemd',
+      dockerdPath: '/usr/sbin/dockerd',
+      replaceableArgs: ['-H', 'fd://', '--containerd=/run/containerd/containerd.sock', '--dns', '8.8.8.8'],
+      replaceableSource: '/lib/systemd/system/docker.service',
+      socketActivated: true,
+      socketPath: '/run/docker.sock',
+      installed: true,
+      dropInPresent: true,
+    });
+    expect(l.overriddenBy).toBeUndefined();
+    await fs.writeAtomic('/etc/systemd/system/docker.service.d/override.conf', '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd://\n', 0o644);
+    l = await m.inspect();
+    expect(l.overriddenBy).toBe('/etc/systemd/system/docker.service.d/override.conf');
+    expect(l.fixedArgs).toEqual(['-H', 'fd://']);
+  });
+
+  test('systemctl argv: stop takes docker.socket first; reload falls back to kill -s HUP', async () => {
+    await writeUnit();
+    const cmd = new FakeCommandRunner().on('systemctl reload', { exitCode: 1, stderr: 'Job type reload is not applicable for unit docker.service.' });
+    const m = new SystemdServiceManager({ fs, cmd });
+    await m.stop();
+    await m.reload();
+    await m.enable();
+    expect(cmd.lines()).toEqual([
+      'systemctl stop docker.socket docker.service',
+      'systemctl reload docker.service',
+      'systemctl kill --signal=HUP --kill-whom=main docker.service',
+      'systemctl enable docker.service docker.socket',
+    ]);
+  });
+});
+
+test('dockerdFailureReason picks dockerd\'s own words from a journal', () => {
+  const journal = [
+    'time="2026-11-27T10:00:00.1Z" level=info msg="Starting up"',
+    'unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives are specified both as a flag and in the configuration file: hosts: (from flag: [fd://], from file: [fd:// tcp://0.0.0.0:2376])',
+    'docker.service: Main process exited, code=exited, status=1/FAILURE',
+  ].join('\n');
+  expect(dockerdFailureReason(journal)).toMatch(/^unable to configure the Docker daemon .* hosts: \(from flag: \[fd:\/\/\]/);
+  expect(dockerdFailureReason('time="x" level=fatal msg="failed to start daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"')).toBe(
+    'failed to start daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid',
+  );
+});
+
+describe('reconcileEngine on a systemd VM (recorded commands)', () => {
+  const state = { active: false, pid: 0 };
+  const systemctl = () => {
+    const cmd = new FakeCommandRunner()
+      .on('dpkg-query', () => ({ exitCode: 1, stdout: installedDocker ? 'docker.io\tii \t20.10.24+dfsg1-1+deb12u1+b6\n' : '' }))
+      .on('dpkg --print-architecture', { stdout: 'amd64' })
+      .on('apt-get -q update', { exitCode: 100, stderr: 'E: Could not get lock /var/lib/apt/lists/lock. It is held by process 977 (unattended-upgr)' }, { exitCode: 0 })
+      .on('apt-get -q -y', async () => {
+        // What installing docker.io leaves behind: the unit, the socket, a running dockerd.
+        await writeUnit();
+        installedDocker = true;
+        state.active = true;
+        state.pid = 500;
+        return { exitCode: 0, stdout: 'Setting up docker.io (20.10.24+dfsg1-1+deb12u1+b6) ...' };
+      })
+      .on('systemctl is-active', () => ({ exitCode: state.active ? 0 : 3, stdout: state.active ? 'active' : 'inactive' }))
+      .on('systemctl is-enabled', { stdout: 'enabled' })
+      .on('systemctl show -p MainPID', () => ({ stdout: String(state.pid) }))
+      .on('systemctl restart', () => {
+        if (failRestarts > 0) {
+          failRestarts--;
+          state.active = false;
+          return { exitCode: 1, stderr: 'Job for docker.service failed because the control process exited with error code.' };
+        }
+        state.active = true;
+        state.pid++;
+        return {};
+      })
+      .on('journalctl', () => ({
+        stdout:
+          'time="2026-11-27T12:00:00Z" level=info msg="Starting up"\nfailed to load listeners: listen tcp 0.0.0.0:2376: bind: address already in use\n',
+      }));
+    return cmd;
+  };
+  let installedDocker = false;
+  let failRestarts = 0;
+  const settings = (pub: Record<string, unknown> = {}) => parseSettings(pub, { certs: certsSetting(certs) });
+
+  beforeEach(() => {
+    installedDocker = false;
+    failRestarts = 0;
+    state.active = false;
+    state.pid = 0;
+  });
+
+  test('fresh VM: install through a held apt lock, move the unit flags, TLS, restart once, verify', async () => {
+    const cmd = systemctl();
+    const clock = new FakeClock(Date.now());
+    const probe = new FakeProbe();
+    probe.fingerprint = new X509Certificate(certsSetting(certs).cert).fingerprint256;
+    const progress: EngineStepReport[] = [];
+    const services = new SystemdServiceManager({ fs, cmd });
+    const out = await reconcileEngine(settings({ docker: { options: ['--log-opt max-size=10m'] } }), { fs, cmd, clock, services, probe, random: () => 0.5 }, {
+      log: silentLogger(),
+      stateDir: '/var/lib/azure-docker-extension',
+      onProgress: (s) => progress.push(s),
+    });
+    expect(out.restarted).toBe('restart');
+    expect(out.changed).toBe(true);
+    expect(progress.some((p) => p.name === 'engine' && p.status === 'transitioning' && /held by process 977 \(unattended-upgr\)/.test(p.message))).toBe(true);
+    const lines = cmd.lines();
+    expect(lines.filter((l) => l.startsWith('apt-get'))).toHaveLength(3);
+    expect(lines.filter((l) => /^systemctl (daemon-reload|restart|start|enable)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
+    const dj = JSON.parse((await fs.readText('/etc/docker/daemon.json'))!);
+    expect(dj).toEqual({
+      hosts: ['fd://', 'tcp://0.0.0.0:2376'],
+      containerd: '/run/containerd/containerd.sock',
+      'log-opts': { 'max-size': '10m' },
+      tlsverify: true,
+      tlscacert: '/etc/docker/ca.pem',
+      tlscert: '/etc/docker/cert.pem',
+      tlskey: '/etc/docker/key.pem',
+    });
+    expect(await fs.readText('/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf')).toMatch(/ExecStart=\nExecStart=\/usr\/sbin\/dockerd\n$/);
+    expect((await fs.stat('/etc/docker/key.pem'))?.mode).toBe(0o600);
+    expect((await fs.stat('/var/lib/azure-docker-extension/engine-state.json'))?.mode).toBe(0o600);
+    expect(await fs.exists('/var/lib/azure-docker-extension/engine-rollback.json')).toBe(false);
+    expect(probe.calls).toEqual(['ping /run/docker.sock', 'tls 127.0.0.1:2376']);
+
+    // Second run: nothing installed, written or restarted.
+    const cmd2 = systemctl();
+    const again = await reconcileEngine(settings({ docker: { options: ['--log-opt max-size=10m'] } }), { fs, cmd: cmd2, clock, services: new SystemdServiceManager({ fs, cmd: cmd2 }), probe }, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension' });
+    expect(again).toMatchObject({ changed: false, restarted: 'none' });
+    expect(cmd2.lines().filter((l) => /apt-get|restart|daemon-reload/.test(l))).toEqual([]);
+
+    // Uninstall: drop-in, certificates, our keys gone; dockerd back on the vendor unit.
+    const cmd3 = systemctl();
+    const removed = await removeEngineConfig({ fs, cmd: cmd3, clock, services: new SystemdServiceManager({ fs, cmd: cmd3 }), probe }, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension', removeEngine: false });
+    expect(removed.restarted).toBe('restart');
+    expect(await fs.exists('/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf')).toBe(false);
+    expect(await fs.exists('/etc/docker/key.pem')).toBe(false);
+    expect(await fs.exists('/etc/docker/daemon.json')).toBe(false); // created by the extension, nothing left in it
+    expect(cmd3.lines().filter((l) => /^systemctl (daemon-reload|restart)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
+  });
+
+  test('restart fails: previous files restored, reset-failed, restarted, journal reason in the error', async () => {
+    await writeUnit();
+    installedDocker = true;
+    state.active = true;
+    state.pid = 42;
+    await fs.mkdirp('/etc/docker');
+    const foreign = '{\n  "log-level": "warn"\n}\n';
+    await fs.writeAtomic('/etc/docker/daemon.json', foreign, 0o644);
+    failRestarts = 1;
+    const cmd = systemctl();
+    const err = await reconcileEngine(settings(), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepFailedError);
+    expect((err as Error).message).toMatch(/^dockerd did not come up with the new configuration: failed to load listeners: listen tcp 0\.0\.0\.0:2376: bind: address already in use\. The previous configuration was restored and dockerd serves it again \(verified: local socket \/run\/docker\.sock answers/);
+    expect(await fs.readText('/etc/docker/daemon.json')).toBe(foreign);
+    expect(await fs.exists('/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf')).toBe(false);
+    expect(await fs.exists('/etc/docker/key.pem')).toBe(false);
+    expect(await fs.exists('/state/engine-state.json')).toBe(false);
+    expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
+    expect(cmd.lines().filter((l) => /^systemctl (daemon-reload|restart|reset-failed)/.test(l))).toEqual([
+      'systemctl daemon-reload',
+      'systemctl restart docker.service',
+      'systemctl daemon-reload',
+      'systemctl reset-failed docker.service',
+      'systemctl restart docker.service',
+    ]);
+  });
+
+  test('dry run (planEngine): install and files listed, secrets as hashes, nothing written or run', async () => {
+    const cmd = systemctl();
+    const before = listTree(dir);
+    const p = await planEngine(settings({ docker: { engine: { source: 'docker-ce' } } }), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' });
+    expect(listTree(dir)).toEqual(before);
+    expect(cmd.lines().every((l) => /^(dpkg-query|dpkg --print|systemctl (is-|show))/.test(l))).toBe(true);
+    expect(p.lines[0]).toMatch(/^install docker-ce docker-ce-cli containerd\.io with apt: no Docker engine is installed/);
+    expect(p.lines.join('\n')).toMatch(/write \/etc\/docker\/key\.pem \(mode 600, \d+ bytes, sha256 [0-9a-f]{12}, secret\)/);
+    expect(p.lines.join('\n')).toMatch(/write \/etc\/systemd\/system\/docker\.service\.d\/10-azure-docker-extension\.conf .*ExecStart|dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
+    expect(JSON.stringify(p)).not.toContain('PRIVATE KEY');
+  });
+
+  test('a foreign drop-in overriding ExecStart after ours is refused before any change', async () => {
+    await writeUnit();
+    installedDocker = true;
+    state.active = true;
+    await fs.mkdirp('/etc/systemd/system/docker.service.d');
+    await fs.writeAtomic('/etc/systemd/system/docker.service.d/override.conf', '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375\n', 0o644);
+    const cmd = systemctl();
+    await expect(reconcileEngine(settings(), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' })).rejects.toThrow(ConfigError);
+    expect(await fs.exists('/etc/docker/daemon.json')).toBe(false);
+  });
+});
+
+function listTree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(path.relative(root, p));
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
