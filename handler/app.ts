@@ -12,10 +12,14 @@ import { describeError, HandlerError } from './errors.js';
 import { COMMANDS } from './lifecycle/commands.js';
 import type { Applier, RunContext } from './lifecycle/context.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
+import type { ApplierOptions } from './lifecycle/make-applier.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { realClock } from './system/exec.js';
 import { RootedFileSystem } from './system/fs.js';
 import type { Clock } from './system/ports.js';
+
+/** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
+const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
 
 export interface AppResult {
   exitCode: number;
@@ -29,7 +33,7 @@ export interface AppDeps {
   codeDir: string;
   /** The script to re-run as the detached worker. */
   entryScript: string;
-  makeApplier: (o: { root: string; log: Logger; dryRun: boolean }) => Applier;
+  makeApplier: (o: ApplierOptions) => Applier;
   clock?: Clock;
   spawnWorker?: (ctx: { seq: number; extensionDir: string }) => Promise<number>;
   signal?: AbortSignal;
@@ -81,7 +85,7 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     agentFs,
     clock,
     log,
-    applier: deps.makeApplier({ root: '/', log, dryRun: false }),
+    applier: deps.makeApplier({ root: '/', log, dryRun: false, stateDir: env.dataDir }),
     operationId: randomUUID(),
     spawnWorker: (s) => (deps.spawnWorker ?? spawnDetachedWorker(deps.entryScript))({ seq: s, extensionDir: env.extensionDir }),
   };
@@ -117,6 +121,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     let source: string;
     let pub: unknown;
     let prot: unknown;
+    let stateDir = DEFAULT_DATA_DIR;
     if (args.publicFile || args.protectedFile) {
       pub = args.publicFile ? readJsonFile(args.publicFile, '--public') : null;
       prot = args.protectedFile ? readJsonFile(args.protectedFile, '--protected') : null;
@@ -124,7 +129,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     } else {
       const applied = await appliedSettings(deps);
       if (applied) {
-        ({ pub, prot, source } = applied);
+        ({ pub, prot, source, stateDir } = applied);
       } else {
         const ex = exampleSettings();
         pub = ex.publicSettings;
@@ -134,7 +139,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     }
     const settings = parseSettings(pub, prot);
     out.push(`Dry run: nothing on this machine is changed.`, `Settings from ${source}: valid.`, `Would configure: ${summariseSettings(settings)}`);
-    const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true });
+    const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true, stateDir });
     const lines = await applier.plan(settings, log);
     out.push('Plan:', ...(lines.length ? lines.map((l, i) => `  ${i + 1}. ${l}`) : ['  nothing to do: the machine already matches']));
     return { exitCode: 0, stdout: out.join('\n') };
@@ -143,7 +148,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
   }
 }
 
-async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unknown; source: string } | undefined> {
+async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unknown; source: string; stateDir: string } | undefined> {
   const fs = new RootedFileSystem('/');
   let env: HandlerEnvironment;
   try {
@@ -157,7 +162,7 @@ async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unk
   const loaded = await loadSettings(fs, env, seq);
   if (!loaded) return undefined;
   // Already validated; re-parsed by the caller from the typed values.
-  return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}` };
+  return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}`, stateDir: env.dataDir };
 }
 
 function readJsonFile(file: string, flag: string): unknown {

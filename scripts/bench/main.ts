@@ -1,8 +1,12 @@
 import { agentBench } from './agent-bench.js';
+import { engineBench } from '../../test/support/docker-bench.js';
 
 export async function runBenchmarks(args: string[]): Promise<void> {
   const only = new Set(args);
-  const sections: Array<[string, () => Promise<string[]>]> = [['agent contract (packaged handler)', agentBench]];
+  const sections: Array<[string, () => Promise<string[]>]> = [
+    ['agent contract (packaged handler)', agentBench],
+    ['engine (real dockerd)', () => engineBench()],
+  ];
   for (const [name, fn] of sections) {
     if (only.size && !only.has(name.split(' ')[0]!)) continue;
     console.log(`\n== ${name}`);
