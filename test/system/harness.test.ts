@@ -25,6 +25,7 @@ const ex = exampleSettings();
 const keyLine = (ex.protectedSettings.certs as { key: string }).key.split('\n')[2]!;
 
 beforeAll(async () => {
+  if (!existsSync(HARNESS)) throw new Error(`the waagent harness is missing at ${HARNESS} (shared/ must sit beside the repository)`);
   work = mkdtempSync(path.join(tmpdir(), 'harness-test-'));
   const { zipPath } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: false });
   const handlerDir = unpackLikeAgent(zipPath, path.join(work, 'handler'));
