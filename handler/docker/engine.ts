@@ -116,10 +116,19 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
 
   // Everything the settings alone can get wrong is reported before anything is installed.
   const opt = translateDockerOptions(settings.public.docker.options);
-  if (opt.problems.length > 0) throw new ConfigError(`Invalid settings: ${opt.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
+  if (opt.problems.length > 0) {
+    const e = new ConfigError(`Invalid settings: ${opt.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
+    rep.add('options', 'error', e.message);
+    throw e;
+  }
   let certCheck: CertificateCheck | undefined;
   if (settings.protected.certs) {
-    certCheck = checkCertificates(settings.protected.certs, clock.now());
+    try {
+      certCheck = checkCertificates(settings.protected.certs, clock.now());
+    } catch (e) {
+      rep.add('certificates', 'error', (e as Error).message);
+      throw e;
+    }
     warnings.push(...certCheck.warnings);
     const f = certCheck.facts;
     rep.add(
@@ -380,6 +389,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
     for (const p of config.removals) await fs.remove(p);
     if (config.daemonReload) await services.daemonReload();
+    await removeEmptyDropInDir(fs, layout, config.removals);
     if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
     rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
     return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
@@ -422,6 +432,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     onProgress: (m) => rep.add('service', 'transitioning', m),
   };
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
+  await removeEmptyDropInDir(fs, layout, config.removals);
   // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
   if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
   else await writeState(fs, opts.stateDir, newState);
@@ -434,6 +445,13 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     warnings,
     summary: `Extension configuration removed; dockerd serves the local socket only${result.action !== 'none' ? ` (${past(result.action)})` : ''}. Engine, images and containers are kept.`,
   };
+}
+
+/** docker.service.d/ was made for our drop-in; once that is gone and nothing else is in it, so is the directory. */
+async function removeEmptyDropInDir(fs: FileSystem, layout: EngineLayout, removed: readonly string[]): Promise<void> {
+  if (!removed.includes(layout.dropIn)) return;
+  const dir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
+  if ((await fs.exists(dir)) && (await fs.list(dir)).length === 0) await fs.remove(dir);
 }
 
 export { verifyServes };

@@ -51,6 +51,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
   if (decideSeq(seq, mrseq, lastRun, current, ctx.version).action === 'skip') return { exitCode: 0, stdout: '' };
 
   let secrets: string[] = [];
+  // The first substatus proves the settings were decrypted and validated; kept on failure too.
+  let settingsStep: SubStatus | undefined;
   const progress: SubStatus[] = [];
   let pending = Promise.resolve();
   const heartbeat = setInterval(() => void reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`), HEARTBEAT_EVERY_MS);
@@ -58,12 +60,12 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
   try {
     const loaded = await requireSettings(ctx.agentFs, ctx.env, seq);
     secrets = loaded.secrets;
-    const settingsStep: SubStatus = { name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` };
+    settingsStep = { name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` };
     const onProgress = (step: SubStatus) => {
       const i = progress.findIndex((p) => p.name === step.name);
       if (i >= 0) progress[i] = step;
       else progress.push(step);
-      const snapshot = [settingsStep, ...progress];
+      const snapshot = [settingsStep!, ...progress];
       // Serialised so an older snapshot never lands after a newer one.
       pending = pending.then(() =>
         reportStatus(ctx, seq, { operation: 'Enable', status: 'transitioning', message: `Applying configuration ${seq}: ${step.name}.`, substatus: snapshot }, secrets).catch(() => undefined),
@@ -98,7 +100,10 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
       ? `Configuration ${seq} was superseded by a newer configuration before it finished; the newer one is being applied.`
       : `Configuration ${seq} failed: ${describeError(e)}`;
     ctx.log.error({ event: superseded ? 'enable superseded' : 'enable failed', code: e instanceof HandlerError ? e.code : undefined, err: describeError(e) });
-    const failed: SubStatus[] = progress.map((p) => (p.status === 'transitioning' ? { ...p, status: 'error' } : p));
+    const failed: SubStatus[] = [
+      ...(settingsStep ? [settingsStep] : []),
+      ...progress.map((p): SubStatus => (p.status === 'transitioning' ? { ...p, status: 'error' } : p)),
+    ];
     await reportStatus(ctx, seq, { operation: 'Enable', status: 'error', message, substatus: failed }, secrets);
     await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'error' });
     if (!superseded) {

@@ -177,6 +177,7 @@ describe('failures are reported before the non-zero exit and change nothing', ()
     expect(st.status).toBe('error');
     expect(st.formattedMessage.message).toContain('port 2376 in use');
     expect(st.substatus.find((s: { name: string }) => s.name === 'engine').status).toBe('error');
+    expect(st.substatus[0]).toMatchObject({ name: 'settings', status: 'success' });
     const retry = recordingApplier();
     await runApp(['enable'], deps(t, retry, 2));
     expect(retry.applied).toBe(1);

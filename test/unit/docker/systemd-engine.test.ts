@@ -234,6 +234,8 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     const removed = await removeEngineConfig({ fs, cmd: cmd3, clock, services: new SystemdServiceManager({ fs, cmd: cmd3 }), probe }, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension', removeEngine: false });
     expect(removed.restarted).toBe('restart');
     expect(await fs.exists('/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf')).toBe(false);
+    // the directory was made for the drop-in and holds nothing else now
+    expect(await fs.exists('/etc/systemd/system/docker.service.d')).toBe(false);
     expect(await fs.exists('/etc/docker/key.pem')).toBe(false);
     expect(await fs.exists('/etc/docker/daemon.json')).toBe(false); // created by the extension, nothing left in it
     expect(cmd3.lines().filter((l) => /^systemctl (daemon-reload|restart)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
