@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecResult, Vm } from './vm.js';
+import type { ExecResult, RestartResult, Vm } from './vm.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -128,6 +128,10 @@ export interface HarnessStep {
   status_blob: string;
   /** Session runs only: which agent process (1 = first, 2 = after the first restart/reboot, ...) ran the step. */
   agent_start?: number;
+  /** Seconds from the start of the agent's goal-state processing to the end of status polling. */
+  elapsed_s?: number;
+  /** How many times the agent collected status in this step (every 2 s until terminal). */
+  status_polls?: number;
   [k: string]: unknown;
 }
 
@@ -346,9 +350,16 @@ export class HarnessSession {
    * Reboot the VM and do what the real agent does when it comes back: process the current goal state again,
    * i.e. run enable with the unchanged sequence number (step reenable_same_seq) in a new agent process.
    */
-  async rebootAndReenable(): Promise<{ restartMs: number; state: string; summary: HarnessSummary & { exitCode: number } }> {
+  async rebootAndReenable(
+    o: {
+      /** Runs after the VM is back (systemd running) and before the agent starts again: look at the VM as booted. */
+      afterBoot?: (r: RestartResult) => Promise<void>;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<{ restartMs: number; state: string; summary: HarnessSummary & { exitCode: number } }> {
     const r = await this.vm.restart();
-    const summary = await this.run('reenable_same_seq');
+    if (o.afterBoot) await o.afterBoot(r);
+    const summary = await this.run('reenable_same_seq', o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
     return { restartMs: r.ms, state: r.state, summary };
   }
 
