@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +13,7 @@ import type { Applier, RunContext } from './lifecycle/context.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
 import type { ApplierOptions } from './lifecycle/make-applier.js';
 import { createLogger, type Logger } from './log/logger.js';
-import { realClock } from './system/exec.js';
+import { realClock } from './system/clock.js';
 import { RootedFileSystem } from './system/fs.js';
 import type { Clock } from './system/ports.js';
 
@@ -192,6 +191,7 @@ export function handlerVersion(deps: Pick<AppDeps, 'env' | 'codeDir'>): string {
 /** A new session (setsid): the agent's SIGKILL of enable's process group at 300 s misses it. */
 function spawnDetachedWorker(entryScript: string) {
   return async ({ seq, extensionDir }: { seq: number; extensionDir: string }): Promise<number> => {
+    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [entryScript, WORKER_VERB, String(seq)], {
       cwd: extensionDir,
       detached: true,

@@ -1,18 +1,20 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runApp } from './app.js';
+import { runApp, type AppResult } from './app.js';
 import { makeApplier } from './lifecycle/make-applier.js';
 
 // The process boundary: the only place that writes to stdout/stderr and sets the exit code.
 const entryScript = fileURLToPath(import.meta.url);
 
-const result = await runApp(process.argv.slice(2), {
+void runApp(process.argv.slice(2), {
   env: process.env,
   codeDir: path.dirname(entryScript),
   entryScript,
   makeApplier,
-}).catch((e: unknown) => ({ exitCode: 1, stderr: `internal error: ${(e as Error)?.message ?? String(e)}`, stdout: undefined }));
-
-if (result.stdout) process.stdout.write(result.stdout + '\n');
-if (result.stderr) process.stderr.write(result.stderr + '\n');
-process.exitCode = result.exitCode;
+})
+  .catch((e: unknown): AppResult => ({ exitCode: 1, stderr: `internal error: ${(e as Error)?.message ?? String(e)}` }))
+  .then((result) => {
+    if (result.stdout) process.stdout.write(result.stdout + '\n');
+    if (result.stderr) process.stderr.write(result.stderr + '\n');
+    process.exitCode = result.exitCode;
+  });

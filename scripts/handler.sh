@@ -59,4 +59,4 @@ unset NODE_OPTIONS
 NODE_COMPILE_CACHE=$ext_dir/.node-compile-cache
 export NODE_COMPILE_CACHE
 
-exec "$node" "$ext_dir/dist/handler.mjs" "$@"
+exec "$node" "$ext_dir/dist/handler.cjs" "$@"

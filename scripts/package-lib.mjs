@@ -114,7 +114,7 @@ function thirdPartyNotice(nodeLicense, packages) {
     '',
     `Node.js ${NODE_RUNTIME_VERSION} (runtime/linux-*/node): MIT, with the licenses of its bundled`,
     '  dependencies listed in its LICENSE below',
-    'npm packages bundled into dist/handler.mjs:',
+    'npm packages bundled into dist/handler.cjs:',
     ...packages.map((p) => `  ${p.name} ${p.version}: ${p.license}`),
     '',
     rule,
@@ -148,7 +148,7 @@ export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cache
     const entries = [
       { src: path.join(ROOT, 'HandlerManifest.json'), name: 'HandlerManifest.json', mode: 0o644 },
       { src: path.join(ROOT, 'scripts', 'handler.sh'), name: 'scripts/handler.sh', mode: 0o755 },
-      { src: BUNDLE, name: 'dist/handler.mjs', mode: 0o644 },
+      { src: BUNDLE, name: 'dist/handler.cjs', mode: 0o644 },
       ...runtimes.map((r) => ({ src: r.node, name: `runtime/linux-${r.arch}/node`, mode: 0o755 })),
       { src: path.join(staging, 'VERSION'), name: 'VERSION', mode: 0o644 },
       { src: path.join(staging, 'LICENSES'), name: 'LICENSES', mode: 0o644 },

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { ExecaCommandRunner, realClock } from '../system/exec.js';
+import { realClock } from '../system/clock.js';
 import { RootedFileSystem } from '../system/fs.js';
 import { offApplier } from './appliers.js';
 import type { Applier } from './context.js';
@@ -19,21 +19,24 @@ export interface ApplierOptions {
  */
 export function makeApplier(o: ApplierOptions): Applier {
   if (process.env.DOCKER_EXTENSION_ENGINE === 'off') return offApplier;
-  const ports = () => ({ fs: new RootedFileSystem(o.root), cmd: new ExecaCommandRunner(o.log), clock: realClock });
+  const ports = async () => {
+    const { ExecaCommandRunner } = await import('../system/exec.js');
+    return { fs: new RootedFileSystem(o.root), cmd: new ExecaCommandRunner(o.log), clock: realClock };
+  };
   return {
     async apply(settings, { log, onProgress, signal }) {
       const { reconcileEngine } = await import('../docker/engine.js');
-      const out = await reconcileEngine(settings, ports(), { log, stateDir: o.stateDir, onProgress, signal });
+      const out = await reconcileEngine(settings, await ports(), { log, stateDir: o.stateDir, onProgress, signal });
       return { message: out.summary, steps: out.steps, warnings: out.warnings };
     },
     async plan(settings, log) {
       const { planEngine } = await import('../docker/engine.js');
-      const p = await planEngine(settings, ports(), { log, stateDir: o.stateDir, dryRun: true });
+      const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, dryRun: true });
       return [...p.lines, ...p.warnings.map((w) => `warning: ${w}`)];
     },
     async remove({ log, removeEngine }) {
       const { removeEngineConfig } = await import('../docker/engine.js');
-      const out = await removeEngineConfig(ports(), { log, stateDir: o.stateDir, removeEngine });
+      const out = await removeEngineConfig(await ports(), { log, stateDir: o.stateDir, removeEngine });
       return { message: out.summary, steps: out.steps, warnings: out.warnings };
     },
   };

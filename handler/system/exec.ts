@@ -40,8 +40,3 @@ export class ExecaCommandRunner implements CommandRunner {
     return result;
   }
 }
-
-export const realClock = {
-  now: () => Date.now(),
-  sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
-};

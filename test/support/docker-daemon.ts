@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, copyFileSync, mkdirSync,
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { ExecaCommandRunner, realClock } from '../../handler/system/exec.js';
+import { ExecaCommandRunner } from '../../handler/system/exec.js';
+import { realClock } from '../../handler/system/clock.js';
 import { RootedFileSystem } from '../../handler/system/fs.js';
 import type { CommandRunner } from '../../handler/system/ports.js';
 import { DirectServiceManager } from '../../handler/system/direct-manager.js';

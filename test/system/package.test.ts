@@ -11,7 +11,7 @@ import {
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const EXPECTED_ENTRIES = [
-  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.mjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
+  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.cjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
 ];
 const VERBS = ['install', 'enable', 'disable', 'uninstall', 'update'];
 // What the agent has under systemd, minus everything optional: no HOME, no LANG.
@@ -92,7 +92,7 @@ describe('scripts/handler.sh in a package whose modes were all dropped to 0644',
     const probeDir = path.join(work, 'probe');
     execFileSync('cp', ['-R', worstCase, probeDir]);
     chmodAllFiles(probeDir, 0o644);
-    writeFileSync(path.join(probeDir, 'dist', 'handler.mjs'), `console.log(JSON.stringify({
+    writeFileSync(path.join(probeDir, 'dist', 'handler.cjs'), `console.log(JSON.stringify({
       execPath: process.execPath, version: process.version, argv: process.argv.slice(2), umask: process.umask(),
       HOME: process.env.HOME, PATH: process.env.PATH, LANG: process.env.LANG, NODE_OPTIONS: process.env.NODE_OPTIONS }));`);
     // A NODE_OPTIONS that reached node would make it fail on the missing module.

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { acquireWorkerLock, liveOwner, procStartTime, type LockOwner } from '../../handler/system/worker-lock.js';
-import { realClock } from '../../handler/system/exec.js';
+import { realClock } from '../../handler/system/clock.js';
 
 // Real processes stand in for workers: the lock's liveness check reads /proc, and superseding
 // sends a real SIGTERM.
