@@ -414,7 +414,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     opts.log.debug({ event: 'package command', argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
     if (r.exitCode !== 0) throw new StepFailedError(`${argv.slice(0, 1).join(' ')} could not remove ${names.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
     const dataRoot = typeof desired.config['data-root'] === 'string' ? (desired.config['data-root'] as string) : '/var/lib/docker';
-    await fs.remove(dataRoot);
+    await removeDataRoot(fs, dataRoot);
     await fs.remove(`${opts.stateDir.replace(/\/+$/, '')}/engine-state.json`);
     rep.add('engine', 'success', `removed ${names.join(' ')} and ${dataRoot}`);
     return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed with its images and containers.` };
@@ -445,6 +445,19 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     warnings,
     summary: `Extension configuration removed; dockerd serves the local socket only${result.action !== 'none' ? ` (${past(result.action)})` : ''}. Engine, images and containers are kept.`,
   };
+}
+
+/**
+ * The data root is often a data disk mounted at /var/lib/docker: rmdir of a mount point fails
+ * with EBUSY, so empty it and keep the directory where it cannot go.
+ */
+async function removeDataRoot(fs: FileSystem, dir: string): Promise<void> {
+  for (const name of await fs.list(dir)) await fs.remove(`${dir.replace(/\/+$/, '')}/${name}`);
+  try {
+    await fs.remove(dir);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EBUSY') throw e;
+  }
 }
 
 /** docker.service.d/ was made for our drop-in; once that is gone and nothing else is in it, so is the directory. */
