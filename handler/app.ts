@@ -143,7 +143,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     out.push('Plan:', ...(lines.length ? lines.map((l, i) => `  ${i + 1}. ${l}`) : ['  nothing to do: the machine already matches']));
     return { exitCode: 0, stdout: out.join('\n') };
   } catch (e) {
-    return { exitCode: e instanceof HandlerError ? EXIT.failure : EXIT.failure, stdout: out.join('\n'), stderr: `Dry run failed: ${describeError(e)}` };
+    return { exitCode: EXIT.failure, stdout: out.join('\n'), stderr: `Dry run failed: ${describeError(e)}` };
   }
 }
 
