@@ -25,9 +25,9 @@ export function summariseSettings(s: HandlerSettings): string {
   }
   parts.push(`engine from ${d.engine.source}${d.engine.version ? ` ${d.engine.version}` : ''}`);
   if (d.options.length) parts.push(`daemon options: ${d.options.join(' ')}`);
-  if (s.public.compose) parts.push(`compose services: ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
+  if (s.public.compose) parts.push(`compose services (not applied yet): ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
   const login = s.protected.login;
-  if (login) parts.push(`registry login to ${login.server ?? 'Docker Hub'} (user ${fingerprint(login.username)}, password ${fingerprint(login.password)})`);
+  if (login) parts.push(`registry login (not applied yet) to ${login.server ?? 'Docker Hub'} (user ${fingerprint(login.username)}, password ${fingerprint(login.password)})`);
   const env = s.protected.environment;
   if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s): ${Object.keys(env).join(', ')}`);
   if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);
@@ -37,6 +37,17 @@ export function summariseSettings(s: HandlerSettings): string {
 function servicesOf(compose: Record<string, unknown>): Record<string, unknown> {
   const svc = compose['services'];
   return svc && typeof svc === 'object' ? (svc as Record<string, unknown>) : compose;
+}
+
+/**
+ * Settings this version accepts (the old extension's keys) but does not act on yet: said in the
+ * status so that no admin believes a compose project runs or a registry login happened.
+ */
+export function notYetApplied(s: HandlerSettings): string[] {
+  const out: string[] = [];
+  if (s.public.compose) out.push('"compose" (and "compose-environment", protected "environment") is accepted but not applied by this version');
+  if (s.protected.login) out.push('protected "login" is accepted but no registry login is done by this version');
+  return out;
 }
 
 /** Every protected string value: scrubbed from anything the handler publishes. */

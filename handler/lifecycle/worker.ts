@@ -1,6 +1,6 @@
 import { decideSeq, readLastRun, readMrseq, writeLastRun, writeMrseq } from '../agent/seqnum.js';
 import { readStatusSummary, type SubStatus } from '../agent/status.js';
-import { summariseSettings } from '../agent/settings-summary.js';
+import { notYetApplied, summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
 import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
@@ -73,7 +73,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     };
     const outcome = await ctx.applier.apply(loaded.settings, { log: ctx.log, onProgress, signal });
     await pending;
-    const warned = outcome.warnings.length > 0;
+    const warnings = [...outcome.warnings, ...notYetApplied(loaded.settings)];
+    const warned = warnings.length > 0;
     await writeMrseq(ctx.agentFs, ctx.env.extensionDir, seq);
     await reportStatus(
       ctx,
@@ -82,7 +83,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
         operation: 'Enable',
         // A final warning would block extensions that depend on ours; warnings go in the text.
         status: 'success',
-        message: warned ? `${outcome.message} Warnings: ${outcome.warnings.join(' ')}` : outcome.message,
+        message: warned ? `${outcome.message} Warnings: ${warnings.join('; ')}.` : outcome.message,
         substatus: [settingsStep, ...outcome.steps],
       },
       secrets,
@@ -90,7 +91,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'success' });
     await reportHeartbeat(ctx, 'Ready', outcome.message);
     await reportEvent(ctx, 'Enable', warned ? 'Warning' : 'Informational', `configuration ${seq}: ${outcome.message}`);
-    ctx.log.info({ event: 'enable succeeded', warnings: outcome.warnings.length });
+    ctx.log.info({ event: 'enable succeeded', warnings: warnings.length });
     return { exitCode: 0, stdout: '' };
   } catch (e) {
     // A progress write still in flight must not land after the terminal status.

@@ -76,7 +76,7 @@ describe('(harness) the packaged handler under the real Azure Linux Agent', () =
     const settings = es.substatus.find((x: any) => x.name === 'settings');
     expect(settings.status).toBe('success');
     expect(settings.message).toMatch(/TCP 2376 with TLS client verification \(ca sha256:[0-9a-f]{12}, cert sha256:[0-9a-f]{12}, key sha256:[0-9a-f]{12}\)/);
-    expect(settings.message).toMatch(/registry login to registry.example \(user sha256:[0-9a-f]{12}, password sha256:[0-9a-f]{12}\)/);
+    expect(settings.message).toMatch(/registry login \(not applied yet\) to registry.example \(user sha256:[0-9a-f]{12}, password sha256:[0-9a-f]{12}\)/);
     expect(s.heartbeat.reported.status).toBe('Ready');
     // enable returned at once: the agent's ~2 s floor, not the work.
     const enable = s.commands.find((c: any) => c.cmd_name === 'enable');
