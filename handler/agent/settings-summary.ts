@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { sha256Prefix } from '../digest.js';
 import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
 
 /** A value the admin can compare with their own copy without it being shown: sha256:<12 hex>. */
 export function fingerprint(value: string): string {
-  return `sha256:${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 12)}`;
+  return `sha256:${sha256Prefix(value)}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Checks the protected `certs` before anything is written: dockerd 20.10 has no --validate and
 // only reports a bad key pair after it has already mounted its data root (research §6).
-import { X509Certificate, createPrivateKey, createHash, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import type { Certs } from '../agent/settings.js';
 
@@ -192,6 +192,3 @@ function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-export function sha256Prefix(data: string | Buffer, n = 12): string {
-  return createHash('sha256').update(data).digest('hex').slice(0, n);
-}

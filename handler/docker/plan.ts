@@ -1,6 +1,6 @@
 // desired × observed → ordered steps and the restart decision. Pure. Steps are safe to print or
 // serialise: file contents travel separately (`contents`), shown only as sha256 prefixes.
-import { createHash } from 'node:crypto';
+import { sha256Prefix } from '../digest.js';
 import { changedKeys, renderDaemonJson } from './daemon-config.js';
 import type { DesiredFile, DesiredState, EngineLayout } from './desired.js';
 import { RELOADABLE_KEYS, type JsonObject } from './options.js';
@@ -48,7 +48,6 @@ export interface ConfigPlan {
   configChanges: string[];
 }
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function diffConfig(desired: DesiredState, observed: ObservedConfig, layout: EngineLayout): ConfigPlan {
   const steps: Step[] = [];
@@ -61,7 +60,7 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
 
   const writeFile = (f: DesiredFile, reason: string) => {
     contents.set(f.path, { data: f.content, mode: f.mode });
-    const step: Step = { kind: 'write-file', path: f.path, mode: f.mode, size: Buffer.byteLength(f.content), sha256: sha(f.content).slice(0, 12), sensitive: f.sensitive, reason };
+    const step: Step = { kind: 'write-file', path: f.path, mode: f.mode, size: Buffer.byteLength(f.content), sha256: sha256Prefix(f.content), sensitive: f.sensitive, reason };
     if (!f.sensitive && f.path !== layout.caFile && f.path !== layout.certFile) step.preview = f.content;
     steps.push(step);
   };
