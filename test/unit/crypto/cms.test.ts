@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import forge from 'node-forge';
 import { certificateIdentity, parseCms } from '../../../handler/crypto/cms.js';
-import { DecryptError } from '../../../handler/crypto/decrypt-error.js';
 import { decryptProtectedSettings } from '../../../handler/crypto/protected-settings.js';
+import { decryptErrorCode } from '../../support/decrypt-code.js';
 import { encryptLikePlatform, makeWaagentCertificate, runOpenssl, type WaagentCertificate } from '../../support/openssl-vectors.js';
 
 const PAYLOAD = JSON.stringify({ commandToExecute: 'echo hello', n: 1 });
@@ -65,15 +65,7 @@ const blob = (name: string): Buffer => {
 const decrypt = (d: Uint8Array, certPem = pair.certPem): string =>
   decryptProtectedSettings(Buffer.from(d).toString('base64'), certPem, pair.keyPem);
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecryptError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+const codeOf = decryptErrorCode;
 
 // DER of hand-built structures, for shapes openssl will not produce.
 const { Class, Type } = forge.asn1;

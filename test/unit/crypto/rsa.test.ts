@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { constants, generateKeyPairSync, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import type { KeyTransport } from '../../../handler/crypto/cms.js';
-import { DecryptError } from '../../../handler/crypto/decrypt-error.js';
+import { decryptErrorCode } from '../../support/decrypt-code.js';
 import { recoverContentKey, unpadPkcs1v15 } from '../../../handler/crypto/rsa.js';
 
 const PKCS1: KeyTransport = { kind: 'rsaes-pkcs1-v1_5' };
@@ -61,15 +61,7 @@ describe('recoverContentKey', () => {
     other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   });
 
-  const code = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof DecryptError) return e.code;
-      throw e;
-    }
-    return 'no error';
-  };
+  const code = decryptErrorCode;
 
   it('recovers a PKCS#1 v1.5 wrapped key (Node 20 refuses RSA_PKCS1_PADDING for this)', () => {
     const cek = randomBytes(24);
