@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { FileSystem } from '../system/ports.js';
+import { capUtf8, cleanText } from './text.js';
 
 // Extension telemetry events (the agent's _ProcessExtensionEvents): files named ^\d+\.json$,
 // all eight keys as strings, Message non-empty and at most 3072 chars, the whole event under
@@ -13,20 +14,22 @@ export interface ExtensionEvent {
   message: string;
 }
 
-const MAX_EVENT_MESSAGE = 3072;
+/** The agent keeps 3072 characters; cut in UTF-8 bytes so no cut ever splits a character. */
+const MAX_EVENT_MESSAGE_BYTES = 3072;
 let counter = 0;
 
 export function buildEvent(e: ExtensionEvent, ctx: { version: string; operationId: string; now: Date; pid: number }): string {
-  const message = e.message.trim() === '' ? '(no message)' : e.message;
+  const cleaned = cleanText(e.message).trim();
+  const message = cleaned === '' ? '(no message)' : cleaned;
   return JSON.stringify({
     Version: ctx.version,
     Timestamp: ctx.now.toISOString(),
-    TaskName: e.taskName.slice(0, 64),
+    TaskName: capUtf8(cleanText(e.taskName), 64, ''),
     EventLevel: e.level,
-    Message: message.length > MAX_EVENT_MESSAGE ? message.slice(0, MAX_EVENT_MESSAGE - 3) + '...' : message,
+    Message: capUtf8(message, MAX_EVENT_MESSAGE_BYTES, '...'),
     EventPid: String(ctx.pid),
     EventTid: '1',
-    OperationId: ctx.operationId.slice(0, 128),
+    OperationId: capUtf8(cleanText(ctx.operationId), 128, ''),
   });
 }
 

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
+import { capCodePoints, cleanText } from './text.js';
 
 // The exact schema parse_ext_status accepts: lowercase status values (anything else is mapped
 // to error), formattedMessage always with both lang and message, every substatus with a valid
@@ -29,10 +30,7 @@ export const MAX_MESSAGE_CHARS = 1024;
 export const MAX_SUBSTATUS = 20;
 
 export function capMessage(text: string, max = MAX_MESSAGE_CHARS): string {
-  const clean = text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ');
-  if (clean.length <= max) return clean;
-  const marker = ' …[truncated, see the handler log]';
-  return clean.slice(0, max - marker.length) + marker;
+  return capCodePoints(cleanText(text), max, ' …[truncated, see the handler log]');
 }
 
 /**
