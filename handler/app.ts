@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { handlerEnvCandidates, loadHandlerEnvironment, type HandlerEnvironment } from './agent/handler-env.js';
 import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
 import { EXIT } from './agent/exit-codes.js';
-import { parseArgs, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
+import { MONITOR_VERB, parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
 import { describeError, HandlerError } from './errors.js';
 // Only what every command needs is imported eagerly: the no-op re-enable, which every goal
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
@@ -13,12 +13,17 @@ import type { Applier, RunContext } from './lifecycle/context.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
 import type { ApplierOptions } from './lifecycle/make-applier.js';
 import { createLogger, type Logger } from './log/logger.js';
+import type { MonitorSupervisor, SupervisorOptions } from './monitor/supervisor.js';
 import { realClock } from './system/clock.js';
+import { launchDetached, passableEnv, runDetachedAndWait } from './system/detached.js';
 import { RootedFileSystem } from './system/fs.js';
-import type { Clock } from './system/ports.js';
+import type { Clock, CommandRunner } from './system/ports.js';
 
 /** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
 const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
+/** The agent SIGKILLs uninstall at 300 s: what is not done by then goes on in the background. */
+export const UNINSTALL_WAIT_MS = 200_000;
+const MONITOR_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface AppResult {
   exitCode: number;
@@ -34,7 +39,12 @@ export interface AppDeps {
   entryScript: string;
   makeApplier: (o: ApplierOptions) => Applier;
   clock?: Clock;
-  spawnWorker?: (ctx: { seq: number; extensionDir: string }) => Promise<number>;
+  /** The runtime detached processes run with (default: this one). */
+  nodePath?: string;
+  // Seams for in-process tests; by default each is a detached process.
+  spawnWorker?: (ctx: { seq: number; extensionDir: string }) => Promise<string>;
+  runUninstallWorker?: () => Promise<{ finished: boolean; exitCode?: number | null; label: string }>;
+  monitorSupervisor?: (o: SupervisorOptions) => MonitorSupervisor;
   signal?: AbortSignal;
 }
 
@@ -52,11 +62,14 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
       if (args.dryRun) return dryRun(args, deps);
       return agentCommand(args, deps);
     case 'worker':
+    case 'uninstall-worker':
       return agentCommand(args, deps);
+    case 'monitor':
+      return monitorCommand(deps);
   }
 }
 
-async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worker' }>, deps: AppDeps): Promise<AppResult> {
+async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worker' | 'uninstall-worker' }>, deps: AppDeps): Promise<AppResult> {
   const agentFs = new RootedFileSystem('/');
   const clock = deps.clock ?? realClock;
   let env: HandlerEnvironment;
@@ -68,7 +81,7 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     return { exitCode: args.kind === 'command' ? COMMANDS[args.command].failExitCode : EXIT.failure, stderr: describeError(e) };
   }
   const version = handlerVersion(deps);
-  const opName = args.kind === 'worker' ? 'enable-worker' : args.command;
+  const opName = args.kind === 'worker' ? 'enable-worker' : args.kind === 'uninstall-worker' ? 'uninstall-worker' : args.command;
   let seq: number | undefined;
   let seqError: unknown;
   try {
@@ -77,6 +90,10 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     seqError = e;
   }
   const log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  const nodePath = deps.nodePath ?? process.execPath;
+  const commands = lazyCommandRunner(log);
+  const detachedEnv = { ...passableEnv(deps.env), AZURE_GUEST_AGENT_EXTENSION_PATH: env.extensionDir, AZURE_GUEST_AGENT_EXTENSION_VERSION: version };
+  const onFallback = (why: string) => log.warn({ event: 'no transient unit; detached with setsid instead', why });
   const ctx: RunContext = {
     env,
     seq,
@@ -86,12 +103,43 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     log,
     applier: deps.makeApplier({ root: '/', log, dryRun: false, stateDir: env.dataDir }),
     operationId: randomUUID(),
-    spawnWorker: (s) => (deps.spawnWorker ?? spawnDetachedWorker(deps.entryScript))({ seq: s, extensionDir: env.extensionDir }),
+    spawnWorker: async (s) => {
+      if (deps.spawnWorker) return deps.spawnWorker({ seq: s, extensionDir: env.extensionDir });
+      const job = { name: `azure-docker-extension-enable-${s}-${randomUUID().slice(0, 8)}`, argv: [nodePath, deps.entryScript, WORKER_VERB, String(s)], cwd: env.extensionDir, env: detachedEnv };
+      return (await launchDetached(job, { cmd: commands, onFallback })).label;
+    },
+    runUninstallWorker: async () => {
+      if (deps.runUninstallWorker) return deps.runUninstallWorker();
+      const job = { name: `azure-docker-extension-uninstall-${randomUUID().slice(0, 8)}`, argv: [nodePath, deps.entryScript, UNINSTALL_WORKER_VERB], cwd: env.extensionDir, env: detachedEnv };
+      const r = await runDetachedAndWait(job, UNINSTALL_WAIT_MS, { cmd: commands, onFallback });
+      return { finished: r.exitCode !== undefined, ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), label: r.launched.label };
+    },
+    monitor: async () => {
+      const { makeMonitorSupervisor } = await import('./monitor/supervisor.js');
+      const { systemdAvailable } = await import('./system/detached.js');
+      const o: SupervisorOptions = {
+        dataDir: env.dataDir,
+        extensionDir: env.extensionDir,
+        version,
+        nodePath,
+        entryScript: deps.entryScript,
+        env: Object.fromEntries(Object.entries(passableEnv(deps.env)).filter(([k]) => k.startsWith('DOCKER_EXTENSION_'))),
+        fs: agentFs,
+        cmd: commands,
+        clock,
+      };
+      return deps.monitorSupervisor ? deps.monitorSupervisor(o) : makeMonitorSupervisor({ ...o, systemd: systemdAvailable() });
+    },
   };
   if (args.kind === 'worker') {
     const { runWorker } = await import('./lifecycle/worker.js');
     const signal = deps.signal ?? abortOnSigterm(log);
     const r = await runWorker(ctx, args.seq, signal);
+    return { exitCode: r.exitCode };
+  }
+  if (args.kind === 'uninstall-worker') {
+    const { runUninstallWork } = await import('./lifecycle/other-commands.js');
+    const r = await runUninstallWork(ctx);
     return { exitCode: r.exitCode };
   }
   const cmd = COMMANDS[args.command];
@@ -188,23 +236,50 @@ export function handlerVersion(deps: Pick<AppDeps, 'env' | 'codeDir'>): string {
   }
 }
 
-/** A new session (setsid): the agent's SIGKILL of enable's process group at 300 s misses it. */
-function spawnDetachedWorker(entryScript: string) {
-  return async ({ seq, extensionDir }: { seq: number; extensionDir: string }): Promise<number> => {
-    const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [entryScript, WORKER_VERB, String(seq)], {
-      cwd: extensionDir,
-      detached: true,
-      stdio: 'ignore',
-      env: process.env,
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    child.unref();
-    return child.pid ?? -1;
+function lazyCommandRunner(log: Logger): () => Promise<CommandRunner> {
+  let runner: CommandRunner | undefined;
+  return async () => {
+    if (!runner) {
+      const { ExecaCommandRunner } = await import('./system/exec.js');
+      runner = new ExecaCommandRunner(log);
+    }
+    return runner;
   };
+}
+
+/**
+ * The long-lived monitor (its systemd unit runs this, or enable where there is no systemd). Its
+ * own log file, rotated while it runs; exits 0 when stopped or when another monitor runs.
+ */
+async function monitorCommand(deps: AppDeps): Promise<AppResult> {
+  const fs = new RootedFileSystem('/');
+  let env: HandlerEnvironment;
+  try {
+    env = await loadHandlerEnvironment(fs, handlerEnvCandidates(deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH, deps.codeDir));
+  } catch (e) {
+    return { exitCode: EXIT.failure, stderr: describeError(e) };
+  }
+  const version = handlerVersion(deps);
+  const { createRotatingLogger } = await import('./log/logger.js');
+  const { log, rotate } = createRotatingLogger({ file: path.join(env.logFolder, 'monitor.log'), maxBytes: MONITOR_LOG_MAX_BYTES, bindings: { op: 'monitor', version } });
+  const { runMonitor } = await import('./monitor/daemon.js');
+  const { NodeDaemonProbe } = await import('./docker/health.js');
+  const { emitEvent } = await import('./agent/events.js');
+  const clock = deps.clock ?? realClock;
+  const operationId = randomUUID();
+  const code = await runMonitor({
+    env,
+    version,
+    fs,
+    clock,
+    log,
+    rotateLog: rotate,
+    probe: new NodeDaemonProbe(),
+    cmd: lazyCommandRunner(log),
+    emitEvent: (level, message) => emitEvent(fs, env, { taskName: 'Monitor', level, message }, { version, operationId, now: new Date(clock.now()) }),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  return { exitCode: code };
 }
 
 function abortOnSigterm(log: Logger): AbortSignal {

@@ -17,6 +17,8 @@ import { executeInstall, planInstall, queryArch, queryInstalled, type InstallPla
 import { translateDockerOptions } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, writeState } from './state.js';
+import { monitorTarget } from './monitor-target.js';
+import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual } from './options.js';
 
 export type { Step } from './plan.js';
@@ -46,6 +48,8 @@ export interface EngineOutcome {
   steps: EngineStepReport[];
   warnings: string[];
   summary: string;
+  /** After a proven apply: what the monitor holds dockerd to. */
+  monitor?: MonitorTarget;
 }
 
 export interface EngineOptions {
@@ -322,12 +326,14 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
   const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
   const what = restarted === 'none' ? (config.filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
+  const monitor = await monitorTarget({ fs: ports.fs, layout: p.layout, desired, services: p.services, launch: p.launch, ...(result.verify.version ? { engineVersion: result.verify.version } : {}) });
   return {
     changed: config.filesChanged || restarted !== 'none' || installedNow,
     restarted,
     steps: rep.reports,
     warnings: p.warnings,
     summary: `${engine} serves the local socket and ${listener}; ${what}.`,
+    ...(monitor ? { monitor } : {}),
   };
 }
 

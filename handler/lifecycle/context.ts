@@ -2,6 +2,8 @@ import type { HandlerEnvironment } from '../agent/handler-env.js';
 import type { HandlerSettings } from '../agent/settings.js';
 import type { SubStatus } from '../agent/status.js';
 import type { Logger } from '../log/logger.js';
+import type { MonitorSupervisor } from '../monitor/supervisor.js';
+import type { MonitorTarget } from '../monitor/spec.js';
 import type { Clock, FileSystem } from '../system/ports.js';
 
 export interface ApplyOutcome {
@@ -9,6 +11,8 @@ export interface ApplyOutcome {
   message: string;
   steps: SubStatus[];
   warnings: string[];
+  /** What the monitor holds dockerd to from now on (apply only; undefined: nothing to watch). */
+  monitor?: MonitorTarget;
 }
 
 export interface ApplyOptions {
@@ -35,7 +39,11 @@ export interface RunContext {
   clock: Clock;
   log: Logger;
   applier: Applier;
-  /** Starts the background enable worker in its own session; returns its pid. */
-  spawnWorker: (seq: number) => Promise<number>;
+  /** Starts the background enable worker outside the agent's reach; returns what to call it ("pid 12", a unit name). */
+  spawnWorker: (seq: number) => Promise<string>;
+  /** Runs uninstall's work detached and waits for it within the agent's limit. */
+  runUninstallWorker: () => Promise<{ finished: boolean; exitCode?: number | null; label: string }>;
+  /** Starts, replaces and removes the monitor (loaded only when needed). */
+  monitor: () => Promise<MonitorSupervisor>;
   operationId: string;
 }

@@ -3,6 +3,7 @@ import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
 import { AgentContractError } from '../errors.js';
 import { liveOwner } from '../system/worker-lock.js';
+import { ensureMonitorCheap } from './monitor-control.js';
 import { clearUpdateMarker } from './other-commands.js';
 import type { RunContext } from './context.js';
 import { reportHeartbeat, reportStatus } from './report.js';
@@ -32,17 +33,20 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
   const decision = decideSeq(seq, mrseq, lastRun, current, ctx.version);
   if (decision.action === 'skip') {
     ctx.log.info({ event: 'seq skipped', reason: decision.reason, mrseq });
+    // After a reboot, a kill or an agent restart the monitor may be gone: this is where it comes back.
+    const problem = await ensureMonitorCheap(ctx);
     return {
       exitCode: 0,
       stdout:
-        decision.reason === 'stale'
+        (decision.reason === 'stale'
           ? `enable: sequence number ${seq} is older than the applied ${mrseq}; nothing to do`
-          : `enable: configuration ${seq} is already applied; nothing to do`,
+          : `enable: configuration ${seq} is already applied; nothing to do`) + (problem ? `; warning: ${problem}` : ''),
     };
   }
   const owner = await liveOwner(workerLockPath(ctx));
-  if (owner && owner.seq === seq && owner.version === ctx.version) {
+  if (owner && owner.seq === seq && owner.version === ctx.version && owner.kind !== 'uninstall') {
     ctx.log.info({ event: 'worker already running', workerPid: owner.pid });
+    await ensureMonitorCheap(ctx);
     return { exitCode: 0, stdout: `enable: configuration ${seq} is already being applied (pid ${owner.pid})` };
   }
   return undefined;
@@ -74,7 +78,7 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
   await reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`);
   // The update sequence is over once the new version enables.
   await clearUpdateMarker(ctx);
-  const pid = await ctx.spawnWorker(seq);
-  ctx.log.info({ event: 'worker started', workerPid: pid });
-  return { exitCode: 0, stdout: `enable: configuration ${seq} validated; applying in the background (pid ${pid})` };
+  const worker = await ctx.spawnWorker(seq);
+  ctx.log.info({ event: 'worker started', worker });
+  return { exitCode: 0, stdout: `enable: configuration ${seq} validated; applying in the background (${worker})` };
 }

@@ -1,3 +1,4 @@
+import type { EngineLayout, EnginePorts } from '../docker/engine.js';
 import type { Logger } from '../log/logger.js';
 import { realClock } from '../system/clock.js';
 import { RootedFileSystem } from '../system/fs.js';
@@ -19,24 +20,32 @@ export interface ApplierOptions {
  */
 export function makeApplier(o: ApplierOptions): Applier {
   if (process.env.DOCKER_EXTENSION_ENGINE === 'off') return offApplier;
-  const ports = async () => {
-    const { ExecaCommandRunner } = await import('../system/exec.js');
-    return { fs: new RootedFileSystem(o.root), cmd: new ExecaCommandRunner(o.log), clock: realClock };
-  };
+  return engineApplier(
+    async () => {
+      const { ExecaCommandRunner } = await import('../system/exec.js');
+      return { fs: new RootedFileSystem(o.root), cmd: new ExecaCommandRunner(o.log), clock: realClock };
+    },
+    { stateDir: o.stateDir },
+  );
+}
+
+/** The engine with the given ports and layout (the VM's by default; an isolated dockerd in tests). */
+export function engineApplier(ports: () => Promise<EnginePorts>, o: { stateDir: string; layout?: Partial<EngineLayout> }): Applier {
+  const layout = o.layout ? { layout: o.layout } : {};
   return {
     async apply(settings, { log, onProgress, signal }) {
       const { reconcileEngine } = await import('../docker/engine.js');
-      const out = await reconcileEngine(settings, await ports(), { log, stateDir: o.stateDir, onProgress, signal });
-      return { message: out.summary, steps: out.steps, warnings: out.warnings };
+      const out = await reconcileEngine(settings, await ports(), { log, stateDir: o.stateDir, onProgress, signal, ...layout });
+      return { message: out.summary, steps: out.steps, warnings: out.warnings, ...(out.monitor ? { monitor: out.monitor } : {}) };
     },
     async plan(settings, log) {
       const { planEngine } = await import('../docker/engine.js');
-      const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, dryRun: true });
+      const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, dryRun: true, ...layout });
       return [...p.lines, ...p.warnings.map((w) => `warning: ${w}`)];
     },
     async remove({ log, removeEngine }) {
       const { removeEngineConfig } = await import('../docker/engine.js');
-      const out = await removeEngineConfig(await ports(), { log, stateDir: o.stateDir, removeEngine });
+      const out = await removeEngineConfig(await ports(), { log, stateDir: o.stateDir, removeEngine, ...layout });
       return { message: out.summary, steps: out.steps, warnings: out.warnings };
     },
   };

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { readMrseq } from '../agent/seqnum.js';
 import { describeError } from '../errors.js';
-import { liveOwner } from '../system/worker-lock.js';
+import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
 import { workerLockPath } from './enable.js';
+import { recordDisabled, removeMonitor } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
@@ -40,30 +41,86 @@ export async function update(ctx: RunContext): Promise<CommandResult> {
  * update). Its status is written only for a sequence number whose settings this version has:
  * during an update the old version runs with the new number, and whatever it wrote would be
  * copied to the new version and reported as the new configuration's result.
+ *
+ * The monitor keeps running, told that the extension is disabled: it goes on reporting (a
+ * heartbeat left to go stale would turn into "Unresponsive", which a disabled extension is not)
+ * but restarts nothing. The agent runs disable before every update and uninstall, so stopping
+ * the monitor here would only open a gap in the heartbeat each time.
  */
 export async function disable(ctx: RunContext): Promise<CommandResult> {
   const message = 'Docker extension disabled. dockerd keeps running with its configuration; uninstall the extension to remove the TCP listener.';
+  const updating = await isUpdating(ctx);
   // The agent marks a disabled handler NotReady; a Ready heartbeat would contradict it.
   await reportHeartbeat(ctx, 'NotReady', message);
-  if (ctx.seq !== undefined && (await ctx.agentFs.exists(path.join(ctx.env.configFolder, `${ctx.seq}.settings`))) && !(await isUpdating(ctx))) {
+  if (!updating) await recordDisabled(ctx);
+  if (ctx.seq !== undefined && (await ctx.agentFs.exists(path.join(ctx.env.configFolder, `${ctx.seq}.settings`))) && !updating) {
     await reportStatus(ctx, ctx.seq, { operation: 'Disable', status: 'success', message });
   }
   await reportEvent(ctx, 'Disable', 'Informational', 'disabled; dockerd untouched');
   return { exitCode: 0, stdout: 'disable: done; dockerd keeps running' };
 }
 
+/**
+ * Uninstall runs its work as a detached job (a transient unit under systemd) and waits for it:
+ * the agent SIGKILLs uninstall at 300 s and deletes the extension directory whatever happened,
+ * and the work (waiting for a running enable, a dockerd restart, an apt purge behind a package
+ * lock) can take longer. What is not finished within 200 s goes on and reports in the log.
+ */
 export async function uninstall(ctx: RunContext): Promise<CommandResult> {
   if (await isUpdating(ctx)) {
+    // The monitor stays: the new version's enable takes it over.
     ctx.log.info({ event: 'uninstall is part of an update: configuration kept' });
     return { exitCode: 0, stdout: 'uninstall: part of an update; configuration kept' };
   }
-  await stopWorker(ctx);
-  const removeEngine = await removeEngineRequested(ctx);
-  const outcome = await ctx.applier.remove({ log: ctx.log, removeEngine });
-  await ctx.agentFs.remove(ctx.env.dataDir);
-  await reportEvent(ctx, 'Uninstall', 'Informational', outcome.message);
-  return { exitCode: 0, stdout: `uninstall: ${outcome.message}` };
+  const r = await ctx.runUninstallWorker();
+  if (!r.finished) {
+    ctx.log.warn({ event: 'uninstall continues in the background', job: r.label });
+    return { exitCode: 0, stdout: `uninstall: still working after ${UNINSTALL_REPORT_AFTER_S} s; it goes on in the background (${r.label}); see ${ctx.env.logFolder}/handler.log` };
+  }
+  const result = await ctx.agentFs.readText(uninstallResultPath(ctx));
+  const message = result ? (JSON.parse(result) as { message?: string }).message ?? 'done' : 'done';
+  if (r.exitCode !== 0) return { exitCode: 1, stdout: `uninstall failed: ${message} (details: ${ctx.env.logFolder}/handler.log)` };
+  return { exitCode: 0, stdout: `uninstall: ${message}` };
 }
+
+const UNINSTALL_REPORT_AFTER_S = 200;
+const uninstallResultPath = (ctx: RunContext) => path.join(ctx.env.logFolder, 'uninstall-result.json');
+
+/**
+ * The detached part of uninstall: takes the worker lock (a running enable worker is stopped at
+ * its next safe point; an enable that arrives meanwhile waits), stops and removes the monitor,
+ * gives back what the extension added, removes the data directory.
+ */
+export async function runUninstallWork(ctx: RunContext): Promise<CommandResult> {
+  const started = ctx.clock.now();
+  let message: string;
+  let exitCode = 0;
+  // Read first: the agent may delete the extension directory (and the settings) while we work.
+  const removeEngine = await removeEngineRequested(ctx);
+  const lock = await acquireWorkerLock(workerLockPath(ctx), { seq: ctx.seq ?? 0, version: ctx.version, kind: 'uninstall' }, { clock: ctx.clock, waitMs: UNINSTALL_LOCK_WAIT_MS });
+  try {
+    if (lock.kind !== 'acquired') ctx.log.warn({ event: 'the enable worker did not stop; uninstalling anyway', ownerPid: lock.owner.pid });
+    await removeMonitor(ctx);
+    const outcome = await ctx.applier.remove({ log: ctx.log, removeEngine });
+    message = outcome.message;
+    await reportEvent(ctx, 'Uninstall', 'Informational', outcome.message);
+  } catch (e) {
+    exitCode = 1;
+    message = describeError(e);
+    ctx.log.error({ event: 'uninstall failed', err: message });
+    await reportEvent(ctx, 'Uninstall', 'Error', message);
+  } finally {
+    if (lock.kind === 'acquired') await lock.release();
+  }
+  if (exitCode === 0) await ctx.agentFs.remove(ctx.env.dataDir);
+  await ctx.agentFs.mkdirp(ctx.env.logFolder, 0o755);
+  await ctx.agentFs.writeAtomic(uninstallResultPath(ctx), JSON.stringify({ message, exitCode, at: new Date(ctx.clock.now()).toISOString() }), 0o644);
+  ctx.log.info({ event: 'uninstall finished', exitCode, ms: ctx.clock.now() - started });
+  return { exitCode, stdout: '' };
+}
+
+/** Longer than any enable worker needs to reach a safe point, apt lock waits included. */
+const UNINSTALL_LOCK_WAIT_MS = 15 * 60_000;
 
 /**
  * True while the agent runs an update: another version of this handler is unpacked beside us
@@ -89,19 +146,6 @@ export async function isUpdating(ctx: RunContext): Promise<boolean> {
 
 export async function clearUpdateMarker(ctx: RunContext): Promise<void> {
   await ctx.agentFs.remove(path.join(ctx.env.dataDir, UPDATE_MARKER));
-}
-
-async function stopWorker(ctx: RunContext): Promise<void> {
-  const owner = await liveOwner(workerLockPath(ctx));
-  if (!owner) return;
-  ctx.log.info({ event: 'stopping enable worker for uninstall', workerPid: owner.pid });
-  try {
-    process.kill(owner.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = ctx.clock.now() + 60_000;
-  while (ctx.clock.now() < deadline && (await liveOwner(workerLockPath(ctx)))) await ctx.clock.sleep(200);
 }
 
 /** The last applied settings decide whether uninstall also removes the engine (opt-in). */

@@ -1,11 +1,12 @@
 import { decideSeq, readLastRun, readMrseq, writeLastRun, writeMrseq } from '../agent/seqnum.js';
-import { readStatusSummary, type SubStatus } from '../agent/status.js';
+import { readStatusSummary, scrubSecrets, type SubStatus } from '../agent/status.js';
 import { notYetApplied, summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
 import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
 import { workerLockPath } from './enable.js';
 import { requireSettings } from './load-settings.js';
+import { ensureMonitor, recordEnable } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
@@ -49,6 +50,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     readStatusSummary(ctx.agentFs, ctx.env.statusFolder, seq),
   ]);
   if (decideSeq(seq, mrseq, lastRun, current, ctx.version).action === 'skip') return { exitCode: 0, stdout: '' };
+  // Up before the long work: it keeps the heartbeat fresh while apt and dockerd take their time.
+  const monitorProblem = await ensureMonitor(ctx);
 
   let secrets: string[] = [];
   // The first substatus proves the settings were decrypted and validated; kept on failure too.
@@ -73,8 +76,9 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     };
     const outcome = await ctx.applier.apply(loaded.settings, { log: ctx.log, onProgress, signal });
     await pending;
-    const warnings = [...outcome.warnings, ...notYetApplied(loaded.settings)];
+    const warnings = [...outcome.warnings, ...notYetApplied(loaded.settings), ...(monitorProblem ? [monitorProblem] : [])];
     const warned = warnings.length > 0;
+    await recordEnable(ctx, { seq, result: 'success', message: scrubSecrets(outcome.message, secrets) }, outcome.monitor);
     await writeMrseq(ctx.agentFs, ctx.env.extensionDir, seq);
     await reportStatus(
       ctx,
@@ -107,6 +111,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     ];
     await reportStatus(ctx, seq, { operation: 'Enable', status: 'error', message, substatus: failed }, secrets);
     await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'error' });
+    // A superseded run is not a failure the monitor should report; the newer one records itself.
+    if (!superseded) await recordEnable(ctx, { seq, result: 'error', message: scrubSecrets(message, secrets) }, 'keep');
     if (!superseded) {
       await reportHeartbeat(ctx, 'NotReady', message);
       await reportEvent(ctx, 'Enable', 'Error', message);

@@ -5,6 +5,7 @@ import { closeSync, fstatSync, openSync, promises as fsp, existsSync } from 'nod
 import * as path from 'node:path';
 import { StepFailedError } from '../errors.js';
 import { BASE_ENV } from './exec.js';
+import type { ManagerSpec } from './manager-spec.js';
 import type { Clock } from './ports.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from './service-manager.js';
 
@@ -56,6 +57,20 @@ export class DirectServiceManager implements ServiceManager {
 
   get dockerdPath(): string | undefined {
     return this.opts.dockerdPath ?? DOCKERD_CANDIDATES.find((c) => existsSync(c));
+  }
+
+  get spec(): ManagerSpec | undefined {
+    const dockerdPath = this.dockerdPath;
+    if (dockerdPath === undefined) return undefined;
+    return {
+      kind: 'direct',
+      dockerdPath,
+      configFile: this.configFile,
+      pidFile: this.pidFile,
+      logFile: this.logFile,
+      socketPath: this.opts.socketPath ?? '/var/run/docker.sock',
+      extraArgs: this.extraArgs,
+    };
   }
 
   /** The flags this manager always passes, apart from --config-file. */
@@ -195,6 +210,21 @@ async function isLive(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * What a pid file says about dockerd: `pid` when that dockerd runs; `stalePid` when the file names
+ * a process that is gone (dockerd was killed: only a clean exit removes its pid file).
+ */
+export async function dockerdFromPidFile(pidFile: string): Promise<{ pid?: number; stalePid?: number }> {
+  let pid: number;
+  try {
+    pid = Number.parseInt((await fsp.readFile(pidFile, 'utf8')).trim(), 10);
+  } catch {
+    return {};
+  }
+  if (!(pid > 0)) return {};
+  return (await isLiveDockerd(pid)) ? { pid } : { stalePid: pid };
 }
 
 /** Guards against a recycled pid in a stale pid file. */

@@ -1,5 +1,6 @@
 // How dockerd is run: systemd on a VM, a directly spawned process where systemd is not PID 1
 // (containers, WSL, the development machine). The engine code only sees this interface.
+import type { ManagerSpec } from './manager-spec.js';
 import type { Clock, CommandRunner, FileSystem } from './ports.js';
 import { SystemdServiceManager } from './systemd-manager.js';
 import { DirectServiceManager } from './direct-manager.js';
@@ -44,6 +45,8 @@ export interface ServiceManager {
   readonly kind: ServiceManagerKind;
   /** Human description for steps ("systemd unit docker.service", "dockerd pid file /run/docker.pid"). */
   readonly description: string;
+  /** How to reach this manager again from another process (the monitor). */
+  readonly spec: ManagerSpec | undefined;
   inspect(): Promise<DaemonLaunch>;
   status(): Promise<ServiceStatus>;
   start(): Promise<void>;
@@ -76,6 +79,20 @@ export async function detectServiceManager(opts: DetectOptions): Promise<Service
     return new SystemdServiceManager({ fs: opts.fs, cmd: opts.cmd });
   }
   return new DirectServiceManager({ clock: opts.clock });
+}
+
+/** The manager a recorded spec describes (the monitor's view of how the extension runs dockerd). */
+export function serviceManagerFromSpec(spec: ManagerSpec, opts: DetectOptions): ServiceManager {
+  if (spec.kind === 'systemd') return new SystemdServiceManager({ fs: opts.fs, cmd: opts.cmd, unit: spec.unit });
+  return new DirectServiceManager({
+    clock: opts.clock,
+    dockerdPath: spec.dockerdPath,
+    configFile: spec.configFile,
+    pidFile: spec.pidFile,
+    logFile: spec.logFile,
+    socketPath: spec.socketPath,
+    extraArgs: spec.extraArgs,
+  });
 }
 
 /** Extracts the lines of a dockerd log that say why it stopped, newest last. */

@@ -1,6 +1,7 @@
 // systemctl-backed ServiceManager, plus the pure parsing of unit files it needs to tell which
 // flags dockerd really gets (vendor unit + drop-ins + EnvironmentFile expansion).
 import { StepFailedError } from '../errors.js';
+import type { ManagerSpec } from './manager-spec.js';
 import type { CommandRunner, ReadFileSystem } from './ports.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from './service-manager.js';
 
@@ -197,6 +198,10 @@ export class SystemdServiceManager implements ServiceManager {
     this.ownDropIn = opts.ownDropInName ?? OWN_DROP_IN_NAME;
     this.timeoutMs = opts.commandTimeoutMs ?? 180_000;
     this.description = `systemd unit ${this.unit}`;
+  }
+
+  get spec(): ManagerSpec {
+    return { kind: 'systemd', unit: this.unit };
   }
 
   async inspect(): Promise<DaemonLaunch> {

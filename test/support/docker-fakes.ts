@@ -1,6 +1,7 @@
 // Fakes for the engine's ports: a recording CommandRunner with scripted replies, a Clock whose
 // sleeps are instant, a ServiceManager and a DaemonProbe that a test can make fail.
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../handler/system/ports.js';
+import type { ManagerSpec } from '../../handler/system/manager-spec.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from '../../handler/system/service-manager.js';
 import type { DaemonProbe, PlainProbe, SocketPing, TlsProbe } from '../../handler/docker/health.js';
 
@@ -86,6 +87,11 @@ export class FakeServiceManager implements ServiceManager {
       notes: [],
       ...opts.launch,
     };
+  }
+  get spec(): ManagerSpec {
+    return this.kind === 'systemd'
+      ? { kind: 'systemd', unit: 'docker.service' }
+      : { kind: 'direct', dockerdPath: '/usr/bin/dockerd', configFile: '/etc/docker/daemon.json', pidFile: '/var/run/docker.pid', logFile: '/var/log/dockerd.log', socketPath: '/var/run/docker.sock', extraArgs: [] };
   }
   async inspect(): Promise<DaemonLaunch> {
     this.calls.push('inspect');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runApp, type AppDeps } from '../../handler/app.js';
 import type { Applier } from '../../handler/lifecycle/context.js';
+import type { MonitorSupervisor } from '../../handler/monitor/supervisor.js';
 import { addVersion, makeAgentTree, type AgentTree } from '../support/agent-tree.js';
 import { makeWaagentCertificate, type WaagentCertificate } from '../support/openssl-vectors.js';
 import { exampleSettings } from '../../handler/demo/example-settings.js';
@@ -58,6 +59,19 @@ async function tree(version = '1.0.0'): Promise<AgentTree> {
   return t;
 }
 
+/** Stands in for the monitor's supervisor (the monitor suites run the real one). */
+const monitorCalls: string[] = [];
+const stubMonitor = (): MonitorSupervisor => ({
+  kind: 'direct',
+  async ensureRunning() {
+    monitorCalls.push('ensure');
+    return { started: true, detail: 'stub' };
+  },
+  async remove() {
+    monitorCalls.push('remove');
+  },
+});
+
 function deps(t: AgentTree, applier: Applier, seq?: number, extDir = t.extDir, version = t.version): AppDeps {
   const env = { ...t.env(seq), AZURE_GUEST_AGENT_EXTENSION_PATH: extDir, AZURE_GUEST_AGENT_EXTENSION_VERSION: version };
   const d: AppDeps = {
@@ -65,9 +79,14 @@ function deps(t: AgentTree, applier: Applier, seq?: number, extDir = t.extDir, v
     codeDir: path.join(extDir, 'dist'),
     entryScript: '/nonexistent',
     makeApplier: () => applier,
+    monitorSupervisor: stubMonitor,
     spawnWorker: async ({ seq: s }) => {
       await runApp(['__worker', String(s)], { ...d, signal: new AbortController().signal });
-      return 4242;
+      return 'pid 4242';
+    },
+    runUninstallWorker: async () => {
+      const r = await runApp(['__uninstall'], d);
+      return { finished: true, exitCode: r.exitCode, label: 'in-process' };
     },
   };
   return d;
