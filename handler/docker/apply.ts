@@ -121,10 +121,12 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
   const reason = dockerdFailureReason(daemonLog) ?? failure;
   log.error({ event: 'dockerd failed with the new configuration', action: plan.action, failure, dockerdLog: daemonLog.slice(-4000) });
 
-  if (!changing || !rollback) {
-    // Nothing was changed on disk: no older configuration to go back to.
+  if (!rollback) {
+    // Nothing was changed on disk and no interrupted run left a snapshot: nothing to go back to.
     throw new StepFailedError(`dockerd does not serve its configuration: ${reason}`, 'EDOCKERD');
   }
+  // A snapshot left by an interrupted run (killed between writing and restarting: an agent
+  // restart, a reboot) is the last configuration that served, even when this run changed nothing.
 
   ctx.onProgress?.(`dockerd did not come up with the new configuration (${reason}); restoring the previous one`);
   const back = await rollBack(rollback.entries, rollback.wasRunning, ctx);
