@@ -9,6 +9,7 @@ import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/eng
 import { StepFailedError } from '../../../handler/errors.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { RootedFileSystem } from '../../../handler/system/fs.js';
+import { snapshot, writeRollback } from '../../../handler/docker/state.js';
 import { FakeClock, FakeCommandRunner, FakeProbe, FakeServiceManager } from '../../support/docker-fakes.js';
 
 let dir: string;
@@ -39,6 +40,27 @@ test('unchanged configuration but dockerd does not answer: restarted once, then 
   expect(out.restarted).toBe('restart');
   expect(services.calls.filter((c) => c === 'restart')).toEqual(['restart']);
   expect(clock.totalSlept).toBeGreaterThanOrEqual(10_000); // waited with the Clock, not for real
+});
+
+test('an apply killed after writing and before restarting: the retry that fails goes back to the snapshot it left', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  probe.pingSocket = async () => (services.active ? { ok: true, detail: 'OK', version: '20.10.24' } : { ok: false, detail: 'ECONNREFUSED' });
+  const ports = () => ({ fs, cmd: cmd(), clock: new FakeClock(), services, probe });
+  const A = parseSettings({ docker: { options: ['--log-level=debug'] } }, {});
+  const B = parseSettings({ docker: { options: ['--log-level=error'] } }, {});
+  await reconcileEngine(A, ports(), { log, stateDir: '/state' });
+  const aFiles = await snapshot(fs, ['/etc/docker/daemon.json', '/state/engine-state.json']);
+  // The killed run: B's files on disk, A's snapshot still recorded, dockerd never restarted.
+  await reconcileEngine(B, ports(), { log, stateDir: '/state' });
+  await writeRollback(fs, '/state', { createdAt: '2026-11-27T12:00:00Z', entries: aFiles, wasRunning: true });
+  // The retry finds nothing to write; its restart fails (B does not start), so A comes back.
+  services.failStarts = 1;
+  const err = await reconcileEngine(B, ports(), { log, stateDir: '/state' }).then(() => undefined, (e: unknown) => e as Error);
+  expect(err?.message).toMatch(/previous configuration was restored and dockerd serves it again/);
+  expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['log-level']).toBe('debug');
+  expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
+  expect(services.active).toBe(true);
 });
 
 test('cancelled before applying: nothing written', async () => {
