@@ -49,6 +49,7 @@ import {
   type TlsChecks,
 } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { heartbeatSample, monitorFacts, rewrites, transientUnits, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
@@ -88,6 +89,7 @@ interface Figures {
   reboot?: { restartMs: number; reenableCommandS: number };
   rawBaseline?: { inVmS: number; aptS: number; dockerAnswersAfterAptS: number; hostWallS: number; dockerVersion: string };
   enableToSuccessVsRaw?: number;
+  heartbeatRewrites?: { idleGapsS: number[]; afterBootGapsS: number[] };
   pids: Record<string, StepEvidence>;
   keeper: Record<string, KeeperState>;
   tls: Record<string, TlsChecks>;
@@ -148,6 +150,18 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     return { result, ev: { before, after, window: await pidWindow(vm!, before.atMs, after.atMs) } };
   }
   const m = (checks: TlsChecks) => JSON.stringify(checks, null, 2);
+  const heartbeatFile = (version: string) => `${session!.dir}/work/lib/${EXT_NAME}-${version}/heartbeat.log`;
+  /** The monitor's own heartbeat (it says when it checked), as opposed to the one a command wrote. */
+  async function monitorHeartbeat(version: string, timeoutMs = 15_000): Promise<HeartbeatSample> {
+    const until = Date.now() + timeoutMs;
+    let hb = await heartbeatSample(vm!, heartbeatFile(version));
+    while (!/Checked /.test(hb.message) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      hb = await heartbeatSample(vm!, heartbeatFile(version));
+    }
+    return hb;
+  }
+  const gapsS = (xs: number[]) => xs.slice(1).map((x, i) => Math.round((x - xs[i]!) / 100) / 10);
 
   /** The client checks every serving state must pass. */
   function expectTlsServes(c: TlsChecks): void {
@@ -286,6 +300,16 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     const dj = JSON.parse(await vm!.readFile('/etc/docker/daemon.json')) as Record<string, unknown>;
     expect(dj).toMatchObject({ tlsverify: true, 'log-level': 'info' });
     expect((dj['hosts'] as string[]).some((h) => h.endsWith(`:${TLS_PORT}`) && h.startsWith('tcp://'))).toBe(true);
+
+    // the monitor: a systemd service of its own, enabled for boot, one process; the enable worker
+    // ran as a transient unit (outside whatever cgroup the agent runs commands in)
+    const mon = await monitorFacts(vm!);
+    expect(mon).toMatchObject({ enabled: 'enabled', active: 'active', unitFileExists: true });
+    expect(mon.processes).toEqual([mon.mainPid]);
+    expect(await transientUnits(vm!)).toEqual([expect.stringMatching(/^azure-docker-extension-enable-0-[0-9a-f]{8}\.service$/)]);
+    const beat = await monitorHeartbeat(V1);
+    expect(beat.status).toBe('Ready');
+    expect(beat.message).toMatch(/^Docker 20\.10\.\S+ serves \/run\/docker\.sock and TLS on port 2376 \(server certificate CN=\S+, valid until \d{4}-\d\d-\d\d\)\. Configuration 0 applied .* UTC\. Checked .* UTC\.$/);
   });
 
   // ---------------------------------------------------------------------------------------------------- 2
@@ -308,6 +332,18 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     const k = await waitKeeperRunning(vm!);
     figures.keeper['started'] = k;
     expect(k).toMatchObject({ exists: true, running: true });
+  });
+
+  // ---------------------------------------------------------------------------------------------------- 3b
+  step('3b the monitor rewrites the heartbeat at least every minute with no agent command (two minutes)', 4 * 60_000, async () => {
+    const samples = await watchHeartbeat(vm!, heartbeatFile(V1), 125_000);
+    const times = rewrites(samples);
+    figures.heartbeatRewrites = { idleGapsS: gapsS(times), afterBootGapsS: [] };
+    expect(times.length).toBeGreaterThanOrEqual(3); // the one found, and at least two more
+    for (const g of gapsS(times)) expect(g).toBeLessThanOrEqual(65);
+    expect(samples.every((x) => x.status === 'Ready')).toBe(true);
+    // what the agent would make of it: fresh, and the monitor's words
+    expect(samples.at(-1)!.atMs - samples.at(-1)!.mtimeMs).toBeLessThan(65_000);
   });
 
   // ---------------------------------------------------------------------------------------------------- 4
@@ -338,6 +374,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     expect(after.nRestarts).toBe(before.nRestarts);
     expect(window?.pids).toEqual([before.mainPid, after.mainPid]);
 
+    expect(await transientUnits(vm!)).toContainEqual(expect.stringMatching(/^azure-docker-extension-enable-1-[0-9a-f]{8}\.service$/));
     expectTlsServes((figures.tls['after_new_seq'] = await tlsChecks(vm!)));
     const k = await waitKeeperRunning(vm!);
     figures.keeper['after_new_seq'] = k;
@@ -396,6 +433,12 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     expect(after.nRestarts).toBe(before.nRestarts);
     expect(window).toMatchObject({ pids: [before.mainPid], zeroSamples: 0 }); // never down, never another pid
     expect(window!.samples).toBeGreaterThan(5);
+    // the same unit, now running the new version (the old one's uninstall kept it; the new enable took it over)
+    const mon = await monitorFacts(vm!);
+    expect(mon).toMatchObject({ enabled: 'enabled', active: 'active' });
+    expect(mon.processes).toEqual([mon.mainPid]);
+    expect(await vm!.readFile(`/proc/${mon.mainPid}/cmdline`)).toContain(`${EXT_NAME}-${V2}/`);
+    expect((await monitorHeartbeat(V2)).message).toMatch(/Configuration 2 applied .* Checked/);
     expectTlsServes((figures.tls['after_update'] = await tlsChecks(vm!)));
     const k = await keeperState(vm!);
     figures.keeper['after_update'] = k;
@@ -411,6 +454,18 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
       afterBoot: async () => {
         boot = await waitDockerdActive(vm!);
         await startPidSampler(vm!);
+        // before the agent runs anything: the monitor came up at boot and keeps the heartbeat fresh
+        // (the container's kernel is the host's: systemd's own start is the boot)
+        const bootMs = Number((await vm!.check('date -d "$(ps -o lstart= -p 1)" +%s%3N')).trim());
+        expect(bootMs).toBeGreaterThan(0);
+        const mon = await monitorFacts(vm!);
+        expect(mon).toMatchObject({ enabled: 'enabled', active: 'active' });
+        const first = await monitorHeartbeat(V2, 30_000);
+        expect(first.status).toBe('Ready');
+        const samples = await watchHeartbeat(vm!, heartbeatFile(V2), 65_000);
+        const times = rewrites([first, ...samples]).filter((t) => t > bootMs);
+        figures.heartbeatRewrites = { idleGapsS: figures.heartbeatRewrites?.idleGapsS ?? [], afterBootGapsS: gapsS(times) };
+        expect(times.length).toBeGreaterThanOrEqual(2);
       },
     });
     last = r;
@@ -509,6 +564,11 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     if (dj.exitCode === 0) expect(dj.stdout).not.toMatch(/tcp:\/\/|tlsverify/);
     expect(await vm!.check(['dpkg-query', '-W', '-f', '${Status}', 'docker.io'])).toBe('install ok installed');
     expect((await vm!.check(['docker', 'ps', '-a', '--format', '{{.Names}}'])).split('\n')).toContain(KEEPER);
+    // the monitor is gone with its unit; uninstall's work ran as a transient unit
+    const mon = await monitorFacts(vm!);
+    expect(mon).toMatchObject({ unitFileExists: false, processes: [] });
+    expect(mon.active).not.toBe('active');
+    expect(await transientUnits(vm!)).toContainEqual(expect.stringMatching(/^azure-docker-extension-uninstall-[0-9a-f]{8}\.service$/));
     const k = await waitKeeperRunning(vm!); // restarted with dockerd on the local socket only
     figures.keeper['after_uninstall'] = k;
     expect(k.running).toBe(true);

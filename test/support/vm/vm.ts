@@ -48,6 +48,8 @@ export interface StartVmOptions {
   name?: string;
   /** Hostname inside the VM (default adx-vm). */
   hostname?: string;
+  /** Debian release: bookworm (12: waagent 2.7.3, docker.io 20.10, the default) or trixie (13: waagent 2.12, docker.io 26.1). */
+  suite?: 'bookworm' | 'trixie';
   /** Bind mounts "hostPath:vmPath[:ro]". Keep them few: the point of the VM is that it is not the host. */
   volumes?: string[];
   /** Environment of PID 1 (systemd passes little of it on to services). */
@@ -271,7 +273,7 @@ export async function startVm(opts: StartVmOptions = {}): Promise<Vm> {
   for (const v of opts.volumes ?? []) args.push('-v', v);
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('-e', `${k}=${v}`);
   args.push(...(opts.extraRunArgs ?? []));
-  const env = { ...process.env, ...(opts.hostname ? { ADX_E2E_HOSTNAME: opts.hostname } : {}) };
+  const env = { ...process.env, ...(opts.hostname ? { ADX_E2E_HOSTNAME: opts.hostname } : {}), ...(opts.suite ? { ADX_E2E_SUITE: opts.suite } : {}) };
   const r = await runHost(VMCTL, args, { timeoutMs: opts.timeoutMs ?? 20 * 60_000, env, onStderr: opts.log });
   if (r.exitCode !== 0) throw new Error(describeFailure(`vmctl.sh boot ${name}`, r));
   const id = r.stdout.trim().split('\n').pop() ?? '';

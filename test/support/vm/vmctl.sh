@@ -29,9 +29,12 @@ HOST_URI=unix://$SOCK
 NET=${ADX_E2E_NETWORK:-adx-e2e}
 BRIDGE=${ADX_E2E_BRIDGE:-adx-e2e0}
 SUBNET=${ADX_E2E_SUBNET:-10.213.0.0/24}       # away from 172.17/16, which the VM's own dockerd will want
-IMG_REPO=adx-e2e-vm
+# Debian release of the VM: bookworm (Debian 12, waagent 2.7.3, docker.io 20.10) or trixie (Debian 13,
+# waagent 2.12, docker.io 26.1). Each has its own image and cache tarball.
+SUITE=${ADX_E2E_SUITE:-bookworm}
+case "$SUITE" in bookworm|trixie) ;; *) echo "ADX_E2E_SUITE must be bookworm or trixie (got $SUITE)" >&2; exit 2 ;; esac
+IMG_REPO=adx-e2e-vm-$SUITE
 LABEL=adx-e2e.vm=1
-SUITE=bookworm
 DOCKER_BIN=${ADX_E2E_DOCKER:-docker}
 D=("$DOCKER_BIN" -H "$HOST_URI")
 
@@ -208,7 +211,8 @@ image_ensure() {
   with_lock
   if ! "${D[@]}" image inspect "$ref" >/dev/null 2>&1; then
     mkdir -p "$CACHE"
-    tar=$CACHE/rootfs-$key.tar
+    tar=$CACHE/rootfs-$SUITE-$key.tar
+    [ -s "$CACHE/rootfs-$key.tar" ] && mv -f "$CACHE/rootfs-$key.tar" "$tar"   # named before suites were
     if [ ! -s "$tar" ]; then
       if ! command -v debootstrap >/dev/null; then
         log "installing debootstrap"
@@ -237,7 +241,7 @@ image_ensure() {
     # drop images and tarballs of older recipes
     "${D[@]}" image ls --format '{{.Repository}}:{{.Tag}}' "$IMG_REPO" | grep -vx "$ref" \
       | xargs -r "${D[@]}" image rm >/dev/null 2>&1 || true
-    find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$key.tar" -delete
+    find "$CACHE" -maxdepth 1 -name "rootfs-$SUITE-*.tar" ! -name "rootfs-$SUITE-$key.tar" -delete
   fi
   unlock
   echo "$ref"
