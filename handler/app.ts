@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { handlerEnvCandidates, loadHandlerEnvironment, type HandlerEnvironment } from './agent/handler-env.js';
 import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
 import { EXIT } from './agent/exit-codes.js';
-import { MONITOR_VERB, parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
+import { parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
 import { describeError, HandlerError } from './errors.js';
 // Only what every command needs is imported eagerly: the no-op re-enable, which every goal
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
@@ -16,14 +16,15 @@ import { createLogger, type Logger } from './log/logger.js';
 import type { MonitorSupervisor, SupervisorOptions } from './monitor/supervisor.js';
 import { realClock } from './system/clock.js';
 import { launchDetached, passableEnv, runDetachedAndWait } from './system/detached.js';
+import { lazyCommandRunner } from './system/lazy-runner.js';
+import { handlerVersion as versionOf } from './version.js';
 import { RootedFileSystem } from './system/fs.js';
-import type { Clock, CommandRunner } from './system/ports.js';
+import type { Clock } from './system/ports.js';
 
 /** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
 const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
 /** The agent SIGKILLs uninstall at 300 s: what is not done by then goes on in the background. */
 export const UNINSTALL_WAIT_MS = 200_000;
-const MONITOR_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface AppResult {
   exitCode: number;
@@ -64,8 +65,6 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
     case 'worker':
     case 'uninstall-worker':
       return agentCommand(args, deps);
-    case 'monitor':
-      return monitorCommand(deps);
   }
 }
 
@@ -122,7 +121,7 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
         extensionDir: env.extensionDir,
         version,
         nodePath,
-        entryScript: deps.entryScript,
+        monitorScript: path.join(path.dirname(deps.entryScript), 'monitor.cjs'),
         env: Object.fromEntries(Object.entries(passableEnv(deps.env)).filter(([k]) => k.startsWith('DOCKER_EXTENSION_'))),
         fs: agentFs,
         cmd: commands,
@@ -227,59 +226,7 @@ function readJsonFile(file: string, flag: string): unknown {
 }
 
 export function handlerVersion(deps: Pick<AppDeps, 'env' | 'codeDir'>): string {
-  const fromAgent = deps.env.AZURE_GUEST_AGENT_EXTENSION_VERSION;
-  if (fromAgent) return fromAgent;
-  try {
-    return readFileSync(path.join(path.dirname(deps.codeDir), 'VERSION'), 'utf8').trim() || 'dev';
-  } catch {
-    return 'dev';
-  }
-}
-
-function lazyCommandRunner(log: Logger): () => Promise<CommandRunner> {
-  let runner: CommandRunner | undefined;
-  return async () => {
-    if (!runner) {
-      const { ExecaCommandRunner } = await import('./system/exec.js');
-      runner = new ExecaCommandRunner(log);
-    }
-    return runner;
-  };
-}
-
-/**
- * The long-lived monitor (its systemd unit runs this, or enable where there is no systemd). Its
- * own log file, rotated while it runs; exits 0 when stopped or when another monitor runs.
- */
-async function monitorCommand(deps: AppDeps): Promise<AppResult> {
-  const fs = new RootedFileSystem('/');
-  let env: HandlerEnvironment;
-  try {
-    env = await loadHandlerEnvironment(fs, handlerEnvCandidates(deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH, deps.codeDir));
-  } catch (e) {
-    return { exitCode: EXIT.failure, stderr: describeError(e) };
-  }
-  const version = handlerVersion(deps);
-  const { createRotatingLogger } = await import('./log/logger.js');
-  const { log, rotate } = createRotatingLogger({ file: path.join(env.logFolder, 'monitor.log'), maxBytes: MONITOR_LOG_MAX_BYTES, bindings: { op: 'monitor', version } });
-  const { runMonitor } = await import('./monitor/daemon.js');
-  const { NodeDaemonProbe } = await import('./docker/health.js');
-  const { emitEvent } = await import('./agent/events.js');
-  const clock = deps.clock ?? realClock;
-  const operationId = randomUUID();
-  const code = await runMonitor({
-    env,
-    version,
-    fs,
-    clock,
-    log,
-    rotateLog: rotate,
-    probe: new NodeDaemonProbe(),
-    cmd: lazyCommandRunner(log),
-    emitEvent: (level, message) => emitEvent(fs, env, { taskName: 'Monitor', level, message }, { version, operationId, now: new Date(clock.now()) }),
-    ...(deps.signal ? { signal: deps.signal } : {}),
-  });
-  return { exitCode: code };
+  return versionOf(deps.env, deps.codeDir);
 }
 
 function abortOnSigterm(log: Logger): AbortSignal {

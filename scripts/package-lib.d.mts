@@ -20,3 +20,6 @@ export function buildPackage(opts: {
 }): Promise<{ zipPath: string; sizeBytes: number }>;
 export function unpackLikeAgent(zipPath: string, destDir: string, opts?: { addUserExec?: boolean }): string;
 export function chmodAllFiles(dir: string, mode: number): void;
+export const SIGNING_PUBLISHER: string;
+export const SIGNING_TYPE: string;
+export function packagedManifest(): string;

@@ -8,7 +8,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildHandler, BUNDLE, METAFILE, ROOT } from './build.mjs';
+import { buildHandler, BUNDLE, METAFILE, MONITOR_BUNDLE, ROOT } from './build.mjs';
 
 // Node.js LTS shipped as the handler's runtime, from the npm registry's node-linux-<arch>
 // packages (the only registry reachable from our build machines). Bump both constants
@@ -129,6 +129,21 @@ function thirdPartyNotice(nodeLicense, packages) {
   return `${lines.join('\n')}\n`;
 }
 
+/** Publisher and type the extension is published under (manifest/manifest.xml). */
+export const SIGNING_PUBLISHER = 'Microsoft.Azure.Extensions';
+export const SIGNING_TYPE = 'DockerExtension';
+
+/**
+ * The repository's HandlerManifest.json plus `signingInfo`, as first-party handlers carry it: the
+ * agent (2.15 and later) checks it against the extension's publisher, type and version once package
+ * signature validation is enforced (today it only logs a mismatch).
+ */
+export function packagedManifest() {
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'HandlerManifest.json'), 'utf8'));
+  manifest[0].signingInfo = { type: SIGNING_TYPE, publisher: SIGNING_PUBLISHER, version: readPackageInfo().version };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
 /**
  * Writes `<outDir>/<zipFileName(arch)>` and returns `{ zipPath, sizeBytes }`. `arch` is 'x64',
  * 'arm64' or 'universal' (both runtimes; the package that gets published). Rebuilds the bundle
@@ -144,11 +159,13 @@ export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cache
   const staging = mkdtempSync(path.join(tmpdir(), 'handler-package-'));
   try {
     writeFileSync(path.join(staging, 'VERSION'), `${readPackageInfo().version}\n`);
+    writeFileSync(path.join(staging, 'HandlerManifest.json'), packagedManifest());
     writeFileSync(path.join(staging, 'LICENSES'), thirdPartyNotice(runtimes[0].license, bundledPackages(metafile)));
     const entries = [
-      { src: path.join(ROOT, 'HandlerManifest.json'), name: 'HandlerManifest.json', mode: 0o644 },
+      { src: path.join(staging, 'HandlerManifest.json'), name: 'HandlerManifest.json', mode: 0o644 },
       { src: path.join(ROOT, 'scripts', 'handler.sh'), name: 'scripts/handler.sh', mode: 0o755 },
       { src: BUNDLE, name: 'dist/handler.cjs', mode: 0o644 },
+      { src: MONITOR_BUNDLE, name: 'dist/monitor.cjs', mode: 0o644 },
       ...runtimes.map((r) => ({ src: r.node, name: `runtime/linux-${r.arch}/node`, mode: 0o755 })),
       { src: path.join(staging, 'VERSION'), name: 'VERSION', mode: 0o644 },
       { src: path.join(staging, 'LICENSES'), name: 'LICENSES', mode: 0o644 },

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { nonEmpty } from '../schema-mini.js';
 import { AgentContractError } from '../errors.js';
 import type { ReadFileSystem } from '../system/ports.js';
 
@@ -7,19 +8,19 @@ import type { ReadFileSystem } from '../system/ports.js';
 // (deploymentid, rolename, instance, hostResolverAddress) and the old samples' seqNo are
 // tolerated and ignored: the object schemas are not strict.
 const HandlerEnvironmentEntrySchema = z.object({
-  name: z.string().min(1),
-  version: z.union([z.number(), z.string()]).optional(),
+  name: nonEmpty(),
+  version: z.optional(z.union([z.number(), z.string()])),
   handlerEnvironment: z.object({
-    logFolder: z.string().min(1),
-    configFolder: z.string().min(1),
-    statusFolder: z.string().min(1),
-    heartbeatFile: z.string().min(1),
-    eventsFolder: z.string().min(1).optional(),
-    eventsFolder_preview: z.string().min(1).optional(),
+    logFolder: nonEmpty(),
+    configFolder: nonEmpty(),
+    statusFolder: nonEmpty(),
+    heartbeatFile: nonEmpty(),
+    eventsFolder: z.optional(nonEmpty()),
+    eventsFolder_preview: z.optional(nonEmpty()),
   }),
 });
 
-export const HandlerEnvironmentFileSchema = z.array(HandlerEnvironmentEntrySchema).min(1);
+export const HandlerEnvironmentFileSchema = z.array(HandlerEnvironmentEntrySchema).check(z.minLength(1));
 
 export interface HandlerEnvironment {
   name: string;

@@ -4,7 +4,6 @@ import { COMMAND_NAMES, isCommandName, type CommandName } from '../lifecycle/com
 export type ParsedArgs =
   | { kind: 'command'; command: CommandName; dryRun: boolean; root?: string; publicFile?: string; protectedFile?: string }
   | { kind: 'worker'; seq: number }
-  | { kind: 'monitor' }
   | { kind: 'uninstall-worker' }
   | { kind: 'help' }
   | { kind: 'version' }
@@ -12,8 +11,6 @@ export type ParsedArgs =
 
 /** Hidden verb the foreground enable uses to start its detached worker. */
 export const WORKER_VERB = '__worker';
-/** Hidden verb of the long-lived monitor (its systemd unit, or enable where there is no systemd). */
-export const MONITOR_VERB = '__monitor';
 /** Hidden verb of uninstall's part that may outlive the agent's 300 s limit. */
 export const UNINSTALL_WORKER_VERB = '__uninstall';
 
@@ -36,9 +33,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const seq = rest[0];
     return seq !== undefined && /^\d{1,9}$/.test(seq) && rest.length === 1 ? { kind: 'worker', seq: Number(seq) } : { kind: 'usage-error', message: 'bad worker arguments' };
   }
-  if (verb === MONITOR_VERB || verb === UNINSTALL_WORKER_VERB) {
-    if (rest.length > 0) return { kind: 'usage-error', message: `bad ${verb} arguments` };
-    return verb === MONITOR_VERB ? { kind: 'monitor' } : { kind: 'uninstall-worker' };
+  if (verb === UNINSTALL_WORKER_VERB) {
+    return rest.length === 0 ? { kind: 'uninstall-worker' } : { kind: 'usage-error', message: `bad ${verb} arguments` };
   }
   if (!isCommandName(verb)) return { kind: 'usage-error', message: `unknown command "${verb.slice(0, 40)}"` };
   let values;

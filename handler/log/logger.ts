@@ -48,36 +48,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino({ level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
-/**
- * For the long-lived monitor: the same JSON lines, and a rotation it calls from its timer (the
- * start-up rotation of the short commands would never run again). One `.1` generation.
- */
-export function createRotatingLogger(opts: { file: string; maxBytes: number; bindings?: Record<string, unknown>; level?: string }): { log: Logger; rotate: () => void } {
-  const level = opts.level ?? process.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'info';
-  rotateIfLarge(opts.file, opts.maxBytes);
-  const dest = pino.destination({ dest: opts.file, sync: true, mkdir: true });
-  const log = pino({ level, base: { pid: process.pid, ...opts.bindings }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
-  return {
-    log,
-    rotate: () => {
-      if (rotateIfLarge(opts.file, opts.maxBytes)) dest.reopen();
-    },
-  };
-}
-
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-function rotateIfLarge(file: string, maxBytes = MAX_LOG_BYTES): boolean {
+function rotateIfLarge(file: string): void {
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    if (statSync(file).size > maxBytes) {
-      renameSync(file, `${file}.1`);
-      return true;
-    }
+    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
   } catch {
     // absent file: nothing to rotate
   }
-  return false;
 }

@@ -10,7 +10,7 @@ import type { HandlerEnvironment } from '../agent/handler-env.js';
 import type { EventLevel } from '../agent/events.js';
 import { openEventStream, type EventStream } from '../docker/event-stream.js';
 import type { DaemonProbe } from '../docker/health.js';
-import type { Logger } from '../log/logger.js';
+import type { LogSink } from '../log/line-log.js';
 import { dockerdFromPidFile } from '../system/direct-manager.js';
 import { isListening } from '../system/listening.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
@@ -30,7 +30,7 @@ export interface MonitorDeps {
   version: string;
   fs: FileSystem;
   clock: Clock;
-  log: Logger;
+  log: LogSink;
   /** Called on every tick: the log is rotated by size. */
   rotateLog?: () => void;
   probe: DaemonProbe;

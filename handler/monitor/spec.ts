@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { nonEmpty } from '../schema-mini.js';
 import { ManagerSpecSchema } from '../system/manager-spec.js';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
 
@@ -13,47 +14,47 @@ export const monitorSpecPath = (dataDir: string) => path.join(dataDir, MONITOR_S
 
 /** A file the extension manages, as the extension left it after the last proven enable. */
 export const WatchedFileSchema = z.object({
-  path: z.string().min(1),
+  path: nonEmpty(),
   /** "daemon.json", "systemd drop-in", "CA certificate", "server certificate", "server private key". */
-  what: z.string().min(1),
+  what: nonEmpty(),
   /** null: the extension left no such file (its creation is a change too). */
-  sha256: z.string().nullable(),
-  mode: z.number().int().nullable(),
+  sha256: z.nullable(z.string()),
+  mode: z.nullable(z.number().check(z.int())),
   /** Content never logged (the private key). */
   sensitive: z.boolean(),
   /** daemon.json as applied, to name the keys an admin changed. */
-  json: z.record(z.string(), z.unknown()).optional(),
+  json: z.optional(z.record(z.string(), z.unknown())),
 });
 export type WatchedFile = z.infer<typeof WatchedFileSchema>;
 
 export const MonitorTargetSchema = z.object({
   /** The unix socket dockerd serves (GET /_ping, the event stream). */
-  socketPath: z.string().min(1),
+  socketPath: nonEmpty(),
   /** dockerd's own pid file: its liveness without touching the socket (which could socket-activate it). */
-  pidFile: z.string().min(1),
+  pidFile: nonEmpty(),
   manager: ManagerSpecSchema,
-  tcp: z
-    .object({
-      host: z.string().min(1),
-      port: z.number().int().min(1).max(65535),
-      tls: z
-        .object({
-          caFile: z.string().min(1),
-          certFile: z.string().min(1),
+  tcp: z.optional(
+    z.object({
+      host: nonEmpty(),
+      port: z.number().check(z.int(), z.gte(1), z.lte(65535)),
+      tls: z.optional(
+        z.object({
+          caFile: nonEmpty(),
+          certFile: nonEmpty(),
           /** The certificate dockerd must present (sha256, colon-separated as TLS peers report it). */
-          fingerprint256: z.string().optional(),
-        })
-        .optional(),
-    })
-    .optional(),
+          fingerprint256: z.optional(z.string()),
+        }),
+      ),
+    }),
+  ),
   files: z.array(WatchedFileSchema),
   /** Engine version proven at the last enable (decoration for messages). */
-  engineVersion: z.string().optional(),
+  engineVersion: z.optional(z.string()),
 });
 export type MonitorTarget = z.infer<typeof MonitorTargetSchema>;
 
 export const LastEnableSchema = z.object({
-  seq: z.number().int().nonnegative(),
+  seq: z.number().check(z.int(), z.gte(0)),
   result: z.enum(['success', 'error']),
   /** The status message the enable reported (secret-free: it is published as the status). */
   message: z.string(),
@@ -66,8 +67,8 @@ export const MonitorSpecSchema = z.object({
   schema: z.literal(1),
   /** The agent disabled the extension: report, restart nothing. */
   disabled: z.boolean(),
-  target: MonitorTargetSchema.optional(),
-  lastEnable: LastEnableSchema.optional(),
+  target: z.optional(MonitorTargetSchema),
+  lastEnable: z.optional(LastEnableSchema),
 });
 export type MonitorSpec = z.infer<typeof MonitorSpecSchema>;
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { CommandRunner, Clock, FileSystem } from '../system/ports.js';
 import { liveMonitor, stopProcess, type MonitorOwner } from './lock.js';
-import { MONITOR_NODE_FLAGS, MONITOR_UNIT, MONITOR_UNIT_PATH, renderMonitorUnit } from './unit.js';
+import { MONITOR_NODE_FLAGS, MONITOR_PROCESS_ENV, MONITOR_UNIT, MONITOR_UNIT_PATH, renderMonitorUnit } from './unit.js';
 
 export interface MonitorSupervisor {
   readonly kind: 'systemd' | 'direct';
@@ -19,9 +19,9 @@ export interface SupervisorOptions {
   dataDir: string;
   extensionDir: string;
   version: string;
-  /** The runtime and bundle the monitor runs with (the package's own). */
+  /** The runtime and the monitor's bundle (dist/monitor.cjs of the package). */
   nodePath: string;
-  entryScript: string;
+  monitorScript: string;
   /** Environment the monitor needs beyond the unit's defaults (log level, test switches). */
   env: Record<string, string>;
   fs: FileSystem;
@@ -51,7 +51,7 @@ export class SystemdMonitorSupervisor implements MonitorSupervisor {
 
   async ensureRunning(): Promise<{ started: boolean; detail: string }> {
     const o = this.o;
-    const unit = renderMonitorUnit({ nodePath: o.nodePath, entryScript: o.entryScript, extensionDir: o.extensionDir, version: o.version, env: o.env });
+    const unit = renderMonitorUnit({ nodePath: o.nodePath, monitorScript: o.monitorScript, extensionDir: o.extensionDir, version: o.version, env: o.env });
     const current = await o.fs.readText(MONITOR_UNIT_PATH);
     const owner = await liveMonitor(o.dataDir);
     if (current === unit && mine(owner, o.extensionDir)) return { started: false, detail: `${MONITOR_UNIT} runs (pid ${owner!.pid})` };
@@ -98,7 +98,7 @@ export class DirectMonitorSupervisor implements MonitorSupervisor {
     if (mine(owner, o.extensionDir)) return { started: false, detail: `monitor runs (pid ${owner!.pid})` };
     // A new session: neither the agent's process-group kill nor our exit reaches it. The monitor
     // itself replaces a monitor of another version and backs off from a twin.
-    const child = spawn(o.nodePath, [...MONITOR_NODE_FLAGS, o.entryScript, '__monitor'], {
+    const child = spawn(o.nodePath, [...MONITOR_NODE_FLAGS, o.monitorScript, '__monitor'], {
       cwd: o.extensionDir,
       detached: true,
       stdio: 'ignore',
@@ -108,6 +108,7 @@ export class DirectMonitorSupervisor implements MonitorSupervisor {
         LANG: 'C.UTF-8',
         AZURE_GUEST_AGENT_EXTENSION_PATH: o.extensionDir,
         AZURE_GUEST_AGENT_EXTENSION_VERSION: o.version,
+        ...MONITOR_PROCESS_ENV,
         ...o.env,
       },
     });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { StepFailedError } from '../errors.js';
-import { BASE_ENV } from './exec.js';
+import { BASE_ENV } from './base-env.js';
 import type { ManagerSpec } from './manager-spec.js';
 import type { Clock } from './ports.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from './service-manager.js';

@@ -1,14 +1,9 @@
 import { execa } from 'execa';
 import type { CommandResult, CommandRunner, RunOptions } from './ports.js';
 
-// The agent gives handlers a minimal environment (no HOME); children get an explicit one so
-// apt, systemctl and docker behave the same under the agent as in a root shell.
-export const BASE_ENV: Readonly<Record<string, string>> = {
-  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  HOME: '/root',
-  LANG: 'C.UTF-8',
-  LC_ALL: 'C.UTF-8',
-};
+import { BASE_ENV } from './base-env.js';
+
+export { BASE_ENV };
 
 export interface CommandLog {
   debug(obj: object, msg?: string): void;

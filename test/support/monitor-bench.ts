@@ -93,6 +93,9 @@ export async function monitorBench(opts: { idleMs?: number; deaths?: number; eve
       await rig.waitHeartbeat((h) => h.status === 'NotReady', 10_000, 'NotReady');
       delays.push(Date.now() - t0);
     }
+    await rig.waitHeartbeat((h) => h.status === 'Ready' && /serves/.test(h.message), 30_000, 'Ready');
+    const afterRestarts = rssKiB(m.pid);
+    out.push(`resident memory after ${deaths} deaths of dockerd and restarts by the monitor: ${mib(afterRestarts.rss)} (peak ${mib(afterRestarts.hwm)})`);
     out.push(
       `dockerd killed (-9) to a NotReady heartbeat: median ${median(delays)} ms over ${deaths} (max ${Math.max(...delays)} ms); promised: within 10,000 ms (median is ${((median(delays) / 10_000) * 100).toFixed(2)} % of it); a 60 s timer alone would average 30,000 ms`,
     );

@@ -11,7 +11,7 @@ import {
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const EXPECTED_ENTRIES = [
-  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.cjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
+  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.cjs', 'dist/monitor.cjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
 ];
 const VERBS = ['install', 'enable', 'disable', 'uninstall', 'update'];
 // What the agent has under systemd, minus everything optional: no HOME, no LANG.
@@ -72,6 +72,13 @@ describe('x64 handler zip', () => {
       expect(typeof m[key]).toBe('boolean');
     }
     expect(m).toMatchObject({ reportHeartbeat: true, updateMode: 'UpdateWithInstall', supportsMultipleExtensions: false });
+  });
+
+  test('the packaged manifest carries signingInfo for this version and declares the monitor service', () => {
+    const [entry] = JSON.parse(readFileSync(path.join(agentLike, 'HandlerManifest.json'), 'utf8'));
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(entry.signingInfo).toEqual({ type: 'DockerExtension', publisher: 'Microsoft.Azure.Extensions', version });
+    expect(entry.resourceLimits.services).toEqual([{ name: 'azure-docker-extension-monitor.service', cpuQuotaPercentage: 10 }]);
   });
 
   test('VERSION matches package.json and LICENSES names Node.js', () => {

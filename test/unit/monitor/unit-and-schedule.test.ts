@@ -11,7 +11,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 describe('the monitor unit', () => {
   const unit = renderMonitorUnit({
     nodePath: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension-2.0.0/runtime/linux-x64/node',
-    entryScript: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension-2.0.0/dist/handler.cjs',
+    monitorScript: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension-2.0.0/dist/monitor.cjs',
     extensionDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension-2.0.0',
     version: '2.0.0',
     env: { DOCKER_EXTENSION_LOG_LEVEL: 'debug' },
@@ -20,8 +20,8 @@ describe('the monitor unit', () => {
   test('starts before the agent, restarts on failure, is skipped once its version is gone', () => {
     expect(unit).toMatch(/^Before=walinuxagent\.service waagent\.service$/m);
     expect(unit).toMatch(/^Restart=on-failure$/m);
-    expect(unit).toMatch(/^ConditionPathExists=\/var\/lib\/waagent\/Microsoft\.Azure\.Extensions\.DockerExtension-2\.0\.0\/dist\/handler\.cjs$/m);
-    expect(unit).toMatch(/^ExecStart=\/var\/lib\/waagent\/.*\/runtime\/linux-x64\/node --max-old-space-size=48 --max-semi-space-size=1 \/var\/lib\/waagent\/.*\/dist\/handler\.cjs __monitor$/m);
+    expect(unit).toMatch(/^ConditionPathExists=\/var\/lib\/waagent\/Microsoft\.Azure\.Extensions\.DockerExtension-2\.0\.0\/dist\/monitor\.cjs$/m);
+    expect(unit).toMatch(/^ExecStart=\/var\/lib\/waagent\/.*\/runtime\/linux-x64\/node --lite-mode --max-semi-space-size=1 --max-old-space-size=48 \/var\/lib\/waagent\/.*\/dist\/monitor\.cjs __monitor$/m);
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
     expect(unit).toMatch(/^Environment=AZURE_GUEST_AGENT_EXTENSION_PATH=\/var\/lib\/waagent\/Microsoft\.Azure\.Extensions\.DockerExtension-2\.0\.0$/m);
     expect(unit).toMatch(/^Environment=DOCKER_EXTENSION_LOG_LEVEL=debug$/m);
