@@ -10,21 +10,20 @@ import { describeError, HandlerError } from './errors.js';
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
 import { COMMANDS } from './lifecycle/commands.js';
 import type { Applier, RunContext } from './lifecycle/context.js';
+import { UNINSTALL_WAIT_MS } from './lifecycle/other-commands.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
 import type { ApplierOptions } from './lifecycle/make-applier.js';
 import { createLogger, type Logger } from './log/logger.js';
 import type { MonitorSupervisor, SupervisorOptions } from './monitor/supervisor.js';
 import { realClock } from './system/clock.js';
-import { launchDetached, passableEnv, runDetachedAndWait } from './system/detached.js';
 import { lazyCommandRunner } from './system/lazy-runner.js';
+import { passableEnv } from './system/passable-env.js';
 import { handlerVersion as versionOf } from './version.js';
 import { RootedFileSystem } from './system/fs.js';
 import type { Clock } from './system/ports.js';
 
 /** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
 const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
-/** The agent SIGKILLs uninstall at 300 s: what is not done by then goes on in the background. */
-export const UNINSTALL_WAIT_MS = 200_000;
 
 export interface AppResult {
   exitCode: number;
@@ -104,11 +103,13 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
     operationId: randomUUID(),
     spawnWorker: async (s) => {
       if (deps.spawnWorker) return deps.spawnWorker({ seq: s, extensionDir: env.extensionDir });
+      const { launchDetached } = await import('./system/detached.js');
       const job = { name: `azure-docker-extension-enable-${s}-${randomUUID().slice(0, 8)}`, argv: [nodePath, deps.entryScript, WORKER_VERB, String(s)], cwd: env.extensionDir, env: detachedEnv };
       return (await launchDetached(job, { cmd: commands, onFallback })).label;
     },
     runUninstallWorker: async () => {
       if (deps.runUninstallWorker) return deps.runUninstallWorker();
+      const { runDetachedAndWait } = await import('./system/detached.js');
       const job = { name: `azure-docker-extension-uninstall-${randomUUID().slice(0, 8)}`, argv: [nodePath, deps.entryScript, UNINSTALL_WORKER_VERB], cwd: env.extensionDir, env: detachedEnv };
       const r = await runDetachedAndWait(job, UNINSTALL_WAIT_MS, { cmd: commands, onFallback });
       return { finished: r.exitCode !== undefined, ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), label: r.launched.label };

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { EXIT } from '../agent/exit-codes.js';
 import { readMrseq } from '../agent/seqnum.js';
 import { describeError } from '../errors.js';
 import { acquireWorkerLock } from '../system/worker-lock.js';
@@ -77,13 +78,23 @@ export async function uninstall(ctx: RunContext): Promise<CommandResult> {
     ctx.log.warn({ event: 'uninstall continues in the background', job: r.label });
     return { exitCode: 0, stdout: `uninstall: still working after ${UNINSTALL_REPORT_AFTER_S} s; it goes on in the background (${r.label}); see ${ctx.env.logFolder}/handler.log` };
   }
-  const result = await ctx.agentFs.readText(uninstallResultPath(ctx));
-  const message = result ? (JSON.parse(result) as { message?: string }).message ?? 'done' : 'done';
-  if (r.exitCode !== 0) return { exitCode: 1, stdout: `uninstall failed: ${message} (details: ${ctx.env.logFolder}/handler.log)` };
+  const message = (await readUninstallResult(ctx)) ?? 'done';
+  if (r.exitCode !== 0) return { exitCode: EXIT.failure, stdout: `uninstall failed: ${message} (details: ${ctx.env.logFolder}/handler.log)` };
   return { exitCode: 0, stdout: `uninstall: ${message}` };
 }
 
-const UNINSTALL_REPORT_AFTER_S = 200;
+/** The agent SIGKILLs uninstall at 300 s: what is not done by then goes on in the background. */
+export const UNINSTALL_WAIT_MS = 200_000;
+const UNINSTALL_REPORT_AFTER_S = UNINSTALL_WAIT_MS / 1000;
+
+async function readUninstallResult(ctx: RunContext): Promise<string | undefined> {
+  try {
+    return (JSON.parse((await ctx.agentFs.readText(uninstallResultPath(ctx))) ?? '{}') as { message?: string }).message;
+  } catch {
+    return undefined;
+  }
+}
+
 const uninstallResultPath = (ctx: RunContext) => path.join(ctx.env.logFolder, 'uninstall-result.json');
 
 /**

@@ -29,16 +29,6 @@ export interface Launched {
 
 export const systemdAvailable = (): boolean => existsSync('/run/systemd/system');
 
-/** Environment an agent command may hand to its detached work: the agent's own variables and ours. */
-export function passableEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) continue;
-    if (/^(AZURE_GUEST_AGENT_|DOCKER_EXTENSION_)/.test(k) || ['ConfigSequenceNumber', 'ConfigExtensionName', 'PATH', 'HOME', 'LANG', 'NODE_COMPILE_CACHE'].includes(k)) out[k] = v;
-  }
-  return out;
-}
-
 function systemdRunArgs(job: DetachedJob, extra: string[]): string[] {
   return [
     '--unit',
