@@ -15,7 +15,7 @@ import { dockerdFromPidFile } from '../system/direct-manager.js';
 import { isListening } from '../system/listening.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, serviceManagerFromSpec } from '../system/service-manager.js';
-import { liveOwner } from '../system/worker-lock.js';
+import { isOwnerAlive, liveOwner, readLockOwner } from '../system/worker-lock.js';
 import { detectDrift, type DriftItem } from './drift.js';
 import { acquireMonitorLock } from './lock.js';
 import { CertificateReader, readWatchedFiles } from './read-files.js';
@@ -221,9 +221,15 @@ class Monitor {
     const read = await readMonitorSpec(fs, env.dataDir);
     const spec: MonitorSpec = read.kind === 'ok' ? read.spec : EMPTY_SPEC;
     this.syncWatches(spec);
-    const worker = await liveOwner(path.join(env.dataDir, WORKER_LOCK_FILE));
+    const lockOwner = await readLockOwner(path.join(env.dataDir, WORKER_LOCK_FILE));
+    const worker = lockOwner && isOwnerAlive(lockOwner) ? lockOwner : undefined;
 
     const obs: Observation = { now, disabled: spec.disabled, drift: [] };
+    // A lock left by a dead enable worker: it was killed mid-apply (kill -9, a reboot). Only the
+    // next acquirer removes it, so it stays visible until the agent's next enable resumes the work.
+    if (lockOwner && !worker && (lockOwner.kind ?? 'enable') === 'enable' && !(spec.lastEnable && Date.parse(spec.lastEnable.at) >= Date.parse(lockOwner.startedAt))) {
+      obs.interrupted = { seq: lockOwner.seq, pid: lockOwner.pid, startedAt: lockOwner.startedAt };
+    }
     // An enable or uninstall owns the machine while it runs: no restart of ours may cross it.
     if (worker) this.cancelRestart();
     if (read.kind === 'invalid') obs.specProblem = `${monitorSpecPath(env.dataDir)}: ${read.why}`;

@@ -39,6 +39,8 @@ export interface Observation {
   specProblem?: string;
   /** A live enable worker or uninstall holds the worker lock. */
   worker?: { pid: number; seq: number; kind: 'enable' | 'uninstall'; startedAt: string };
+  /** An enable worker died holding its lock (killed mid-apply); nothing has finished that configuration since. */
+  interrupted?: { seq: number; pid: number; startedAt: string };
   lastEnable?: LastEnable;
   target?: MonitorTarget;
   dockerd?: DaemonHealth;
@@ -94,6 +96,12 @@ export function judge(o: Observation): Verdict {
   if (o.disabled) {
     down.push('The Docker extension is disabled; dockerd keeps running with its configuration and the extension does not restart it.');
     reasons.push('disabled');
+  }
+  if (o.interrupted) {
+    down.push(
+      `Applying configuration ${o.interrupted.seq} was interrupted (its worker, pid ${o.interrupted.pid}, started ${utc(Date.parse(o.interrupted.startedAt))}, is gone); the agent's next enable resumes it, and restarting the agent (systemctl restart walinuxagent) makes that happen now.`,
+    );
+    reasons.push('apply-interrupted');
   }
   if (o.lastEnable?.result === 'error') {
     down.push(`Configuration ${o.lastEnable.seq} was not applied: ${short(o.lastEnable.message.replace(/^Configuration \d+ failed: /, ''), 420)}`);

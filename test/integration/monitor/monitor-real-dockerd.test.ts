@@ -167,6 +167,21 @@ d('(integration) the monitor keeps the heartbeat true (direct manager, real dock
     expect(rig.sb.pid()).not.toBe(pid);
   }, 90_000);
 
+  test('an enable worker killed mid-apply (its lock left behind, its pid gone): NotReady until the next enable finishes', async () => {
+    const lock = path.join(rig.tree.libDir, rig.tree.name, 'enable-worker.lock');
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    writeFileSync(lock, JSON.stringify({ pid: dead.pid, procStart: '1', seq: 3, version: '1.0.0', startedAt: new Date().toISOString(), kind: 'enable' }));
+    const { hb } = await rig.waitHeartbeat((h) => /Applying configuration 3 was interrupted/.test(h.message), 10_000, 'naming the interrupted apply');
+    expect(hb.status).toBe('NotReady');
+    // what a killed worker leaves in the status file, and what makes the agent's next enable retry
+    const st = path.join(rig.tree.extDir, 'status', '3.status');
+    writeFileSync(st, readFileSync(st, 'utf8').replace('"status":"success"', '"status":"transitioning"'));
+    expect((await runApp(['enable'], rig.deps(3))).exitCode).toBe(0);
+    await rig.waitHeartbeat((h) => h.status === 'Ready' && /Configuration 3 applied .* Checked/.test(h.message), 30_000, 'Ready after the retried enable');
+    expect(existsSync(lock)).toBe(false);
+  }, 60_000);
+
   test('kill -9 the monitor: the next same-sequence enable (a no-op) brings it back', async () => {
     const m = (await rig.monitor())!;
     process.kill(m.pid, 'SIGKILL');

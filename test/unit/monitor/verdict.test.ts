@@ -85,6 +85,12 @@ describe('the heartbeat verdict', () => {
       /^Configuration 4 was not applied: protected setting "certs\.key" does not belong to the certificate Docker 20\.10\.24\+dfsg1 serves/,
     ],
     [
+      'an apply killed mid-way (its worker is gone, its lock left): NotReady until the next enable',
+      { interrupted: { seq: 6, pid: 999, startedAt: '2026-12-01T09:30:00Z' } },
+      'NotReady',
+      /^Applying configuration 6 was interrupted \(its worker, pid 999, started 2026-12-01 09:30:00 UTC, is gone\); the agent's next enable resumes it, and restarting the agent \(systemctl restart walinuxagent\) makes that happen now\. Docker/,
+    ],
+    [
       'a restart by the monitor is mentioned for an hour',
       { dockerd: { ...serving, recovery: { by: 'monitor', attempt: 0, restartedAt: NOW - 10 * 60_000, logFile: '/var/log/dockerd.log' } } },
       'Ready',
