@@ -296,6 +296,19 @@ describe('disable and uninstall', () => {
   });
 });
 
+describe('uninstall within the agent\'s 300 s', () => {
+  test('work still running after the wait: uninstall returns 0 and says where to look', async () => {
+    const t = await tree();
+    await t.writeSettings(0, pub, prot);
+    const a = recordingApplier();
+    await runApp(['enable'], deps(t, a, 0));
+    const r = await runApp(['uninstall'], { ...deps(t, a, 0), runUninstallWorker: async () => ({ finished: false, label: 'azure-docker-extension-uninstall-1a2b3c4d.service' }) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^uninstall: still working after 200 s; it goes on in the background \(azure-docker-extension-uninstall-1a2b3c4d\.service\); see .*handler\.log$/);
+    await t.cleanup();
+  });
+});
+
 describe('dry run', () => {
   test('the embedded example validates and plans, writing nothing', async () => {
     const r = await runApp(['enable', '--dry-run'], { env: {}, codeDir: '/nonexistent/dist', entryScript: '', makeApplier: () => recordingApplier() });
