@@ -46,7 +46,9 @@ function systemdRunArgs(job: DetachedJob, extra: string[]): string[] {
 /** Starts the job and returns once it runs; never waits for it to finish. */
 export async function launchDetached(job: DetachedJob, deps: { cmd?: () => Promise<CommandRunner>; useSystemd?: boolean; onFallback?: (why: string) => void }): Promise<Launched> {
   if ((deps.useSystemd ?? systemdAvailable()) && deps.cmd) {
-    const r = await (await deps.cmd()).run('systemd-run', systemdRunArgs(job, ['--no-block']), { timeoutMs: 30_000 });
+    // Without --no-block: systemd-run returns once the service started (about 10 ms), so a unit
+    // that cannot start is seen here and the work falls back to setsid instead of never running.
+    const r = await (await deps.cmd()).run('systemd-run', systemdRunArgs(job, []), { timeoutMs: 30_000 });
     if (r.exitCode === 0) return { how: 'systemd-run', label: `${job.name}.service` };
     deps.onFallback?.(`systemd-run failed (exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''})`);
   }
