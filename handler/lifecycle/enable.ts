@@ -2,15 +2,14 @@ import * as path from 'node:path';
 import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
 import { AgentContractError } from '../errors.js';
-import { liveOwner } from '../system/worker-lock.js';
+import { liveOwner, WORKER_LOCK_FILE } from '../system/worker-lock.js';
 import { ensureMonitorCheap } from './monitor-control.js';
 import { clearUpdateMarker } from './other-commands.js';
 import type { RunContext } from './context.js';
 import { reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
-export const WORKER_LOCK = 'enable-worker.lock';
-export const workerLockPath = (ctx: RunContext) => path.join(ctx.env.dataDir, WORKER_LOCK);
+export const workerLockPath = (ctx: RunContext) => path.join(ctx.env.dataDir, WORKER_LOCK_FILE);
 
 export function requireSeq(ctx: RunContext): number {
   if (ctx.seq === undefined) {

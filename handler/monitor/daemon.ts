@@ -15,15 +15,13 @@ import { dockerdFromPidFile } from '../system/direct-manager.js';
 import { isListening } from '../system/listening.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, serviceManagerFromSpec } from '../system/service-manager.js';
-import { isOwnerAlive, liveOwner, readLockOwner } from '../system/worker-lock.js';
+import { isOwnerAlive, liveOwner, readLockOwner, WORKER_LOCK_FILE } from '../system/worker-lock.js';
 import { detectDrift, type DriftItem } from './drift.js';
 import { acquireMonitorLock } from './lock.js';
 import { CertificateReader, readWatchedFiles } from './read-files.js';
 import { DEBOUNCE_MS, HEALTHY_RESET_MS, recheckDelay, RESTART_READY_MS, restartDelay, TICK_MS, TLS_RECHECK_MS } from './schedule.js';
 import { EMPTY_SPEC, monitorSpecPath, readMonitorSpec, type MonitorSpec, type MonitorTarget } from './spec.js';
 import { judge, type CertState, type DaemonHealth, type Observation, type Recovery, type Verdict } from './verdict.js';
-
-export const WORKER_LOCK_FILE = 'enable-worker.lock';
 
 export interface MonitorDeps {
   env: HandlerEnvironment;

@@ -10,6 +10,9 @@ export { procStartTime } from './pid-file.js';
 // same file. Two kinds of work take it: the enable worker (one sequence number) and uninstall's
 // background part, which nothing supersedes: an enable that arrives meanwhile waits for it.
 
+/** In the non-versioned data directory; the monitor watches it to know when work starts and ends. */
+export const WORKER_LOCK_FILE = 'enable-worker.lock';
+
 export interface LockOwner extends ProcessIdentity {
   seq: number;
   version: string;
