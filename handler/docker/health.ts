@@ -2,9 +2,9 @@
 // real TLS handshake with the TCP port, verified against the configured CA. We hold no client
 // key, so instead of an authenticated request we check that a client without a certificate is
 // turned away — that is what tlsverify means.
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { httpGet } from './http-get.js';
 
 export interface SocketPing {
   ok: boolean;
@@ -126,27 +126,4 @@ export class NodeDaemonProbe implements DaemonProbe {
     if (r.error) return { ok: false, detail: r.error };
     return r.status === 200 ? { ok: true, detail: 'GET /_ping answered OK over plain TCP' } : { ok: false, detail: `GET /_ping answered ${r.status}` };
   }
-}
-
-interface HttpResult {
-  status?: number;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-  error?: string;
-}
-
-function httpGet(target: { socketPath?: string; host?: string; port?: number; path: string }, timeoutMs: number): Promise<HttpResult> {
-  return new Promise((resolve) => {
-    const req = http.get({ ...target, timeout: timeoutMs, headers: { Host: 'docker' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (body.length < 65536) body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
-      res.on('error', (e) => resolve({ body, headers: {}, error: e.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ body: '', headers: {}, error: e.code ? `${e.code}: ${e.message}` : e.message }));
-  });
 }

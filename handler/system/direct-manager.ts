@@ -1,6 +1,5 @@
 // dockerd without systemd as PID 1 (containers, WSL, the development machine): started detached
 // in its own session with a pid file and a log file, reloaded with SIGHUP, stopped with SIGTERM.
-import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { StepFailedError } from '../errors.js';
@@ -107,6 +106,8 @@ export class DirectServiceManager implements ServiceManager {
     const fd = openSync(this.logFile, 'a', 0o640);
     this.logOffset = fstatSync(fd).size;
     const args = ['--config-file', this.configFile, ...this.fixedArgs];
+    // Loaded here: the monitor, which holds this manager for weeks, spawns dockerd rarely if ever.
+    const { spawn } = await import('node:child_process');
     let child;
     try {
       // detached: own session and process group, so the handler's exit (or the agent killing

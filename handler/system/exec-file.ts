@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { BASE_ENV } from './base-env.js';
 import type { CommandResult, CommandRunner, RunOptions } from './ports.js';
 
@@ -6,7 +5,9 @@ import type { CommandResult, CommandRunner, RunOptions } from './ports.js';
 // (`systemctl show`, when dockerd is down), and execa's module graph would cost it several MiB of
 // resident memory for weeks. Same contract as ExecaCommandRunner: resolves whatever the exit code.
 export class ExecFileRunner implements CommandRunner {
-  run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+  async run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    // Loaded on the first command (the monitor runs one only when dockerd is down).
+    const { execFile } = await import('node:child_process');
     return new Promise((resolve) => {
       const child = execFile(
         file,
