@@ -15,6 +15,35 @@ ext_dir=$(CDPATH='' cd -- "$self_dir/.." && pwd -P) || {
   exit 3
 }
 
+# The no-op re-enable, which every goal state and boot of every VM runs, decided here without
+# starting Node (~3 ms instead of ~70): from the token the handler writes when it has just found
+# this configuration applied (handler/agent/noop-token.ts). The same sequence number and version,
+# the three files the decision reads untouched (inode, size, mtime to the nanosecond), and the same monitor process
+# alive: else fall through to Node, which decides the same question and writes a new token.
+noop_enable() {
+  [ "$#" -eq 1 ] && [ "$1" = enable ] || return 1
+  seq=${ConfigSequenceNumber:-}
+  ver=${AZURE_GUEST_AGENT_EXTENSION_VERSION:-}
+  # The extension directory as the handler finds it: the agent's variable first.
+  dir=${AZURE_GUEST_AGENT_EXTENSION_PATH:-$ext_dir}
+  case $seq in '' | *[!0-9]*) return 1 ;; esac
+  [ -n "$ver" ] && [ -r "$dir/noop-enable" ] || return 1
+  read -r t_format t_seq t_ver t_f1 t_f2 t_f3 t_pid t_start t_extra <"$dir/noop-enable" || return 1
+  [ "$t_format" = noop1 ] && [ -z "$t_extra" ] && [ "$t_seq" = "$seq" ] && [ "$t_ver" = "$ver" ] || return 1
+  now=$(stat --printf='%i:%s:%.9Y ' "$dir/mrseq" "$dir/last-enable.json" "$dir/status/$seq.status" 2>/dev/null) || return 1
+  [ "$now" = "$t_f1 $t_f2 $t_f3 " ] || return 1
+  case $t_pid in '' | *[!0-9]*) return 1 ;; esac
+  [ -r "/proc/$t_pid/stat" ] || return 1
+  read -r p_stat 2>/dev/null <"/proc/$t_pid/stat" || return 1
+  # shellcheck disable=SC2086  # split the fields after the command name on purpose
+  set -- ${p_stat##*") "}
+  [ "$1" != Z ] && [ "${20:-}" = "$t_start" ]
+}
+if noop_enable "$@"; then
+  echo "enable: configuration $ConfigSequenceNumber is already applied; nothing to do"
+  exit 0
+fi
+
 machine=$(uname -m)
 case $machine in
   x86_64 | amd64) arch=x64 ;;

@@ -3,6 +3,7 @@ import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
 import { AgentContractError } from '../errors.js';
 import { liveOwner, WORKER_LOCK_FILE } from '../system/worker-lock.js';
+import { removeNoopToken, writeNoopToken } from '../agent/noop-token.js';
 import { ensureMonitorCheap } from './monitor-control.js';
 import { clearUpdateMarker } from './other-commands.js';
 import type { RunContext } from './context.js';
@@ -33,7 +34,9 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
   if (decision.action === 'skip') {
     ctx.log.info({ event: 'seq skipped', reason: decision.reason, mrseq });
     // After a reboot, a kill or an agent restart the monitor may be gone: this is where it comes back.
-    const problem = await ensureMonitorCheap(ctx);
+    const { owner: monitor, problem } = await ensureMonitorCheap(ctx);
+    // From now on the shim answers this same question without Node, until anything it rests on changes.
+    if (decision.reason === 'already-applied' && monitor) await noopToken(ctx, seq, monitor);
     return {
       exitCode: 0,
       stdout:
@@ -62,6 +65,7 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
   const { requireSettings } = await import('./load-settings.js');
   const { summariseSettings } = await import('../agent/settings-summary.js');
   const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq);
+  await removeNoopToken(ctx.agentFs, ctx.env.extensionDir);
   const summary = summariseSettings(settings);
   await reportStatus(
     ctx,
@@ -80,4 +84,13 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
   const worker = await ctx.spawnWorker(seq);
   ctx.log.info({ event: 'worker started', worker });
   return { exitCode: 0, stdout: `enable: configuration ${seq} validated; applying in the background (${worker})` };
+}
+
+/** Best effort: without a token the shim only falls through to Node, which decides the same. */
+export async function noopToken(ctx: RunContext, seq: number, monitor: { pid: number; procStart: string }): Promise<void> {
+  try {
+    await writeNoopToken(ctx.agentFs, ctx.env, seq, ctx.version, monitor);
+  } catch (e) {
+    ctx.log.debug({ event: 'no-op token not written', err: (e as Error).message });
+  }
 }

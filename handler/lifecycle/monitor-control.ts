@@ -3,15 +3,21 @@
 // record, uninstall stops the monitor and removes it. None of this ever fails a command: a
 // monitor that cannot start is a warning, not a reason to report Docker's configuration failed.
 import { describeError } from '../errors.js';
-import { liveMonitor } from '../monitor/lock.js';
+import { liveMonitor, type MonitorOwner } from '../monitor/lock.js';
 import type { LastEnable, MonitorTarget } from '../monitor/spec.js';
 import type { RunContext } from './context.js';
 
-/** The cheap path every goal state and boot takes: nothing is spawned when the monitor runs. */
-export async function ensureMonitorCheap(ctx: RunContext): Promise<string | undefined> {
+/**
+ * The cheap path every goal state and boot takes: nothing is spawned when the monitor runs.
+ * Returns the running monitor, or the problem to report when it could not be started.
+ */
+export async function ensureMonitorCheap(ctx: RunContext): Promise<{ owner?: MonitorOwner; problem?: string }> {
   const owner = await liveMonitor(ctx.env.dataDir);
-  if (owner && owner.extensionDir === ctx.env.extensionDir) return undefined;
-  return ensureMonitor(ctx);
+  if (owner && owner.extensionDir === ctx.env.extensionDir) return { owner };
+  const problem = await ensureMonitor(ctx);
+  if (problem) return { problem };
+  const started = await liveMonitor(ctx.env.dataDir);
+  return started ? { owner: started } : {};
 }
 
 /** Starts (or takes over) the monitor; returns a problem to report as a warning, if any. */
