@@ -37,6 +37,9 @@ export async function buildHandler({ quiet = false } = {}) {
     metafile: true,
     // Metafile paths are relative to this; bundledPackages() resolves them against ROOT.
     absWorkingDir: ROOT,
+    // pino's sonic-boom and thread-stream require node:assert for two plain assert(cond, msg)
+    // calls; the real module costs ~5 ms at every start (handler/shims/assert.cjs).
+    alias: { assert: path.join(ROOT, 'handler', 'shims', 'assert.cjs') },
     logLevel: quiet ? 'error' : 'warning',
   };
   const result = await build({ ...common, entryPoints: [path.join(ROOT, 'handler', 'main.ts')], outfile: BUNDLE });

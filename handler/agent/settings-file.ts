@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AgentContractError, ConfigError } from '../errors.js';
 import type { ReadFileSystem } from '../system/ports.js';
 
@@ -10,13 +10,13 @@ const HandlerSettingsEnvelopeSchema = z.object({
     .array(
       z.object({
         handlerSettings: z.object({
-          publicSettings: z.unknown().optional(),
-          protectedSettings: z.string().nullable().optional(),
-          protectedSettingsCertThumbprint: z.string().nullable().optional(),
+          publicSettings: z.optional(z.unknown()),
+          protectedSettings: z.optional(z.nullable(z.string())),
+          protectedSettingsCertThumbprint: z.optional(z.nullable(z.string())),
         }),
       }),
     )
-    .length(1),
+    .check(z.length(1)),
 });
 
 export interface RawHandlerSettings {

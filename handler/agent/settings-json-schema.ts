@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ProtectedSettingsSchema, PublicSettingsSchema } from './settings.js';
 
 /** The JSON Schema published in manifest/, generated from the zod schemas (never hand-edited). */

@@ -3,7 +3,10 @@
 // already emits on its other CMS channel, so only forge's ASN.1 decoder is used and the structure
 // is walked here. Every malformed input ends as a DecryptError, never a TypeError from a library.
 import { createDecipheriv, createHash, type CipherGCMTypes } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+// Only the ASN.1 reader and its byte buffer (see handler/types/node-forge-lib.d.ts).
+import asn1 from 'node-forge/lib/asn1.js';
+import util from 'node-forge/lib/util.js';
 import { DecryptError } from './decrypt-error.js';
 
 type Asn1 = forge.asn1.Asn1;
@@ -14,7 +17,7 @@ interface FromDerOptions {
   parseAllBytes: boolean;
   decodeBitStrings: boolean;
 }
-const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteBuffer, options: FromDerOptions) => Asn1;
+const fromDer = asn1.fromDer as unknown as (bytes: forge.util.ByteBuffer, options: FromDerOptions) => Asn1;
 
 // strict: no truncated values; parseAllBytes: trailing bytes after the message are an error
 // (openssl silently accepts them); decodeBitStrings off: forge would otherwise guess at ASN.1
@@ -148,7 +151,7 @@ function prim(o: Asn1 | undefined, cls: number, type: number, what: string): str
 function oid(o: Asn1 | undefined, what: string): string {
   const v = prim(o, UNIVERSAL, T.OID, what);
   try {
-    return forge.asn1.derToOid(v);
+    return asn1.derToOid(v);
   } catch {
     throw malformed(`${what} is not a valid object identifier`);
   }
@@ -191,7 +194,7 @@ const absentOrNull = (p: Asn1 | undefined): boolean => p === undefined || (has(p
 export function parseCms(der: Uint8Array): CmsEnvelope {
   let root: Asn1;
   try {
-    root = fromDer(forge.util.createBuffer(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('binary')), DER_OPTIONS);
+    root = fromDer(util.createBuffer(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('binary')), DER_OPTIONS);
   } catch (e) {
     // forge's messages ("Too few bytes to read ASN.1 value.") are accurate but not actionable.
     throw new DecryptError('EBADASN1', `protectedSettings is not valid DER/BER (${errorText(e)}). ${CORRUPT_HINT}`, e);
@@ -369,14 +372,14 @@ function walkEncryptedContent(node: Asn1 | undefined, auth: boolean, tag: Buffer
 // forge re-encodes a parsed node canonically, so the recipient's issuer and the certificate's
 // issuer are compared in the same normal form even if one side was BER.
 function nameDer(name: Asn1): Buffer {
-  return bin(forge.asn1.toDer(name).getBytes());
+  return bin(asn1.toDer(name).getBytes());
 }
 
 /** Issuer, serial and key identifiers of a DER certificate, for {@link findRecipient}. */
 export function certificateIdentity(certDer: Uint8Array): CertificateIdentity {
   let cert: Asn1;
   try {
-    cert = fromDer(forge.util.createBuffer(Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength).toString('binary')), DER_OPTIONS);
+    cert = fromDer(util.createBuffer(Buffer.from(certDer.buffer, certDer.byteOffset, certDer.byteLength).toString('binary')), DER_OPTIONS);
   } catch (e) {
     throw new DecryptError('ENOCERT', `the certificate is not valid DER (${errorText(e)})`, e);
   }
@@ -398,7 +401,7 @@ export function certificateIdentity(certDer: Uint8Array): CertificateIdentity {
         const ef = kids(e, UNIVERSAL, T.SEQUENCE, 'extension');
         if (oid(ef[0], 'extension id') !== OID.subjectKeyIdentifier) continue;
         const value = ef[ef.length - 1];
-        const inner = fromDer(forge.util.createBuffer(prim(value, UNIVERSAL, T.OCTETSTRING, 'extension value')), DER_OPTIONS);
+        const inner = fromDer(util.createBuffer(prim(value, UNIVERSAL, T.OCTETSTRING, 'extension value')), DER_OPTIONS);
         subjectKeyIds.push(bin(prim(inner, UNIVERSAL, T.OCTETSTRING, 'subjectKeyIdentifier')));
       }
     }
