@@ -11,6 +11,7 @@ export const OUT_DIR: string;
 export function readPackageInfo(): { name: string; version: string };
 export function zipFileName(arch: PackageArch): string;
 export function ensureRuntime(arch: Arch, opts?: { cacheDir?: string }): { node: string; license: string };
+export function ensureCompressedRuntime(arch: Arch, opts?: { cacheDir?: string }): string;
 export function bundledPackages(metafile?: unknown): Array<{ name: string; version: string; license: string; text: string | null }>;
 export function buildPackage(opts: {
   outDir?: string;

@@ -86,6 +86,23 @@ export function ensureRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
   return { node: path.join(dir, 'node'), license: path.join(dir, 'LICENSE') };
 }
 
+/**
+ * The runtime as an LZMA-compressed zip member, made once per version and architecture (about a
+ * minute) and kept beside the extracted runtime: a single-member zip that make-zip.py copies into
+ * each package without compressing again.
+ */
+export function ensureCompressedRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
+  const { node } = ensureRuntime(arch, { cacheDir });
+  const cache = path.join(cacheDir, `node-v${NODE_RUNTIME_VERSION}-linux-${arch}.lzma9.zip`);
+  if (!existsSync(cache)) {
+    execFileSync('python3', [path.join(ROOT, 'scripts', 'make-zip.py')], {
+      input: JSON.stringify({ zip: cache, lzma: true, entries: [{ src: node, name: `runtime/linux-${arch}/node`, mode: 0o755 }] }),
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+  }
+  return cache;
+}
+
 /** npm packages esbuild put into the bundle, from the metafile of the last build. */
 export function bundledPackages(metafile = JSON.parse(readFileSync(METAFILE, 'utf8'))) {
   const dirs = new Set();
@@ -153,7 +170,7 @@ export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cache
   const archs = arch === 'universal' ? [...ARCHS] : [arch];
   if (!archs.every((a) => ARCHS.includes(a))) throw new Error(`unknown architecture ${arch}`);
   const metafile = build ? (await buildHandler({ quiet: true })).metafile : undefined;
-  const runtimes = archs.map((a) => ({ arch: a, ...ensureRuntime(a, { cacheDir }) }));
+  const runtimes = archs.map((a) => ({ arch: a, ...ensureRuntime(a, { cacheDir }), compressed: ensureCompressedRuntime(a, { cacheDir }) }));
 
   mkdirSync(outDir, { recursive: true });
   const staging = mkdtempSync(path.join(tmpdir(), 'handler-package-'));
@@ -166,7 +183,7 @@ export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cache
       { src: path.join(ROOT, 'scripts', 'handler.sh'), name: 'scripts/handler.sh', mode: 0o755 },
       { src: BUNDLE, name: 'dist/handler.cjs', mode: 0o644 },
       { src: MONITOR_BUNDLE, name: 'dist/monitor.cjs', mode: 0o644 },
-      ...runtimes.map((r) => ({ src: r.node, name: `runtime/linux-${r.arch}/node`, mode: 0o755 })),
+      ...runtimes.map((r) => ({ fromZip: r.compressed, name: `runtime/linux-${r.arch}/node` })),
       { src: path.join(staging, 'VERSION'), name: 'VERSION', mode: 0o644 },
       { src: path.join(staging, 'LICENSES'), name: 'LICENSES', mode: 0o644 },
     ];

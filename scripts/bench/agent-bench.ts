@@ -29,10 +29,17 @@ export async function agentBench(): Promise<string[]> {
   const out: string[] = [];
   const work = mkdtempSync(path.join(tmpdir(), 'bench-'));
   try {
-    const { zipPath } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: false });
+    const { zipPath, sizeBytes } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: false });
     const pkg = unpackLikeAgent(zipPath, path.join(work, 'pkg'));
     const node = path.join(pkg, 'runtime/linux-x64/node');
     const shim = path.join(pkg, 'scripts/handler.sh');
+
+    // The same files all deflated, as the package was before the runtime went LZMA.
+    const deflated = Number(
+      spawnSync('python3', ['-c', 'import sys, zipfile, zlib; z = zipfile.ZipFile(sys.argv[1]); print(sum(len(zlib.compress(z.read(i), 6)) for i in z.infolist()))', zipPath], { encoding: 'utf8' }).stdout.trim(),
+    );
+    const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB (${(b / 1e6).toFixed(1)} MB)`;
+    out.push(`zip per architecture (x64; the runtime LZMA, the rest deflated): ${mib(sizeBytes)}; the same files deflated: ${mib(deflated)}; ratio ${(sizeBytes / deflated).toFixed(2)}`);
 
     const tree = await makeAgentTree({ version: '1.0.0' });
     const ex = exampleSettings();

@@ -2,11 +2,12 @@
 // and symlinks lost), started through /bin/sh with a bare environment and no HOME.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  buildPackage, chmodAllFiles, NODE_RUNTIME_VERSION, unpackLikeAgent,
+  buildPackage, chmodAllFiles, ensureRuntime, NODE_RUNTIME_VERSION, unpackLikeAgent,
 } from '../../scripts/package-lib.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -52,11 +53,18 @@ afterAll(() => {
 });
 
 describe('x64 handler zip', () => {
-  test('holds exactly the handler files at its root, all regular, deflated, shim and runtime 0755', () => {
+  test('is at most 30 MB, the runtime byte for byte the pinned one', () => {
+    expect(statSync(zipPath).size).toBeLessThanOrEqual(30_000_000);
+    const runtime = readFileSync(path.join(agentLike, 'runtime/linux-x64/node'));
+    expect(createHash('sha512').update(runtime).digest('hex')).toBe(createHash('sha512').update(readFileSync(ensureRuntime('x64').node)).digest('hex'));
+  });
+
+  test('holds exactly the handler files at its root, all regular, compressed, shim and runtime 0755', () => {
     const entries = listZip(zipPath);
     expect(entries.map((e) => e.name).sort()).toEqual(EXPECTED_ENTRIES);
     for (const e of entries) {
-      expect(e).toMatchObject({ isSymlink: false, isRegular: true, compressType: 8 });
+      // the runtime LZMA (14), everything else deflated (8)
+      expect(e).toMatchObject({ isSymlink: false, isRegular: true, compressType: e.name.startsWith('runtime/') ? 14 : 8 });
     }
     const modes = Object.fromEntries(entries.map((e) => [e.name, e.mode]));
     expect(modes['scripts/handler.sh']).toBe(0o755);
