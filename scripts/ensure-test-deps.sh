@@ -2,7 +2,8 @@
 # Installs what the test suites run for real, when it is missing (npm test's pretest, and CI):
 # openssl (test vectors), python3 + waagent (the real agent code the harness drives), docker.io
 # (a real dockerd for the engine and VM suites), debootstrap (the VM's root filesystem), jq (the
-# harness demo). Debian/Ubuntu only; elsewhere it says what to install.
+# harness demo), busybox-static (an image for containers on the test dockerd, without a
+# registry). Debian/Ubuntu only; elsewhere it says what to install.
 set -eu
 
 missing=
@@ -13,6 +14,7 @@ have python3 || missing="$missing python3"
 [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || missing="$missing docker.io"
 have debootstrap || missing="$missing debootstrap"
 have jq || missing="$missing jq"
+[ -x /bin/busybox ] || missing="$missing busybox-static"
 have ip || missing="$missing iproute2"
 
 [ -z "$missing" ] && exit 0

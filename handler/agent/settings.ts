@@ -59,6 +59,11 @@ export const DockerSchema = z.strictObject({
   engine: z.prefault(EngineSchema, {}),
   /** Explicit opt-in to a TCP listener without TLS: anyone who reaches the port is root on the VM. */
   allowInsecureTcp: z._default(z.boolean(), false),
+  /**
+   * dockerd's live-restore: containers keep running while the extension restarts dockerd for a
+   * configuration change. Off in swarm mode, where Docker does not support it.
+   */
+  liveRestore: z._default(z.boolean(), true),
 });
 
 export const AZURE_ENVIRONMENTS = ['AzureCloud', 'AzureChinaCloud', 'AzureUSGovernment', 'AzureGermanCloud'] as const;

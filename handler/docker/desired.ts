@@ -86,6 +86,8 @@ export interface DesiredInput {
   layout: EngineLayout;
   /** Uninstall: keep only what the local socket needs. */
   removal?: boolean;
+  /** The running dockerd is a swarm node (live-restore is refused there). Unknown counts as no. */
+  swarmActive?: boolean;
 }
 
 export function computeDesired(inp: DesiredInput): DesiredState {
@@ -101,6 +103,14 @@ export function computeDesired(inp: DesiredInput): DesiredState {
     const opts = translateDockerOptions(docker.options);
     if (opts.problems.length > 0) throw new ConfigError(`Invalid settings: ${opts.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
     Object.assign(ours, opts.config);
+  }
+
+  // live-restore by default, so that a restart for a configuration change stops no container; an
+  // explicit value (docker.options, or the admin's own daemon.json) wins, and swarm refuses it.
+  const adminLiveRestore = 'live-restore' in mergeDaemonConfig(inp.current, inp.state?.daemonJson.owned ?? {}, {}).config;
+  if (!inp.removal && docker.liveRestore && !('live-restore' in ours) && !adminLiveRestore) {
+    if (inp.swarmActive) warnings.push('live-restore is left off: this node is in swarm mode, where Docker does not support it, so a restart of dockerd restarts its containers');
+    else ours['live-restore'] = true;
   }
 
   // TCP: with certificates always (2376 unless docker.port says otherwise); without, only on opt-in.

@@ -10,10 +10,11 @@ import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
-import { parseDaemonJson } from './daemon-config.js';
+import { parseDaemonJson, socketPathOf } from './daemon-config.js';
+import { hostsOf } from '../system/systemd-manager.js';
 import { computeDesired, DEFAULT_LAYOUT, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonProbe } from './health.js';
-import { executeInstall, planInstall, queryArch, queryInstalled, type InstallPlan } from './install.js';
+import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, writeState } from './state.js';
@@ -117,6 +118,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
 
   const distro = await detectDistro(fs);
   rep.add('distro', 'success', distro.name);
+  if (mode === 'apply') await releaseLeftoverStartHold(fs);
 
   // Everything the settings alone can get wrong is reported before anything is installed.
   const opt = translateDockerOptions(settings.public.docker.options);
@@ -188,7 +190,10 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
 
   const text = await fs.readText(layout.daemonJson);
   const current = parseDaemonJson(text, layout.daemonJson);
-  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout });
+  // Swarm refuses live-restore; only a running dockerd can tell (a new install is not a swarm node).
+  const status0 = await services.status();
+  const swarmActive = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).swarmActive(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : false;
+  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: swarmActive === true });
   warnings.push(...desired.warnings);
 
   const observedFiles: ObservedConfig['files'] = {};
@@ -474,3 +479,8 @@ async function removeEmptyDropInDir(fs: FileSystem, layout: EngineLayout, remove
 }
 
 export { verifyServes };
+
+/** The hosts dockerd serves now: daemon.json's, else the flags it is started with. */
+function hostsOfConfig(current: Record<string, unknown>, launch: DaemonLaunch): string[] {
+  return Array.isArray(current.hosts) ? current.hosts.map(String) : hostsOf([...launch.replaceableArgs, ...launch.fixedArgs]);
+}

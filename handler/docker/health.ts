@@ -31,6 +31,8 @@ export interface PlainProbe {
 
 export interface DaemonProbe {
   pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing>;
+  /** Whether the dockerd behind the socket is an active swarm node; undefined when it cannot tell. */
+  swarmActive(socketPath: string, timeoutMs: number): Promise<boolean | undefined>;
   probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe>;
   probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
 }
@@ -53,6 +55,17 @@ export class NodeDaemonProbe implements DaemonProbe {
       }
     }
     return out;
+  }
+
+  async swarmActive(socketPath: string, timeoutMs: number): Promise<boolean | undefined> {
+    const r = await httpGet({ socketPath, path: '/info' }, timeoutMs);
+    if (r.status !== 200) return undefined;
+    try {
+      const state = (JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string } }).Swarm?.LocalNodeState;
+      return state === undefined ? undefined : state !== 'inactive' && state !== '';
+    } catch {
+      return undefined;
+    }
   }
 
   probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe> {

@@ -297,8 +297,43 @@ const PKG_ENV: Record<string, string> = {
   ZYPP_LOCK_TIMEOUT: String(APT_LOCK_TIMEOUT_S),
 };
 
+/**
+ * Debian's maintainer scripts start dockerd as soon as the package is unpacked (deb-systemd-invoke,
+ * invoke-rc.d), before the extension has written its configuration: a start with the package's
+ * defaults, then the extension's restart. A policy-rc.d that refuses docker's units (and only
+ * them) for the length of the install makes the first start the extension's own. An admin's
+ * policy-rc.d is left alone; one of ours that a killed run left behind is removed on the next.
+ */
+export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+const HOLD_MARKER = '# azure-docker-extension: holds docker starts during its package install';
+const HOLD_SCRIPT = `#!/bin/sh\n${HOLD_MARKER}\ncase "$1" in docker | docker.service | docker.socket) exit 101 ;; esac\nexit 0\n`;
+
+export async function releaseLeftoverStartHold(fs: FileSystem): Promise<void> {
+  if ((await fs.readText(POLICY_RC_D))?.includes(HOLD_MARKER)) await fs.remove(POLICY_RC_D);
+}
+
+async function withDockerStartHeld(fs: FileSystem, log: Logger, fn: () => Promise<void>): Promise<void> {
+  if (!(await fs.exists('/usr/sbin'))) return fn();
+  const existing = await fs.readText(POLICY_RC_D);
+  if (existing !== undefined && !existing.includes(HOLD_MARKER)) {
+    log.info({ event: 'policy-rc.d of the admin kept; the package may start dockerd before it is configured' });
+    return fn();
+  }
+  await fs.writeAtomic(POLICY_RC_D, HOLD_SCRIPT, 0o755);
+  try {
+    await fn();
+  } finally {
+    await fs.remove(POLICY_RC_D);
+  }
+}
+
 export async function executeInstall(plan: InstallPlan, ctx: InstallContext): Promise<void> {
   if (plan.action !== 'install') return;
+  if (plan.manager === 'apt') return withDockerStartHeld(ctx.fs, ctx.log, () => runInstall(plan, ctx));
+  return runInstall(plan, ctx);
+}
+
+async function runInstall(plan: InstallPlan, ctx: InstallContext): Promise<void> {
   const { fs, cmd, log } = ctx;
   ctx.onProgress?.(`Installing ${plan.packages.join(' ')} with ${plan.manager} (${plan.reason})`);
   if (plan.repo?.key) {

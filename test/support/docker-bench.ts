@@ -10,6 +10,7 @@ import { reconcileEngine } from '../../handler/docker/engine.js';
 import { NodeDaemonProbe } from '../../handler/docker/health.js';
 import { silentLogger } from '../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort } from './docker-daemon.js';
+import { busyboxUnavailable, containerState, removeContainer, startSleeper } from './busybox-container.js';
 import { certsSetting, makeCertSet, pem } from './tls-certs.js';
 
 const median = (xs: number[]) => {
@@ -36,6 +37,11 @@ export async function engineBench(opts: { restarts?: number; noops?: number } = 
     const first = await run('10m');
     const firstMs = performance.now() - t0;
 
+    // A container with no restart policy: it shows what each dockerd restart does to containers.
+    const sleeper = busyboxUnavailable() === undefined;
+    if (sleeper) startSleeper(sb.socket, 'bench-sleeper');
+    const containerBefore = sleeper ? containerState(sb.socket, 'bench-sleeper') : undefined;
+
     const enable: number[] = [];
     const raw: number[] = [];
     const probe = new NodeDaemonProbe();
@@ -56,6 +62,13 @@ export async function engineBench(opts: { restarts?: number; noops?: number } = 
       raw.push(performance.now() - t);
     }
 
+    const containerAfter = sleeper ? containerState(sb.socket, 'bench-sleeper') : undefined;
+    if (sleeper) removeContainer(sb.socket, 'bench-sleeper');
+    const containerLine =
+      containerBefore && containerAfter
+        ? `containers restarted by the ${restarts * 2} dockerd restarts above (live-restore, the default): ${containerAfter.startedAt === containerBefore.startedAt && containerAfter.running ? 0 : 1} of 1 (a container with no restart policy${containerAfter.running ? ', still running' : ', STOPPED'})`
+        : `containers: not measured (${busyboxUnavailable()})`;
+
     const noop: number[] = [];
     for (let i = 0; i < noops; i++) {
       const t = performance.now();
@@ -69,6 +82,7 @@ export async function engineBench(opts: { restarts?: number; noops?: number } = 
       `configuration-change enable (1 restart, verified): median ${ms(median(enable))} over ${restarts}`,
       `raw dockerd restart (stop + start + socket and TLS port answer): median ${ms(median(raw))} over ${restarts}`,
       `ratio enable / raw restart: ${(median(enable) / median(raw)).toFixed(2)}`,
+      containerLine,
       `no-op reconcile (dockerd running, verified, nothing restarted): median ${ms(median(noop))}, p95 ${ms(sortedNoop[Math.floor(sortedNoop.length * 0.95) - 1] ?? sortedNoop.at(-1)!)} over ${noops}`,
     ];
   } finally {

@@ -2,7 +2,7 @@
 // socket and TCP port under one temp dir; engine files in a RootedFileSystem under that dir.
 // Nothing touches /etc/docker, /var/run/docker.sock or /var/lib/docker.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -148,6 +148,8 @@ export function createSandbox(): Sandbox {
     cleanup: async () => {
       await killByPidFile(pidFile, 20_000);
       await killByPidFile(path.join(execRoot, 'containerd/containerd.pid'), 5_000);
+      // live-restore keeps containers running after dockerd is gone: their shims name the sandbox.
+      killProcessTrees((cmdline) => cmdline.includes(dir));
       unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -176,6 +178,38 @@ async function killByPidFile(file: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+/** SIGKILLs every process whose command line matches, with all of its descendants. */
+export function killProcessTrees(match: (cmdline: string) => boolean): void {
+  const procs = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return { pid: Number(p), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmdline: readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ') };
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((p): p is { pid: number; ppid: number; cmdline: string } => p !== undefined);
+  const doomed = new Set(procs.filter((p) => p.pid !== process.pid && match(p.cmdline)).map((p) => p.pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!doomed.has(p.pid) && doomed.has(p.ppid)) {
+        doomed.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  for (const pid of doomed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }
 
 /** dockerd 20.10 leaves its data-root bind-mounted after exit. */

@@ -153,6 +153,11 @@ export class FakeProbe implements DaemonProbe {
     this.calls.push(`ping ${socketPath}`);
     return this.socketOk ? { ok: true, detail: 'OK', version: '27.5.1', apiVersion: '1.47' } : { ok: false, detail: 'ECONNREFUSED' };
   }
+  swarm: boolean | undefined = false;
+  async swarmActive(): Promise<boolean | undefined> {
+    this.calls.push('info');
+    return this.swarm;
+  }
   async probeTls(host: string, port: number): Promise<TlsProbe> {
     this.calls.push(`tls ${host}:${port}`);
     const r: TlsProbe = { reachable: true, serverVerified: true, clientCertRequired: true, detail: 'refused', ...this.tls };

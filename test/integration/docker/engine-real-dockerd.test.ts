@@ -12,6 +12,7 @@ import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/eng
 import { ConfigError, StepFailedError } from '../../../handler/errors.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { busyboxUnavailable, containerState, removeContainer, startSleeper } from '../../support/busybox-container.js';
 import { certsSetting, makeCa, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
 
 const skip = dockerUnavailable();
@@ -91,6 +92,26 @@ d('(integration) engine with a real dockerd', () => {
     expect(sb.pid()).not.toBe(pid);
     expect(sb.starts()).toBe(starts + 1);
     expect(JSON.parse(sb.daemonJson())['log-opts']).toEqual({ 'max-size': '10m' });
+  });
+
+  test('live-restore (the default): a restart for a changed option or a new certificate restarts no container', async () => {
+    const skipBusybox = busyboxUnavailable();
+    if (skipBusybox) throw new Error(skipBusybox);
+    expect(JSON.parse(sb.daemonJson())['live-restore']).toBe(true);
+    startSleeper(sb.socket, 'sleeper'); // no restart policy: without live-restore it would stay stopped
+    const before = containerState(sb.socket, 'sleeper');
+    expect(before.running).toBe(true);
+    const pid = sb.pid();
+    expect((await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=20m'] } })).restarted).toBe('restart');
+    expect(sb.pid()).not.toBe(pid);
+    const rotated = makeLeaf(certs.dir, certs, 'server-lr', { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', eku: 'serverAuth' });
+    const pid2 = sb.pid();
+    expect((await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=20m'] } }, { certs: { ...certsSetting(certs), cert: pem(rotated.cert), key: pem(rotated.key) } })).restarted).toBe('restart');
+    expect(sb.pid()).not.toBe(pid2);
+    expect(containerState(sb.socket, 'sleeper')).toEqual(before); // the same process, never stopped
+    removeContainer(sb.socket, 'sleeper');
+    // back to the certificates and options the later tests expect
+    expect((await run({ docker: { port, options: ['--label', 'azure.test=1', '--log-opt', 'max-size=10m'] } })).restarted).toBe('restart');
   });
 
   test('a rotated server certificate restarts dockerd, which then serves the new one', async () => {

@@ -62,6 +62,7 @@ describe('computeDesired', () => {
     const d = desired({}, { certs: CERTS }, debianUnit, { 'log-level': 'warn' });
     expect(d.config).toEqual({
       'log-level': 'warn',
+      'live-restore': true,
       hosts: ['fd://', 'tcp://0.0.0.0:2376'],
       containerd: '/run/containerd/containerd.sock',
       tlsverify: true,
@@ -81,7 +82,8 @@ describe('computeDesired', () => {
 
   test('no certs, no port: local socket only, vendor unit untouched', () => {
     const d = desired({}, {}, debianUnit, { 'userland-proxy-path': '/usr/libexec/docker-proxy' });
-    expect(d.config).toEqual({ 'userland-proxy-path': '/usr/libexec/docker-proxy' });
+    // live-restore needs no drop-in: the unit does not pass it
+    expect(d.config).toEqual({ 'userland-proxy-path': '/usr/libexec/docker-proxy', 'live-restore': true });
     expect(d.dropIn).toBeUndefined();
     expect(d.removeDropIn).toBe(true);
     expect(d.tcp).toBeUndefined();
@@ -90,7 +92,7 @@ describe('computeDesired', () => {
 
   test('options that do not clash with the unit need no drop-in', () => {
     const d = desired({ docker: { options: ['--log-driver=journald'] } }, {}, debianUnit);
-    expect(d.config).toEqual({ 'log-driver': 'journald' });
+    expect(d.config).toEqual({ 'log-driver': 'journald', 'live-restore': true });
     expect(d.dropIn).toBeUndefined();
   });
 
@@ -99,6 +101,7 @@ describe('computeDesired', () => {
     expect(d.dropIn?.content).toContain('ExecStart=/usr/bin/dockerd');
     expect(d.config).toEqual({
       'userland-proxy-path': '/usr/libexec/docker-proxy',
+      'live-restore': true,
       hosts: ['fd://'],
       containerd: '/run/containerd/containerd.sock',
       'exec-opts': ['native.cgroupdriver=cgroupfs'],
@@ -214,5 +217,23 @@ describe('diffConfig: restart only when needed', () => {
     expect(lines).toMatch(/write \/etc\/docker\/key\.pem \(mode 600, \d+ bytes, sha256 [0-9a-f]{12}, secret\)/);
     expect(lines).not.toContain('S0VZ');
     expect(JSON.stringify(diffConfig(base, o, DEFAULT_LAYOUT).steps)).not.toContain('S0VZ');
+  });
+});
+
+describe('live-restore: containers keep running through the restarts the extension makes', () => {
+  test('on by default', () => {
+    expect(desired({}, {}, debianUnit).config['live-restore']).toBe(true);
+  });
+  test('"docker.liveRestore": false leaves it alone', () => {
+    expect(desired({ docker: { liveRestore: false } }, {}, debianUnit).config).not.toHaveProperty('live-restore');
+  });
+  test('an explicit value wins: docker.options, or the admin\'s own daemon.json', () => {
+    expect(desired({ docker: { options: ['--live-restore=false'] } }, {}, debianUnit).config['live-restore']).toBe(false);
+    expect(desired({}, {}, debianUnit, { 'live-restore': false }).config['live-restore']).toBe(false);
+  });
+  test('a swarm node: left off, with a warning that says why', () => {
+    const d = computeDesired({ settings: parseSettings({}, {}), launch: debianUnit, current: {}, currentExists: false, state: undefined, layout: DEFAULT_LAYOUT, swarmActive: true });
+    expect(d.config).not.toHaveProperty('live-restore');
+    expect(d.warnings.join()).toMatch(/live-restore is left off: this node is in swarm mode/);
   });
 });

@@ -1,12 +1,13 @@
 // Install planning per distro (pure) and the lock-aware runner with recorded package-manager
 // output (we cannot boot those distros here), on a temp root with a fake command runner.
 import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { classifyDistro, type DistroInfo } from '../../../handler/distro/detect.js';
 import { parseOsRelease } from '../../../handler/distro/os-release.js';
-import { backoffDelay, executeInstall, LOCK_RETRY, lockContention, planInstall, queryInstalled, type InstallRequest } from '../../../handler/docker/install.js';
+import { backoffDelay, executeInstall, LOCK_RETRY, lockContention, planInstall, POLICY_RC_D, queryInstalled, releaseLeftoverStartHold, type InstallRequest } from '../../../handler/docker/install.js';
 import { ConfigError, StepFailedError } from '../../../handler/errors.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { RootedFileSystem } from '../../../handler/system/fs.js';
@@ -192,4 +193,52 @@ test('lock detection and backoff', () => {
   expect([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, LOCK_RETRY, () => 0.5))).toEqual([5000, 10000, 20000, 40000, 60000, 60000]);
   expect(backoffDelay(1, LOCK_RETRY, () => 0)).toBe(3500);
   expect(backoffDelay(1, LOCK_RETRY, () => 1)).toBe(6500);
+});
+
+describe('one start of dockerd on a fresh apt install', () => {
+  const withRoot = async (fn: (fs: RootedFileSystem) => Promise<void>) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'install-hold-'));
+    try {
+      const fs = new RootedFileSystem(dir);
+      await fs.mkdirp('/usr/sbin');
+      await fn(fs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const d = () => distro('debian-12');
+
+  test('the package scripts are refused docker\'s units (only them) while apt installs, and allowed again after', () =>
+    withRoot(async (fs) => {
+      const seen: string[] = [];
+      const cmd = new FakeCommandRunner().on('apt-get -q -y', async () => {
+        const script = (await fs.readText(POLICY_RC_D))!;
+        seen.push(script);
+        return { exitCode: 0 };
+      });
+      await executeInstall(planInstall(d(), req({}), none), { fs, cmd, clock: new FakeClock(), log: silentLogger(), distro: d() });
+      expect(seen).toHaveLength(1);
+      // what deb-systemd-invoke and invoke-rc.d ask it: "<unit> <action>"
+      const ask = (unit: string) => spawnSync('sh', ['-c', seen[0]!, 'policy-rc.d', unit, 'start']).status;
+      expect([ask('docker.service'), ask('docker.socket'), ask('docker'), ask('containerd.service')]).toEqual([101, 101, 101, 0]);
+      expect(await fs.exists(POLICY_RC_D)).toBe(false);
+    }));
+
+  test('an admin\'s policy-rc.d is left as it is; one a killed run left behind is removed', () =>
+    withRoot(async (fs) => {
+      await fs.writeAtomic(POLICY_RC_D, '#!/bin/sh\nexit 101\n', 0o755);
+      const cmd = new FakeCommandRunner();
+      await executeInstall(planInstall(d(), req({}), none), { fs, cmd, clock: new FakeClock(), log: silentLogger(), distro: d() });
+      expect(await fs.readText(POLICY_RC_D)).toBe('#!/bin/sh\nexit 101\n');
+      await fs.writeAtomic(POLICY_RC_D, '#!/bin/sh\n# azure-docker-extension: holds docker starts during its package install\nexit 101\n', 0o755);
+      await releaseLeftoverStartHold(fs);
+      expect(await fs.exists(POLICY_RC_D)).toBe(false);
+    }));
+
+  test('a failed install lets go of the hold too', () =>
+    withRoot(async (fs) => {
+      const cmd = new FakeCommandRunner().on('apt-get -q -y', { exitCode: 100, stderr: 'E: Unable to locate package docker.io' });
+      await expect(executeInstall(planInstall(d(), req({}), none), { fs, cmd, clock: new FakeClock(), log: silentLogger(), distro: d() })).rejects.toThrow(/apt-get/);
+      expect(await fs.exists(POLICY_RC_D)).toBe(false);
+    }));
 });

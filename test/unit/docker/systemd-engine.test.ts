@@ -212,6 +212,7 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
       hosts: ['fd://', 'tcp://0.0.0.0:2376'],
       containerd: '/run/containerd/containerd.sock',
       'log-opts': { 'max-size': '10m' },
+      'live-restore': true,
       tlsverify: true,
       tlscacert: '/etc/docker/ca.pem',
       tlscert: '/etc/docker/cert.pem',
@@ -221,7 +222,7 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     expect((await fs.stat('/etc/docker/key.pem'))?.mode).toBe(0o600);
     expect((await fs.stat('/var/lib/azure-docker-extension/engine-state.json'))?.mode).toBe(0o600);
     expect(await fs.exists('/var/lib/azure-docker-extension/engine-rollback.json')).toBe(false);
-    expect(probe.calls).toEqual(['ping /run/docker.sock', 'tls 127.0.0.1:2376']);
+    expect(probe.calls).toEqual(['info', 'ping /run/docker.sock', 'tls 127.0.0.1:2376']); // info: is it a swarm node (live-restore)?
 
     // Second run: nothing installed, written or restarted.
     const cmd2 = systemctl();
