@@ -2,6 +2,7 @@
 // the heartbeat's message as the handler status message) with Debian 13's docker.io 26.1: the packaged x64 zip
 // in a systemd VM, a real apt install, mutual TLS on 2376.
 //
+//   0 the agent's own unzip function unpacks the LZMA-compressed package, and its runtime runs
 //   1 install_enable: success; the monitor's unit enabled and running; the agent publishes its heartbeat
 //   2 two minutes with no agent command: the heartbeat file is rewritten at least every minute
 //   3 kill -9 dockerd: NotReady naming dockerd within 10 s, Ready again once systemd restarted it
@@ -28,6 +29,7 @@ const V = '1.0.0';
 
 d(`(e2e) the monitor on Debian 13 under waagent 2.12${enabled ? '' : ' [skipped: ADX_E2E=0]'}`, () => {
   let work: string;
+  let zipPath: string;
   let vm: Vm | undefined;
   let session: HarnessSession | undefined;
   let last: HarnessSummary | undefined;
@@ -69,7 +71,7 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${enabled ? '' : ' [skipped:
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'adx-trixie-'));
     const certs = makeE2eCerts(path.join(work, 'certs'));
-    const { zipPath } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: false });
+    ({ zipPath } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: false }));
     vm = await startVm({ suite: 'trixie', log: process.env.ADX_E2E_VERBOSE ? (l) => process.stderr.write(l) : undefined });
     session = await openHarnessSession(vm, {
       handler: { hostZip: zipPath },
@@ -88,6 +90,15 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${enabled ? '' : ' [skipped:
     if (!keepVms) await vm?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
   }, 5 * 60_000);
+
+  step("0 the agent's own unzip (2.12's WireClient._try_expand_zip_package) unpacks the LZMA package; the runtime runs", 5 * 60_000, async () => {
+    await vm!.copyIn(zipPath, '/root/lzma-check/handler.zip');
+    await vm!.copyIn(path.resolve(import.meta.dirname, '../support/agent/agent_unzip.py'), '/root/lzma-check/agent_unzip.py');
+    const out = await vm!.check(['/usr/bin/python3', '/root/lzma-check/agent_unzip.py', '/root/lzma-check/handler.zip', '/root/lzma-check/unpacked']);
+    expect(out).toMatch(/^2\.12\.\d+\.\d+ WireClient\._try_expand_zip_package$/m);
+    expect((await vm!.check(['sh', '/root/lzma-check/unpacked/scripts/handler.sh', '--version'])).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    await vm!.check(['rm', '-rf', '/root/lzma-check']);
+  });
 
   step('1 install_enable on Debian 13: success; the monitor unit runs; the agent publishes its heartbeat', 15 * 60_000, async () => {
     expect(await vm!.check('. /etc/os-release && echo "$ID $VERSION_ID"')).toBe('debian 13\n');

@@ -59,6 +59,15 @@ describe('x64 handler zip', () => {
     expect(createHash('sha512').update(runtime).digest('hex')).toBe(createHash('sha512').update(readFileSync(ensureRuntime('x64').node)).digest('hex'));
   });
 
+  test("the agent's own unzip (2.7.3's ExtHandlerInstance._unzip_extension_package) unpacks the LZMA runtime, which then runs", () => {
+    const copy = path.join(work, 'agent-copy.zip');
+    writeFileSync(copy, readFileSync(zipPath));
+    const dest = path.join(work, 'agent-unzip');
+    const out = execFileSync('/usr/bin/python3', [path.join(ROOT, 'test/support/agent/agent_unzip.py'), copy, dest], { encoding: 'utf8' });
+    expect(out).toMatch(/^2\.7\.\d+\.\d+ ExtHandlerInstance\._unzip_extension_package$/m);
+    expect(spawnSync('sh', [path.join(dest, 'scripts/handler.sh'), '--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } }).stdout.trim()).toBe(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  });
+
   test('holds exactly the handler files at its root, all regular, compressed, shim and runtime 0755', () => {
     const entries = listZip(zipPath);
     expect(entries.map((e) => e.name).sort()).toEqual(EXPECTED_ENTRIES);
