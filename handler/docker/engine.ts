@@ -10,7 +10,7 @@ import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
-import { parseDaemonJson, socketPathOf } from './daemon-config.js';
+import { parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
 import { hostsOf } from '../system/systemd-manager.js';
 import { computeDesired, DEFAULT_LAYOUT, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonProbe } from './health.js';
@@ -20,7 +20,7 @@ import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type S
 import { readRollback, readState, statePath, writeState } from './state.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
-import { deepEqual } from './options.js';
+import { deepEqual, type JsonObject } from './options.js';
 
 export type { Step } from './plan.js';
 export type { EngineLayout } from './desired.js';
@@ -192,8 +192,8 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const current = parseDaemonJson(text, layout.daemonJson);
   // Swarm refuses live-restore; only a running dockerd can tell (a new install is not a swarm node).
   const status0 = await services.status();
-  const swarmActive = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).swarmActive(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : false;
-  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: swarmActive === true });
+  const info = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).info(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : undefined;
+  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
   warnings.push(...desired.warnings);
 
   const observedFiles: ObservedConfig['files'] = {};
@@ -373,6 +373,17 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
   const status = await services.status();
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
+  // live-restore the extension set, and a dockerd running with it: taking the key out in the same
+  // restart would let the new dockerd (without it) kill the containers the old one left running.
+  // So the restart keeps it; a SIGHUP then switches it off; the file loses the key last.
+  const lrPhase =
+    !removeEngine && status.active && state?.daemonJson.owned['live-restore'] !== undefined && current['live-restore'] === true && desired.config['live-restore'] === undefined
+      ? { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 }
+      : undefined;
+  if (lrPhase) {
+    desired.config = { ...desired.config, 'live-restore': true };
+    desired.configFileWanted = true;
+  }
   if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
   const config = diffConfig(
     desired,
@@ -443,6 +454,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     onProgress: (m) => rep.add('service', 'transitioning', m),
   };
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
+  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx);
   await removeEmptyDropInDir(fs, layout, config.removals);
   // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
   if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
@@ -483,4 +495,28 @@ export { verifyServes };
 /** The hosts dockerd serves now: daemon.json's, else the flags it is started with. */
 function hostsOfConfig(current: Record<string, unknown>, launch: DaemonLaunch): string[] {
   return Array.isArray(current.hosts) ? current.hosts.map(String) : hostsOf([...launch.replaceableArgs, ...launch.fixedArgs]);
+}
+
+/**
+ * The last two steps of giving back live-restore on uninstall: `"live-restore": false` and a SIGHUP
+ * (dockerd reloads the key; containers are not touched), then the admin's daemon.json as it was.
+ */
+async function switchOffLiveRestore(
+  phase: { final: JsonObject; finalWanted: boolean; mode: number },
+  desired: DesiredState,
+  ctx: ApplyContext,
+): Promise<void> {
+  const { fs, services, probe, clock, layout, log } = ctx;
+  await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...phase.final, 'live-restore': false }), phase.mode);
+  await services.reload();
+  const deadline = clock.now() + 15_000;
+  let off = false;
+  while (!off && clock.now() < deadline) {
+    off = (await probe.info(desired.verify.socketPath, 5_000))?.liveRestore === false;
+    if (!off) await clock.sleep(200);
+  }
+  if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
+  if (phase.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(phase.final), phase.mode);
+  else await fs.remove(layout.daemonJson);
+  desired.config = phase.final;
 }

@@ -24,6 +24,12 @@ export interface TlsProbe {
   detail: string;
 }
 
+export interface DaemonInfo {
+  swarmActive?: boolean;
+  /** live-restore as the running dockerd has it (a SIGHUP changes it without a restart). */
+  liveRestore?: boolean;
+}
+
 export interface PlainProbe {
   ok: boolean;
   detail: string;
@@ -31,8 +37,8 @@ export interface PlainProbe {
 
 export interface DaemonProbe {
   pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing>;
-  /** Whether the dockerd behind the socket is an active swarm node; undefined when it cannot tell. */
-  swarmActive(socketPath: string, timeoutMs: number): Promise<boolean | undefined>;
+  /** What GET /info says about swarm membership and live-restore; undefined when dockerd does not answer. */
+  info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined>;
   probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe>;
   probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
 }
@@ -57,12 +63,16 @@ export class NodeDaemonProbe implements DaemonProbe {
     return out;
   }
 
-  async swarmActive(socketPath: string, timeoutMs: number): Promise<boolean | undefined> {
+  async info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined> {
     const r = await httpGet({ socketPath, path: '/info' }, timeoutMs);
     if (r.status !== 200) return undefined;
     try {
-      const state = (JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string } }).Swarm?.LocalNodeState;
-      return state === undefined ? undefined : state !== 'inactive' && state !== '';
+      const info = JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string }; LiveRestoreEnabled?: boolean };
+      const state = info.Swarm?.LocalNodeState;
+      return {
+        ...(state !== undefined ? { swarmActive: state !== 'inactive' && state !== '' } : {}),
+        ...(typeof info.LiveRestoreEnabled === 'boolean' ? { liveRestore: info.LiveRestoreEnabled } : {}),
+      };
     } catch {
       return undefined;
     }

@@ -571,9 +571,13 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
     expect(mon).toMatchObject({ unitFileExists: false, processes: [] });
     expect(mon.active).not.toBe('active');
     expect(await transientUnits(vm!)).toContainEqual(expect.stringMatching(/^azure-docker-extension-uninstall-[0-9a-f]{8}\.service$/));
-    const k = await waitKeeperRunning(vm!); // restarted with dockerd on the local socket only
+    const k = await waitKeeperRunning(vm!);
     figures.keeper['after_uninstall'] = k;
     expect(k.running).toBe(true);
+    // dockerd restarted onto the local socket only, with live-restore kept for that restart and then
+    // switched off by SIGHUP: the container never stopped
+    expect(k.startedAt).toBe(figures.keeper['after_bad_settings']!.startedAt);
+    expect(await vm!.check(['docker', 'info', '--format', '{{.LiveRestoreEnabled}}'])).toBe('false\n');
     expect(ev.after.activeState).toBe('active');
   });
 

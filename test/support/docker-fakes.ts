@@ -3,7 +3,7 @@
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../handler/system/ports.js';
 import type { ManagerSpec } from '../../handler/system/manager-spec.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from '../../handler/system/service-manager.js';
-import type { DaemonProbe, PlainProbe, SocketPing, TlsProbe } from '../../handler/docker/health.js';
+import type { DaemonInfo, DaemonProbe, PlainProbe, SocketPing, TlsProbe } from '../../handler/docker/health.js';
 
 export interface RecordedCall {
   file: string;
@@ -153,10 +153,11 @@ export class FakeProbe implements DaemonProbe {
     this.calls.push(`ping ${socketPath}`);
     return this.socketOk ? { ok: true, detail: 'OK', version: '27.5.1', apiVersion: '1.47' } : { ok: false, detail: 'ECONNREFUSED' };
   }
-  swarm: boolean | undefined = false;
-  async swarmActive(): Promise<boolean | undefined> {
+  swarm = false;
+  liveRestore: boolean | undefined;
+  async info(): Promise<DaemonInfo | undefined> {
     this.calls.push('info');
-    return this.swarm;
+    return { swarmActive: this.swarm, ...(this.liveRestore !== undefined ? { liveRestore: this.liveRestore } : {}) };
   }
   async probeTls(host: string, port: number): Promise<TlsProbe> {
     this.calls.push(`tls ${host}:${port}`);

@@ -160,9 +160,15 @@ d('(integration) engine with a real dockerd', () => {
     expect(await tlsPing(port, { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) })).toEqual({ ok: true, status: 200 });
   });
 
-  test('removeEngineConfig takes the TCP listener and certificates away, keeps foreign keys, serves the local socket', async () => {
+  test('removeEngineConfig takes the TCP listener and certificates away, keeps foreign keys, serves the local socket; its containers keep running', async () => {
+    startSleeper(sb.socket, 'survivor');
+    const before = containerState(sb.socket, 'survivor');
     const out = await removeEngineConfig(sb.ports(), { log, stateDir: sb.stateDir, removeEngine: false, layout: sb.layout });
     expect(out.restarted).toBe('restart');
+    // live-restore went the way that stops no container: kept for the restart, switched off by SIGHUP
+    expect(containerState(sb.socket, 'survivor')).toEqual(before);
+    expect(JSON.parse(await socketGet(sb.socket, '/info')).LiveRestoreEnabled).toBe(false);
+    removeContainer(sb.socket, 'survivor');
     const dj = JSON.parse(sb.daemonJson());
     expect(dj).toEqual({ 'data-root': sb.dataRoot, 'exec-root': sb.execRoot, bridge: 'none', iptables: false, 'ip-masq': false, hosts: [`unix://${sb.socket}`] });
     expect(await sb.fs.exists('/etc/docker/key.pem')).toBe(false);

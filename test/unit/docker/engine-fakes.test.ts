@@ -74,6 +74,31 @@ test('cancelled before applying: nothing written', async () => {
 });
 
 describe('removeEngineConfig', () => {
+  test('live-restore is given back without stopping a container: the restart keeps it, a SIGHUP switches it off, the file loses it last', async () => {
+    const services = new FakeServiceManager();
+    const probe = new FakeProbe();
+    await reconcileEngine(parseSettings({ docker: { options: ['--log-level=debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['live-restore']).toBe(true);
+    const seen: Record<string, unknown>[] = [];
+    const restart = services.restart.bind(services);
+    services.restart = async () => {
+      seen.push({ at: 'restart', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+      await restart();
+    };
+    services.reload = async () => {
+      services.calls.push('reload');
+      seen.push({ at: 'reload', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+    };
+    probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
+    services.calls.length = 0;
+    await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: false });
+    expect(seen).toEqual([
+      { at: 'restart', 'log-level': 'warn', 'live-restore': true },
+      { at: 'reload', 'log-level': 'warn', 'live-restore': false },
+    ]);
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).toEqual({ 'log-level': 'warn' });
+  });
+
   test('dockerd stopped by the admin: files given back, dockerd left stopped', async () => {
     const services = new FakeServiceManager();
     await reconcileEngine(parseSettings({ docker: { options: ['--log-level=debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state' });
