@@ -13,7 +13,7 @@ import { checkCertificates, type CertificateCheck } from './certs.js';
 import { parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
 import { hostsOf } from '../system/systemd-manager.js';
 import { computeDesired, DEFAULT_LAYOUT, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
-import { NodeDaemonProbe, type DaemonProbe } from './health.js';
+import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
@@ -88,6 +88,8 @@ interface Prepared {
   layout: EngineLayout;
   reports: EngineStepReport[];
   warnings: string[];
+  /** Set when the running dockerd's live-restore is to go: switched off by SIGHUP after the apply. */
+  liveRestoreHandover?: LiveRestoreHandover;
 }
 
 class Reporter {
@@ -195,6 +197,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const info = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).info(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
   warnings.push(...desired.warnings);
+  const liveRestoreHandover = await planLiveRestoreHandover(info, desired, fs, layout);
 
   const observedFiles: ObservedConfig['files'] = {};
   for (const p of new Set([...desired.files.map((f) => f.path), ...desired.removeFiles, layout.dropIn])) {
@@ -229,6 +232,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
   const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings };
+  if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
 }
@@ -262,7 +266,7 @@ export async function planEngine(
   const p = await prepare(settings, ports, opts, 'plan', rep);
   return {
     plan: p.config.steps,
-    lines: describeSteps(p.config.steps),
+    lines: planLines(p),
     action: p.config.action,
     reasons: p.config.reasons,
     warnings: p.warnings,
@@ -272,10 +276,18 @@ export async function planEngine(
   };
 }
 
+/** The plan's steps, and the live-restore handover that follows them (see planLiveRestoreHandover). */
+function planLines(p: Prepared): string[] {
+  const lines = describeSteps(p.config.steps);
+  if (p.liveRestoreHandover) lines.push('switch live-restore off by SIGHUP (no container stops), then write daemon.json without it');
+  return lines;
+}
+
 function planSummary(p: Prepared): string {
   const changes = p.config.steps.filter((s) => s.kind !== 'verify').length;
-  if (changes === 0) return `Nothing to change on ${p.distro.name}; dockerd would only be checked.`;
-  return `${changes} change${changes === 1 ? '' : 's'} on ${p.distro.name}; dockerd: ${p.config.action === 'none' ? 'no restart' : p.config.action}${p.config.reasons.length ? ` (${p.config.reasons.join('; ')})` : ''}.`;
+  if (changes === 0 && !p.liveRestoreHandover) return `Nothing to change on ${p.distro.name}; dockerd would only be checked.`;
+  const handover = p.liveRestoreHandover ? '; then live-restore switched off by SIGHUP' : '';
+  return `${changes} change${changes === 1 ? '' : 's'} on ${p.distro.name}; dockerd: ${p.config.action === 'none' ? 'no restart' : p.config.action}${p.config.reasons.length ? ` (${p.config.reasons.join('; ')})` : ''}${handover}.`;
 }
 
 export async function reconcileEngine(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions): Promise<EngineOutcome> {
@@ -286,7 +298,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const installedNow = p.install.action === 'install' && !opts.dryRun;
 
   if (opts.dryRun) {
-    rep.add('configuration', 'success', `would: ${describeSteps(config.steps).join('; ')}`);
+    rep.add('configuration', 'success', `would: ${planLines(p).join('; ')}`);
     return {
       changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install',
       restarted: config.action,
@@ -312,6 +324,10 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   let result;
   try {
     result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir));
+    if (p.liveRestoreHandover) {
+      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx);
+      rep.add('service', 'success', 'live-restore switched off by SIGHUP; no container was stopped');
+    }
   } catch (e) {
     rep.add('service', 'error', (e as Error).message);
     throw e;
@@ -330,10 +346,11 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
 
   const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
   const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
-  const what = restarted === 'none' ? (config.filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
+  const filesChanged = config.filesChanged || p.liveRestoreHandover !== undefined;
+  const what = restarted === 'none' ? (filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
   const monitor = await monitorTarget({ fs: ports.fs, layout: p.layout, desired, services: p.services, launch: p.launch, ...(result.verify.version ? { engineVersion: result.verify.version } : {}) });
   return {
-    changed: config.filesChanged || restarted !== 'none' || installedNow,
+    changed: filesChanged || restarted !== 'none' || installedNow,
     restarted,
     steps: rep.reports,
     warnings: p.warnings,
@@ -373,18 +390,9 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
   const status = await services.status();
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
-  // live-restore the extension set, and a dockerd running with it: taking the key out in the same
-  // restart would let the new dockerd (without it) kill the containers the old one left running.
-  // So the restart keeps it; a SIGHUP then switches it off; the file loses the key last.
-  const lrPhase =
-    !removeEngine && status.active && state?.daemonJson.owned['live-restore'] !== undefined && current['live-restore'] === true && desired.config['live-restore'] === undefined
-      ? { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 }
-      : undefined;
-  if (lrPhase) {
-    desired.config = { ...desired.config, 'live-restore': true };
-    desired.configFileWanted = true;
-  }
   if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
+  const running = status.active && !removeEngine ? await (ports.probe ?? new NodeDaemonProbe()).info(desired.verify.socketPath, 5_000) : undefined;
+  const lrPhase = await planLiveRestoreHandover(running, desired, fs, layout);
   const config = diffConfig(
     desired,
     {
@@ -497,17 +505,30 @@ function hostsOfConfig(current: Record<string, unknown>, launch: DaemonLaunch): 
   return Array.isArray(current.hosts) ? current.hosts.map(String) : hostsOf([...launch.replaceableArgs, ...launch.fixedArgs]);
 }
 
+interface LiveRestoreHandover {
+  final: JsonObject;
+  finalWanted: boolean;
+  mode: number;
+}
+
 /**
- * The last two steps of giving back live-restore on uninstall: `"live-restore": false` and a SIGHUP
- * (dockerd reloads the key; containers are not touched), then the admin's daemon.json as it was.
+ * A dockerd running with live-restore, and a configuration without it (uninstall, or an admin's
+ * "docker.liveRestore": false): a dockerd started without it kills the containers the old one left
+ * running, and does not start again those with `unless-stopped`. So the apply keeps the key (its
+ * restart stops nothing), and switchOffLiveRestore then takes it away without a restart.
  */
-async function switchOffLiveRestore(
-  phase: { final: JsonObject; finalWanted: boolean; mode: number },
-  desired: DesiredState,
-  ctx: ApplyContext,
-): Promise<void> {
+async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired: DesiredState, fs: FileSystem, layout: EngineLayout): Promise<LiveRestoreHandover | undefined> {
+  if (running?.liveRestore !== true || desired.config['live-restore'] === true) return undefined;
+  const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 };
+  desired.config = { ...desired.config, 'live-restore': true };
+  desired.configFileWanted = true;
+  return handover;
+}
+
+/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file. */
+async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext): Promise<void> {
   const { fs, services, probe, clock, layout, log } = ctx;
-  await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...phase.final, 'live-restore': false }), phase.mode);
+  await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...h.final, 'live-restore': false }), h.mode);
   await services.reload();
   const deadline = clock.now() + 15_000;
   let off = false;
@@ -516,7 +537,7 @@ async function switchOffLiveRestore(
     if (!off) await clock.sleep(200);
   }
   if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
-  if (phase.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(phase.final), phase.mode);
+  if (h.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(h.final), h.mode);
   else await fs.remove(layout.daemonJson);
-  desired.config = phase.final;
+  desired.config = h.final;
 }

@@ -73,6 +73,47 @@ test('cancelled before applying: nothing written', async () => {
   expect(await fs.readText('/etc/docker/daemon.json')).toBe(before);
 });
 
+test('an admin turns live-restore off ("docker.liveRestore": false) with a restart due: no container is stopped on the way', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  const seen: Record<string, unknown>[] = [];
+  const restart = services.restart.bind(services);
+  services.restart = async () => {
+    seen.push({ at: 'restart', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+    await restart();
+  };
+  services.reload = async () => {
+    services.calls.push('reload');
+    seen.push({ at: 'reload', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+  };
+  probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
+  services.calls.length = 0;
+  await reconcileEngine(parseSettings({ docker: { liveRestore: false, options: ['--log-level=error'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  expect(seen).toEqual([
+    { at: 'restart', 'log-level': 'error', 'live-restore': true },
+    { at: 'reload', 'log-level': 'error', 'live-restore': false },
+  ]);
+  expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).toEqual({ 'log-level': 'error' });
+});
+
+test('live-restore off and nothing else: no restart at all, and the dry run says so', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
+  services.calls.length = 0;
+  const off = parseSettings({ docker: { liveRestore: false } }, {});
+  const dry = await reconcileEngine(off, { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', dryRun: true });
+  expect(dry.summary).toMatch(/dockerd: no restart; then live-restore switched off by SIGHUP\./);
+  expect(dry.steps.map((s) => s.message).join()).toMatch(/switch live-restore off by SIGHUP/);
+  const out = await reconcileEngine(off, { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  expect(services.calls.filter((c) => c !== 'status' && c !== 'inspect')).toEqual(['reload']);
+  expect(out).toMatchObject({ changed: true, restarted: 'none' });
+  expect(out.summary).toMatch(/configuration updated without a restart/);
+  expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['live-restore']).toBeUndefined();
+});
+
 describe('removeEngineConfig', () => {
   test('live-restore is given back without stopping a container: the restart keeps it, a SIGHUP switches it off, the file loses it last', async () => {
     const services = new FakeServiceManager();
