@@ -10,8 +10,10 @@ import { realClock } from '../../handler/system/clock.js';
 // sends a real SIGTERM.
 
 const children: ChildProcess[] = [];
-afterEach(() => {
+const dirs: string[] = [];
+afterEach(async () => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
 function fakeWorker(): Promise<ChildProcess> {
@@ -26,7 +28,9 @@ async function ownedBy(file: string, c: ChildProcess, seq: number, version = '1.
 }
 
 async function lockFile(): Promise<string> {
-  return path.join(await mkdtemp(path.join(tmpdir(), 'lock-')), 'enable-worker.lock');
+  const dir = await mkdtemp(path.join(tmpdir(), 'lock-'));
+  dirs.push(dir);
+  return path.join(dir, 'enable-worker.lock');
 }
 
 describe('one enable worker at a time', () => {
@@ -37,7 +41,6 @@ describe('one enable worker at a time', () => {
     expect((await liveOwner(f))?.pid).toBe(process.pid);
     if (r.kind === 'acquired') await r.release();
     expect(await liveOwner(f)).toBeUndefined();
-    await rm(path.dirname(f), { recursive: true });
   });
 
   test('the same (seq, version) already running: back off without touching it', async () => {
