@@ -90,6 +90,11 @@ export interface DesiredInput {
   swarmActive?: boolean;
 }
 
+/** dockerd's unit passes --live-restore: it stays on whatever daemon.json says, and the file may not name it. */
+export function liveRestoreOnCommandLine(launch: DaemonLaunch): boolean {
+  return 'live-restore' in translateFlags([...launch.replaceableArgs, ...launch.fixedArgs], { context: 'unit' }).config;
+}
+
 export function computeDesired(inp: DesiredInput): DesiredState {
   const { settings, launch, layout } = inp;
   const docker = settings.public.docker;
@@ -107,7 +112,8 @@ export function computeDesired(inp: DesiredInput): DesiredState {
 
   // live-restore by default, so that a restart for a configuration change stops no container; an
   // explicit value (docker.options, or the admin's own daemon.json) wins, and swarm refuses it.
-  const adminLiveRestore = 'live-restore' in mergeDaemonConfig(inp.current, inp.state?.daemonJson.owned ?? {}, {}).config;
+  // The unit's --live-restore counts as explicit too: adding the key would clash with the flag.
+  const adminLiveRestore = 'live-restore' in mergeDaemonConfig(inp.current, inp.state?.daemonJson.owned ?? {}, {}).config || liveRestoreOnCommandLine(inp.launch);
   if (!inp.removal && docker.liveRestore && !('live-restore' in ours) && !adminLiveRestore) {
     if (inp.swarmActive) warnings.push('live-restore is left off: this node is in swarm mode, where Docker does not support it, so a restart of dockerd restarts its containers');
     else ours['live-restore'] = true;

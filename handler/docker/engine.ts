@@ -12,7 +12,7 @@ import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
 import { parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
 import { hostsOf } from '../system/systemd-manager.js';
-import { computeDesired, DEFAULT_LAYOUT, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
+import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions } from './options.js';
@@ -197,7 +197,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const info = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).info(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
   warnings.push(...desired.warnings);
-  const liveRestoreHandover = await planLiveRestoreHandover(info, desired, fs, layout);
+  const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
   const observedFiles: ObservedConfig['files'] = {};
   for (const p of new Set([...desired.files.map((f) => f.path), ...desired.removeFiles, layout.dropIn])) {
@@ -392,7 +392,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
   if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
   const running = status.active && !removeEngine ? await (ports.probe ?? new NodeDaemonProbe()).info(desired.verify.socketPath, 5_000) : undefined;
-  const lrPhase = await planLiveRestoreHandover(running, desired, fs, layout);
+  const lrPhase = await planLiveRestoreHandover(running, desired, launch, fs, layout);
   const config = diffConfig(
     desired,
     {
@@ -517,8 +517,9 @@ interface LiveRestoreHandover {
  * running, and does not start again those with `unless-stopped`. So the apply keeps the key (its
  * restart stops nothing), and switchOffLiveRestore then takes it away without a restart.
  */
-async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired: DesiredState, fs: FileSystem, layout: EngineLayout): Promise<LiveRestoreHandover | undefined> {
-  if (running?.liveRestore !== true || desired.config['live-restore'] === true) return undefined;
+async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired: DesiredState, launch: DaemonLaunch, fs: FileSystem, layout: EngineLayout): Promise<LiveRestoreHandover | undefined> {
+  // From a unit's --live-restore it stays on anyway (and daemon.json may not name it).
+  if (running?.liveRestore !== true || desired.config['live-restore'] === true || liveRestoreOnCommandLine(launch)) return undefined;
   const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 };
   desired.config = { ...desired.config, 'live-restore': true };
   desired.configFileWanted = true;

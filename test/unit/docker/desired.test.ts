@@ -231,6 +231,12 @@ describe('live-restore: containers keep running through the restarts the extensi
     expect(desired({ docker: { options: ['--live-restore=false'] } }, {}, debianUnit).config['live-restore']).toBe(false);
     expect(desired({}, {}, debianUnit, { 'live-restore': false }).config['live-restore']).toBe(false);
   });
+  test('the unit\'s own --live-restore wins too: the key is not added, so dockerd does not refuse flag and file', () => {
+    const dropIn: DaemonLaunch = { ...debianUnit, fixedArgs: ['-H', 'fd://', '--live-restore'], fixedSource: '/etc/systemd/system/docker.service.d/admin.conf' };
+    expect(desired({}, {}, dropIn).config).not.toHaveProperty('live-restore');
+    const vendor: DaemonLaunch = { ...debianUnit, replaceableArgs: [...debianUnit.replaceableArgs, '--live-restore'] };
+    expect(desired({}, {}, vendor).config).not.toHaveProperty('live-restore');
+  });
   test('a swarm node: left off, with a warning that says why', () => {
     const d = computeDesired({ settings: parseSettings({}, {}), launch: debianUnit, current: {}, currentExists: false, state: undefined, layout: DEFAULT_LAYOUT, swarmActive: true });
     expect(d.config).not.toHaveProperty('live-restore');

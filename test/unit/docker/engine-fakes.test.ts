@@ -140,6 +140,18 @@ describe('removeEngineConfig', () => {
     expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).toEqual({ 'log-level': 'warn' });
   });
 
+  test('live-restore from the unit\'s own --live-restore: it stays on, so there is nothing to hand over', async () => {
+    const services = new FakeServiceManager({ launch: { fixedArgs: ['-H', 'fd://', '--live-restore'], fixedSource: '/etc/systemd/system/docker.service.d/admin.conf' } });
+    const probe = new FakeProbe();
+    probe.info = async () => ({ swarmActive: false, liveRestore: true });
+    await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).not.toHaveProperty('live-restore');
+    services.calls.length = 0;
+    await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: false });
+    expect(services.calls).not.toContain('reload');
+    expect((await fs.readText('/etc/docker/daemon.json')) ?? '{}').not.toMatch(/live-restore/);
+  });
+
   test('dockerd stopped by the admin: files given back, dockerd left stopped', async () => {
     const services = new FakeServiceManager();
     await reconcileEngine(parseSettings({ docker: { options: ['--log-level=debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe: new FakeProbe() }, { log, stateDir: '/state' });
