@@ -4,8 +4,7 @@ import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
-import { hostsOf } from '../system/systemd-manager.js';
-import { socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
+import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
 import { isObject } from './options.js';
@@ -168,8 +167,7 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
   } catch {
     // an unparsable old file: verify the socket only
   }
-  const dropInWas = file(layout.dropIn) !== undefined;
-  const hosts = Array.isArray(config.hosts) ? config.hosts.map(String) : hostsOf(dropInWas ? launch.fixedArgs : [...launch.replaceableArgs, ...launch.fixedArgs]);
+  const hosts = hostsServed(config, launch, file(layout.dropIn) !== undefined);
   const spec: VerifySpec = { socketPath: socketPathOf(hosts, launch.socketPath) };
   const tcpHost = hosts.find((h) => h.startsWith('tcp://'));
   const target = tcpHost ? tcpTarget(tcpHost) : undefined;

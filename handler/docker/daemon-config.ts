@@ -1,6 +1,8 @@
 // daemon.json is shared with the admin and the distribution (Azure Linux ships one): we merge
 // into it, remember which keys we own and what they held before, and can give them back.
 import { ConfigError } from '../errors.js';
+import type { DaemonLaunch } from '../system/service-manager.js';
+import { hostsOf } from '../system/systemd-manager.js';
 import { deepEqual, isObject, type JsonObject, type JsonValue } from './options.js';
 
 export interface OwnedKey {
@@ -111,6 +113,15 @@ export function tcpTarget(host: string): { host: string; port: number } | undefi
   if (h === '' || h === '0.0.0.0') h = '127.0.0.1';
   if (h === '::') h = '::1';
   return { host: h, port: m[2] ? Number(m[2]) : 2375 };
+}
+
+/**
+ * The hosts dockerd serves with this daemon.json: the file's `hosts`, else the -H flags it is
+ * started with (only the unit's fixed ones while the extension's drop-in replaces its ExecStart).
+ */
+export function hostsServed(config: Record<string, unknown>, launch: Pick<DaemonLaunch, 'replaceableArgs' | 'fixedArgs'>, dropInActive: boolean): string[] {
+  if (Array.isArray(config.hosts)) return config.hosts.map(String);
+  return hostsOf(dropInActive ? launch.fixedArgs : [...launch.replaceableArgs, ...launch.fixedArgs]);
 }
 
 export function socketPathOf(hosts: readonly string[], defaultSocket: string): string {

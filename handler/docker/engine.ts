@@ -10,8 +10,7 @@ import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
-import { parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
-import { hostsOf } from '../system/systemd-manager.js';
+import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
@@ -192,9 +191,9 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
 
   const text = await fs.readText(layout.daemonJson);
   const current = parseDaemonJson(text, layout.daemonJson);
+  const status = await services.status();
   // Swarm refuses live-restore; only a running dockerd can tell (a new install is not a swarm node).
-  const status0 = await services.status();
-  const info = status0.active ? await (ports.probe ?? new NodeDaemonProbe()).info(socketPathOf(hostsOfConfig(current, launch), launch.socketPath), 5_000) : undefined;
+  const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
   warnings.push(...desired.warnings);
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
@@ -206,7 +205,6 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     observedFiles[p] = { ...(content !== undefined ? { content } : {}), ...(st ? { mode: st.mode } : {}) };
   }
   const djStat = text !== undefined ? await fs.stat(layout.daemonJson) : undefined;
-  const status = await services.status();
   const newState: EngineState = {
     version: 1,
     daemonJson: { path: layout.daemonJson, owned: desired.owned, created: state?.daemonJson.created ?? text === undefined },
@@ -314,7 +312,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     fs: ports.fs,
     clock: ports.clock,
     services: p.services,
-    probe: ports.probe ?? new NodeDaemonProbe(),
+    probe: probeOf(ports),
     log: opts.log,
     layout: p.layout,
     stateDir: opts.stateDir,
@@ -391,7 +389,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   const status = await services.status();
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
   if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
-  const running = status.active && !removeEngine ? await (ports.probe ?? new NodeDaemonProbe()).info(desired.verify.socketPath, 5_000) : undefined;
+  const running = status.active && !removeEngine ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined;
   const lrPhase = await planLiveRestoreHandover(running, desired, launch, fs, layout);
   const config = diffConfig(
     desired,
@@ -454,7 +452,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     fs,
     clock,
     services,
-    probe: ports.probe ?? new NodeDaemonProbe(),
+    probe: probeOf(ports),
     log: opts.log,
     layout,
     stateDir: opts.stateDir,
@@ -500,9 +498,8 @@ async function removeEmptyDropInDir(fs: FileSystem, layout: EngineLayout, remove
 
 export { verifyServes };
 
-/** The hosts dockerd serves now: daemon.json's, else the flags it is started with. */
-function hostsOfConfig(current: Record<string, unknown>, launch: DaemonLaunch): string[] {
-  return Array.isArray(current.hosts) ? current.hosts.map(String) : hostsOf([...launch.replaceableArgs, ...launch.fixedArgs]);
+function probeOf(ports: EnginePorts): DaemonProbe {
+  return ports.probe ?? new NodeDaemonProbe();
 }
 
 interface LiveRestoreHandover {
