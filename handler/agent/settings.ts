@@ -2,6 +2,7 @@
 // at every enable and half of the bundle. The messages an admin reads are this file's own.
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
+import { nonEmpty } from '../schema-mini.js';
 
 // The DockerExtension settings contract: every key of the retired Go extension is accepted,
 // plus the keys this handler adds. This file is the single source of the types, the
@@ -34,9 +35,10 @@ function normalisePem(pem: string): string {
   return pem.replace(/\r+\n?/g, '\n').trim() + '\n';
 }
 
+const PORT_EXPECTED = 'must be a port number, for example 2376';
 const portSchema = z.pipe(
   z.pipe(
-    z.union([z.number(), z.string().check(z.regex(/^\d+$/, 'must be a port number, for example 2376'))]),
+    z.union([z.number(), z.string().check(z.regex(/^\d+$/, PORT_EXPECTED))], { error: PORT_EXPECTED }),
     z.transform((v: number | string) => Number(v)),
   ),
   z.number().check(z.int('must be a whole number'), z.gte(1, 'must be between 1 and 65535'), z.lte(65535, 'must be between 1 and 65535')),
@@ -82,9 +84,9 @@ export const CertsSchema = z.strictObject({
 });
 
 export const LoginSchema = z.strictObject({
-  server: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
-  username: z.string().check(z.minLength(1, 'must not be empty')),
-  password: z.string().check(z.minLength(1, 'must not be empty')),
+  server: z.optional(nonEmpty('must not be empty')),
+  username: nonEmpty('must not be empty'),
+  password: nonEmpty('must not be empty'),
   /** Accepted for compatibility; `docker login --email` was removed in Docker 17.06. */
   email: z.optional(z.string()),
 });
@@ -164,7 +166,6 @@ function describeIssues(issues: readonly Issue[], side: 'public' | 'protected', 
     // Never a text that quotes the value: it may be a secret.
     if (issue.code === 'invalid_type') return `${label} ${valueAt(raw, issue.path) === undefined ? 'is required' : `must be ${article(issue.expected)}`}`;
     if (issue.code === 'invalid_value' && 'values' in issue) return `${label} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    if (issue.code === 'invalid_union') return `${label} must be a port number, for example 2376`;
     return `${label} ${issue.message}`;
   });
 }

@@ -67,6 +67,8 @@ describe('parseSettings: clear errors, all at once', () => {
     expect(msg).toContain('public setting "azure-environment"');
     expect(msg).toContain('protected setting "certs.ca" must be a CA certificate in PEM format');
     expect(msg).toContain('protected setting "certs.key" is required');
+    expect(errorOf({ docker: { port: true } }, null)).toContain('public setting "docker.port" must be a port number, for example 2376');
+    expect(errorOf({ docker: { port: 'https' } }, null)).toContain('public setting "docker.port" must be a port number, for example 2376');
   });
 
   test('a TCP port without certificates is refused unless explicitly opted in', () => {
