@@ -2,10 +2,10 @@
 // started at boot before the agent, restarted on failure, tracked by the agent through
 // resourceLimits.services); without systemd it is a detached process. Either way the monitor's
 // own lock makes a second one exit, so callers may race.
-import { spawn } from 'node:child_process';
+import { spawnSetsid } from '../system/detached.js';
 import type { CommandRunner, Clock, FileSystem } from '../system/ports.js';
 import { liveMonitor, stopProcess, type MonitorOwner } from './lock.js';
-import { MONITOR_NODE_FLAGS, MONITOR_PROCESS_ENV, MONITOR_UNIT, MONITOR_UNIT_PATH, renderMonitorUnit } from './unit.js';
+import { MONITOR_UNIT, MONITOR_UNIT_PATH, monitorArgv, monitorEnvironment, renderMonitorUnit } from './unit.js';
 
 export interface MonitorSupervisor {
   readonly kind: 'systemd' | 'direct';
@@ -98,28 +98,9 @@ export class DirectMonitorSupervisor implements MonitorSupervisor {
     if (mine(owner, o.extensionDir)) return { started: false, detail: `monitor runs (pid ${owner!.pid})` };
     // A new session: neither the agent's process-group kill nor our exit reaches it. The monitor
     // itself replaces a monitor of another version and backs off from a twin.
-    const child = spawn(o.nodePath, [...MONITOR_NODE_FLAGS, o.monitorScript, '__monitor'], {
-      cwd: o.extensionDir,
-      detached: true,
-      stdio: 'ignore',
-      env: {
-        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        HOME: '/root',
-        LANG: 'C.UTF-8',
-        AZURE_GUEST_AGENT_EXTENSION_PATH: o.extensionDir,
-        AZURE_GUEST_AGENT_EXTENSION_VERSION: o.version,
-        ...MONITOR_PROCESS_ENV,
-        ...o.env,
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    const exited = new Promise((r) => child.once('exit', r));
-    child.unref();
-    const now = await waitForMonitor(o, exited);
-    if (!now) throw new Error(`the monitor (pid ${child.pid}) did not start; see monitor.log in the extension's log folder`);
+    const launched = await spawnSetsid({ argv: monitorArgv(o), cwd: o.extensionDir, env: monitorEnvironment(o) });
+    const now = await waitForMonitor(o, launched.exited);
+    if (!now) throw new Error(`the monitor (${launched.label}) did not start; see monitor.log in the extension's log folder`);
     return { started: true, detail: `monitor started (pid ${now.pid})` };
   }
 

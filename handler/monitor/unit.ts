@@ -10,6 +10,8 @@
 // - The CPU quota is the one HandlerManifest.json declares under resourceLimits.services; the agent
 //   applies it only at runtime (systemctl set-property --runtime), so the unit carries it too.
 
+import { BASE_ENV } from '../system/base-env.js';
+
 export const MONITOR_UNIT = 'azure-docker-extension-monitor.service';
 export const MONITOR_UNIT_PATH = `/etc/systemd/system/${MONITOR_UNIT}`;
 export const MONITOR_CPU_QUOTA_PERCENT = 10;
@@ -33,6 +35,22 @@ export interface MonitorUnitInput {
   env?: Record<string, string>;
 }
 
+/** The monitor's command line, in its unit and where it is spawned without systemd. */
+export function monitorArgv(u: Pick<MonitorUnitInput, 'nodePath' | 'monitorScript'>): string[] {
+  return [u.nodePath, ...MONITOR_NODE_FLAGS, u.monitorScript, '__monitor'];
+}
+
+/** The monitor's whole environment, the same under systemd and without it. */
+export function monitorEnvironment(u: Omit<MonitorUnitInput, 'nodePath' | 'monitorScript'>): Record<string, string> {
+  return {
+    ...BASE_ENV,
+    AZURE_GUEST_AGENT_EXTENSION_PATH: u.extensionDir,
+    AZURE_GUEST_AGENT_EXTENSION_VERSION: u.version,
+    ...MONITOR_PROCESS_ENV,
+    ...u.env,
+  };
+}
+
 /** systemd's quoting for one word of ExecStart= / Environment=. */
 export function systemdQuote(word: string): string {
   const escaped = word.replace(/%/g, '%%'); // % starts a specifier in ExecStart= and Environment=
@@ -41,16 +59,7 @@ export function systemdQuote(word: string): string {
 }
 
 export function renderMonitorUnit(u: MonitorUnitInput): string {
-  const env: Record<string, string> = {
-    AZURE_GUEST_AGENT_EXTENSION_PATH: u.extensionDir,
-    AZURE_GUEST_AGENT_EXTENSION_VERSION: u.version,
-    HOME: '/root',
-    LANG: 'C.UTF-8',
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    ...MONITOR_PROCESS_ENV,
-    ...u.env,
-  };
-  const exec = [u.nodePath, ...MONITOR_NODE_FLAGS, u.monitorScript, '__monitor'].map(systemdQuote).join(' ');
+  const exec = monitorArgv(u).map(systemdQuote).join(' ');
   return [
     '# Written by the Azure Docker extension handler; rewritten by every enable, removed by uninstall.',
     '[Unit]',
@@ -63,7 +72,7 @@ export function renderMonitorUnit(u: MonitorUnitInput): string {
     'Type=simple',
     `ExecStart=${exec}`,
     `WorkingDirectory=${systemdQuote(u.extensionDir)}`,
-    ...Object.entries(env).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`),
+    ...Object.entries(monitorEnvironment(u)).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}`),
     'Restart=on-failure',
     'RestartSec=5',
     'CPUAccounting=yes',

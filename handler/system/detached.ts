@@ -83,7 +83,8 @@ export async function runDetachedAndWait(
   return { launched, exitCode };
 }
 
-async function spawnSetsid(job: DetachedJob): Promise<Launched> {
+/** A new session (setsid): the caller's exit and its process-group kill miss it. */
+export async function spawnSetsid(job: Omit<DetachedJob, 'name'>): Promise<Launched> {
   const [file, ...args] = job.argv;
   const child = spawn(file!, args, { cwd: job.cwd, detached: true, stdio: 'ignore', env: job.env });
   await new Promise<void>((resolve, reject) => {
