@@ -4,7 +4,7 @@
 // monitor that cannot start is a warning, not a reason to report Docker's configuration failed.
 import { describeError } from '../errors.js';
 import { liveMonitor, type MonitorOwner } from '../monitor/lock.js';
-import type { LastEnable, MonitorTarget } from '../monitor/spec.js';
+import type { LastEnable, MonitorSpec, MonitorTarget } from '../monitor/spec.js';
 import type { RunContext } from './context.js';
 
 /**
@@ -12,12 +12,18 @@ import type { RunContext } from './context.js';
  * Returns the running monitor, or the problem to report when it could not be started.
  */
 export async function ensureMonitorCheap(ctx: RunContext): Promise<{ owner?: MonitorOwner; problem?: string }> {
-  const owner = await liveMonitor(ctx.env.dataDir);
-  if (owner && owner.extensionDir === ctx.env.extensionDir) return { owner };
+  const owner = await ownMonitor(ctx);
+  if (owner) return { owner };
   const problem = await ensureMonitor(ctx);
   if (problem) return { problem };
   const started = await liveMonitor(ctx.env.dataDir);
   return started ? { owner: started } : {};
+}
+
+/** The running monitor, when it is this extension directory's (not the version before an update). */
+export async function ownMonitor(ctx: RunContext): Promise<MonitorOwner | undefined> {
+  const owner = await liveMonitor(ctx.env.dataDir);
+  return owner?.extensionDir === ctx.env.extensionDir ? owner : undefined;
 }
 
 /** Starts (or takes over) the monitor; returns a problem to report as a warning, if any. */
@@ -34,23 +40,22 @@ export async function ensureMonitor(ctx: RunContext): Promise<string | undefined
 }
 
 export async function recordEnable(ctx: RunContext, last: Omit<LastEnable, 'at' | 'version'>, target: MonitorTarget | undefined | 'keep'): Promise<void> {
-  const { updateMonitorSpec } = await import('../monitor/spec.js');
-  try {
-    await updateMonitorSpec(ctx.agentFs, ctx.env.dataDir, (s) => ({
-      ...s,
-      disabled: false,
-      lastEnable: { ...last, at: new Date(ctx.clock.now()).toISOString(), version: ctx.version },
-      ...(target === 'keep' ? {} : target ? { target } : { target: undefined }),
-    }));
-  } catch (e) {
-    ctx.log.warn({ event: 'monitor record not written', err: describeError(e) });
-  }
+  await updateRecord(ctx, (s) => ({
+    ...s,
+    disabled: false,
+    lastEnable: { ...last, at: new Date(ctx.clock.now()).toISOString(), version: ctx.version },
+    ...(target === 'keep' ? {} : target ? { target } : { target: undefined }),
+  }));
 }
 
 export async function recordDisabled(ctx: RunContext): Promise<void> {
+  await updateRecord(ctx, (s) => ({ ...s, disabled: true }));
+}
+
+async function updateRecord(ctx: RunContext, change: (s: MonitorSpec) => MonitorSpec): Promise<void> {
   const { updateMonitorSpec } = await import('../monitor/spec.js');
   try {
-    await updateMonitorSpec(ctx.agentFs, ctx.env.dataDir, (s) => ({ ...s, disabled: true }));
+    await updateMonitorSpec(ctx.agentFs, ctx.env.dataDir, change);
   } catch (e) {
     ctx.log.warn({ event: 'monitor record not written', err: describeError(e) });
   }

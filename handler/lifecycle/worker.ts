@@ -4,10 +4,9 @@ import { notYetApplied, summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
 import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
-import { liveMonitor } from '../monitor/lock.js';
 import { noopToken, workerLockPath } from './enable.js';
 import { requireSettings } from './load-settings.js';
-import { ensureMonitor, recordEnable } from './monitor-control.js';
+import { ensureMonitor, ownMonitor, recordEnable } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
@@ -94,8 +93,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
       secrets,
     );
     await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'success' });
-    const monitor = await liveMonitor(ctx.env.dataDir);
-    if (monitor && monitor.extensionDir === ctx.env.extensionDir) await noopToken(ctx, seq, monitor);
+    const monitor = await ownMonitor(ctx);
+    if (monitor) await noopToken(ctx, seq, monitor);
     await reportHeartbeat(ctx, 'Ready', outcome.message);
     await reportEvent(ctx, 'Enable', warned ? 'Warning' : 'Informational', `configuration ${seq}: ${outcome.message}`);
     ctx.log.info({ event: 'enable succeeded', warnings: warnings.length });
