@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
 import { AgentContractError } from '../errors.js';
-import { liveOwner, WORKER_LOCK_FILE } from '../system/worker-lock.js';
+import { liveOwner, workerLockFile } from '../system/worker-lock.js';
 import { removeNoopToken, writeNoopToken } from '../agent/noop-token.js';
 import { ensureMonitorCheap } from './monitor-control.js';
 import { clearUpdateMarker } from './other-commands.js';
@@ -10,7 +10,7 @@ import type { RunContext } from './context.js';
 import { reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
-export const workerLockPath = (ctx: RunContext) => path.join(ctx.env.dataDir, WORKER_LOCK_FILE);
+export const workerLockPath = (ctx: RunContext) => workerLockFile(ctx.env.dataDir);
 
 export function requireSeq(ctx: RunContext): number {
   if (ctx.seq === undefined) {

@@ -21,6 +21,7 @@ export class LineLog implements LogSink {
   private fd: number | undefined;
   private readonly min: number;
   private readonly prefix: string;
+  private readonly maxBytes: number;
 
   constructor(
     private readonly file: string,
@@ -33,8 +34,6 @@ export class LineLog implements LogSink {
     this.maxBytes = opts.maxBytes;
     this.rotate();
   }
-
-  private readonly maxBytes: number;
 
   /** One `.1` generation when the file passed maxBytes; called at start and from the monitor's timer. */
   rotate(): void {

@@ -15,7 +15,7 @@ import { dockerdFromPidFile } from '../system/direct-manager.js';
 import { isListening } from '../system/listening.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, serviceManagerFromSpec } from '../system/service-manager.js';
-import { isOwnerAlive, liveOwner, readLockOwner, WORKER_LOCK_FILE } from '../system/worker-lock.js';
+import { isOwnerAlive, liveOwner, readLockOwner, workerLockFile } from '../system/worker-lock.js';
 import { detectDrift, type DriftItem } from './drift.js';
 import { acquireMonitorLock } from './lock.js';
 import { CertificateReader, readWatchedFiles } from './read-files.js';
@@ -219,7 +219,7 @@ class Monitor {
     const read = await readMonitorSpec(fs, env.dataDir);
     const spec: MonitorSpec = read.kind === 'ok' ? read.spec : EMPTY_SPEC;
     this.syncWatches(spec);
-    const lockOwner = await readLockOwner(path.join(env.dataDir, WORKER_LOCK_FILE));
+    const lockOwner = await readLockOwner(workerLockFile(env.dataDir));
     const worker = lockOwner && isOwnerAlive(lockOwner) ? lockOwner : undefined;
 
     const obs: Observation = { now, disabled: spec.disabled, drift: [] };
@@ -317,34 +317,28 @@ class Monitor {
    * dockerd, a new certificate file), or seldom: dockerd logs every client without a certificate.
    */
   private async checkTls(t: MonitorTarget, pid: number, now: number, cert: { sha256?: string; fingerprint256?: string } | undefined): Promise<TlsResult> {
-    const tlsSpec = t.tcp!.tls!;
     const prev = this.tls;
     const fresh = prev && prev.pid === pid && prev.certSha === cert?.sha256 && now - prev.at < (prev.ok ? TLS_RECHECK_MS : 10_000);
     if (fresh) return prev;
-    const ca = await this.d.fs.readText(tlsSpec.caFile).catch(() => undefined);
-    let result: TlsResult;
-    if (ca === undefined) {
-      result = { ok: false, detail: `the CA file ${tlsSpec.caFile} is missing`, at: now, pid, certSha: cert?.sha256 };
-    } else {
-      const p = await this.d.probe.probeTls(t.tcp!.host, t.tcp!.port, ca, 5_000);
-      // The certificate dockerd must present is the one in the certificate file now.
-      const want = cert?.fingerprint256 ?? tlsSpec.fingerprint256;
-      if (!p.reachable) result = { ok: false, detail: p.detail, at: now, pid, certSha: cert?.sha256 };
-      else if (!p.serverVerified) result = { ok: false, detail: p.detail, at: now, pid, certSha: cert?.sha256 };
-      else if (want && p.fingerprint256 && p.fingerprint256 !== want)
-        result = {
-          ok: false,
-          detail: `dockerd presents another certificate than ${tlsSpec.certFile} (restart dockerd to serve the file's certificate, or re-apply the extension)`,
-          at: now,
-          pid,
-          certSha: cert?.sha256,
-        };
-      else if (!p.clientCertRequired) result = { ok: false, detail: `a client without a certificate is not refused (${p.detail})`, at: now, pid, certSha: cert?.sha256 };
-      else result = { ok: true, detail: 'server certificate verified; clients without a certificate refused', at: now, pid, certSha: cert?.sha256 };
-    }
+    const result: TlsResult = { ...(await this.handshake(t, cert)), at: now, pid, certSha: cert?.sha256 };
     if (!prev || prev.ok !== result.ok || prev.detail !== result.detail) this.d.log.info({ event: 'TLS checked', port: t.tcp!.port, ok: result.ok, detail: result.detail });
     this.tls = result;
     return result;
+  }
+
+  private async handshake(t: MonitorTarget, cert: { fingerprint256?: string } | undefined): Promise<{ ok: boolean; detail: string }> {
+    const tlsSpec = t.tcp!.tls!;
+    const ca = await this.d.fs.readText(tlsSpec.caFile).catch(() => undefined);
+    if (ca === undefined) return { ok: false, detail: `the CA file ${tlsSpec.caFile} is missing` };
+    const p = await this.d.probe.probeTls(t.tcp!.host, t.tcp!.port, ca, 5_000);
+    // The certificate dockerd must present is the one in the certificate file now.
+    const want = cert?.fingerprint256 ?? tlsSpec.fingerprint256;
+    if (!p.reachable || !p.serverVerified) return { ok: false, detail: p.detail };
+    if (want && p.fingerprint256 && p.fingerprint256 !== want) {
+      return { ok: false, detail: `dockerd presents another certificate than ${tlsSpec.certFile} (restart dockerd to serve the file's certificate, or re-apply the extension)` };
+    }
+    if (!p.clientCertRequired) return { ok: false, detail: `a client without a certificate is not refused (${p.detail})` };
+    return { ok: true, detail: 'server certificate verified; clients without a certificate refused' };
   }
 
   private async recovery(t: MonitorTarget, disabled: boolean, down: boolean): Promise<Recovery> {
@@ -393,7 +387,7 @@ class Monitor {
   }
 
   private syncWatches(spec: MonitorSpec): void {
-    const want = new Set<string>([monitorSpecPath(this.d.env.dataDir), path.join(this.d.env.dataDir, WORKER_LOCK_FILE)]);
+    const want = new Set<string>([monitorSpecPath(this.d.env.dataDir), workerLockFile(this.d.env.dataDir)]);
     const t = spec.target;
     if (t) {
       for (const f of t.files) want.add(f.path);
@@ -477,7 +471,7 @@ class Monitor {
     this.restart.inProgress = true;
     try {
       const spec = await readMonitorSpec(fs, this.d.env.dataDir);
-      const worker = await liveOwner(path.join(this.d.env.dataDir, WORKER_LOCK_FILE));
+      const worker = await liveOwner(workerLockFile(this.d.env.dataDir));
       if (spec.kind !== 'ok' || spec.spec.disabled || worker || t.manager.kind !== 'direct' || (await dockerdFromPidFile(t.pidFile)).pid !== undefined) return;
       const attempt = this.restart.failures + 1;
       log.warn({ event: 'restarting dockerd', attempt, dockerd: t.manager.dockerdPath, configFile: t.manager.configFile });

@@ -11,15 +11,19 @@ export interface ProcessIdentity {
   procStart: string;
 }
 
-export function procStartTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name: [0] is field 3 (state), [19] field 22. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces, so count after its closing paren.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+export function procStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
 }
 
 export function identityOf(pid: number = process.pid): ProcessIdentity {
@@ -28,15 +32,9 @@ export function identityOf(pid: number = process.pid): ProcessIdentity {
 
 /** The same process is still running (not a zombie: its stat is gone or says Z only then). */
 export function isAlive(id: ProcessIdentity): boolean {
-  const start = procStartTime(id.pid);
-  if (start === undefined || start !== id.procStart) return false;
-  try {
-    const stat = readFileSync(`/proc/${id.pid}/stat`, 'utf8');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const f = statFields(id.pid);
+  if (f?.[19] === undefined || f[19] !== id.procStart) return false;
+  return f[0] !== 'Z' && f[0] !== 'X';
 }
 
 /** The owner record, or undefined when absent, half-written or not an owner record. */

@@ -12,6 +12,7 @@ export { procStartTime } from './pid-file.js';
 
 /** In the non-versioned data directory; the monitor watches it to know when work starts and ends. */
 export const WORKER_LOCK_FILE = 'enable-worker.lock';
+export const workerLockFile = (dataDir: string) => path.join(dataDir, WORKER_LOCK_FILE);
 
 export interface LockOwner extends ProcessIdentity {
   seq: number;
