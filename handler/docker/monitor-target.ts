@@ -1,7 +1,7 @@
 // After a proven enable: what the monitor holds dockerd to until the next one. Every path is
 // turned into the path dockerd sees (layout.daemonView), and each managed file is recorded as it
 // is on disk now, so that any later difference is a change someone else made.
-import { createHash } from 'node:crypto';
+import { parseJsonObject, sha256Hex } from '../monitor/read-files.js';
 import type { MonitorTarget, WatchedFile } from '../monitor/spec.js';
 import type { FileSystem } from '../system/ports.js';
 import type { DaemonLaunch, ServiceManager } from '../system/service-manager.js';
@@ -34,11 +34,15 @@ export async function monitorTarget(p: {
     const w: WatchedFile = {
       path: view(m.path),
       what: m.what,
-      sha256: bytes === undefined ? null : createHash('sha256').update(bytes).digest('hex'),
+      sha256: bytes === undefined ? null : sha256Hex(bytes),
       mode: st?.mode ?? null,
       sensitive: m.sensitive,
     };
-    if (m.json) w.json = bytes === undefined ? {} : parseObject(bytes);
+    if (m.json) {
+      // The baseline the monitor compares with: an unparsable file counts as no keys at all.
+      const parsed = bytes === undefined ? 'invalid' : parseJsonObject(bytes);
+      w.json = parsed === 'invalid' ? {} : parsed;
+    }
     files.push(w);
   }
 
@@ -58,13 +62,4 @@ export async function monitorTarget(p: {
     }
   }
   return target;
-}
-
-function parseObject(bytes: Buffer): Record<string, unknown> {
-  try {
-    const v = JSON.parse(bytes.toString('utf8')) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }

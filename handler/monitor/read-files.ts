@@ -20,14 +20,15 @@ export async function readWatchedFiles(fs: ReadFileSystem, files: readonly Watch
     }
     const st = await fs.stat(f.path).catch(() => undefined);
     const now: FileNow = { sha256: sha256Hex(bytes), mode: st?.mode ?? null };
-    if (f.json !== undefined) now.json = parseObject(bytes);
+    if (f.json !== undefined) now.json = parseJsonObject(bytes);
     else if (!f.sensitive && /certificate/i.test(f.what)) now.cert = certIdentity(bytes);
     out.set(f.path, now);
   }
   return out;
 }
 
-function parseObject(bytes: Buffer): Record<string, unknown> | 'invalid' {
+/** daemon.json's content as an object, or 'invalid' when it is not a JSON object. */
+export function parseJsonObject(bytes: Buffer): Record<string, unknown> | 'invalid' {
   try {
     const v = JSON.parse(bytes.toString('utf8')) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : 'invalid';
