@@ -13,6 +13,7 @@ import { liveMonitor, type MonitorOwner } from '../../handler/monitor/lock.js';
 import { stopProcess } from '../../handler/monitor/lock.js';
 import { realClock } from '../../handler/system/clock.js';
 import { makeAgentTree, type AgentTree } from './agent-tree.js';
+import { inProcessWork } from './in-process-work.js';
 import { createSandbox, type Sandbox } from './docker-daemon.js';
 import type { WaagentCertificate } from './openssl-vectors.js';
 
@@ -54,14 +55,7 @@ export async function makeMonitorRig(cert: WaagentCertificate, opts: { version?:
       nodePath: process.execPath,
       makeApplier: () => applier,
       // The worker in-process (its work is the engine's); the monitor it starts is a real process.
-      spawnWorker: async ({ seq: s }) => {
-        await runApp(['__worker', String(s)], { ...d, signal: new AbortController().signal });
-        return 'in-process worker';
-      },
-      runUninstallWorker: async () => {
-        const r = await runApp(['__uninstall'], d);
-        return { finished: true, exitCode: r.exitCode, label: 'in-process' };
-      },
+      ...inProcessWork(() => d),
       ...extra,
     };
     return d;

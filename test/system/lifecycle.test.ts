@@ -6,6 +6,7 @@ import { runApp, type AppDeps } from '../../handler/app.js';
 import type { Applier } from '../../handler/lifecycle/context.js';
 import type { MonitorSupervisor } from '../../handler/monitor/supervisor.js';
 import { addVersion, makeAgentTree, type AgentTree } from '../support/agent-tree.js';
+import { inProcessWork } from '../support/in-process-work.js';
 import { makeWaagentCertificate, type WaagentCertificate } from '../support/openssl-vectors.js';
 import { exampleSettings } from '../../handler/demo/example-settings.js';
 
@@ -80,14 +81,7 @@ function deps(t: AgentTree, applier: Applier, seq?: number, extDir = t.extDir, v
     entryScript: '/nonexistent',
     makeApplier: () => applier,
     monitorSupervisor: stubMonitor,
-    spawnWorker: async ({ seq: s }) => {
-      await runApp(['__worker', String(s)], { ...d, signal: new AbortController().signal });
-      return 'pid 4242';
-    },
-    runUninstallWorker: async () => {
-      const r = await runApp(['__uninstall'], d);
-      return { finished: true, exitCode: r.exitCode, label: 'in-process' };
-    },
+    ...inProcessWork(() => d),
   };
   return d;
 }

@@ -16,6 +16,7 @@ import type { MonitorSupervisor } from '../../handler/monitor/supervisor.js';
 import { RootedFileSystem } from '../../handler/system/fs.js';
 import { identityOf } from '../../handler/system/pid-file.js';
 import { makeAgentTree, type AgentTree } from '../support/agent-tree.js';
+import { inProcessWork } from '../support/in-process-work.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fs = new RootedFileSystem('/');
@@ -53,10 +54,7 @@ function deps(seq = SEQ): AppDeps {
     entryScript: '/nonexistent',
     makeApplier: () => applier,
     monitorSupervisor: () => stub,
-    spawnWorker: async ({ seq: s }) => {
-      await runApp(['__worker', String(s)], { ...d, signal: new AbortController().signal });
-      return 'in-process';
-    },
+    ...inProcessWork(() => d),
   };
   return d;
 }

@@ -73,22 +73,32 @@ test('cancelled before applying: nothing written', async () => {
   expect(await fs.readText('/etc/docker/daemon.json')).toBe(before);
 });
 
-test('an admin turns live-restore off ("docker.liveRestore": false) with a restart due: no container is stopped on the way', async () => {
-  const services = new FakeServiceManager();
-  const probe = new FakeProbe();
-  await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+/**
+ * A running dockerd with live-restore on until a SIGHUP switches it off (as the real one does);
+ * the returned list records daemon.json at each restart and reload from now on.
+ */
+function liveRestoreUntilSighup(services: FakeServiceManager, probe: FakeProbe): Record<string, unknown>[] {
   const seen: Record<string, unknown>[] = [];
+  const daemonJson = async () => JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) as Record<string, unknown>;
   const restart = services.restart.bind(services);
   services.restart = async () => {
-    seen.push({ at: 'restart', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+    seen.push({ at: 'restart', ...(await daemonJson()) });
     await restart();
   };
   services.reload = async () => {
     services.calls.push('reload');
-    seen.push({ at: 'reload', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
+    seen.push({ at: 'reload', ...(await daemonJson()) });
   };
   probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
   services.calls.length = 0;
+  return seen;
+}
+
+test('an admin turns live-restore off ("docker.liveRestore": false) with a restart due: no container is stopped on the way', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+  const seen = liveRestoreUntilSighup(services, probe);
   await reconcileEngine(parseSettings({ docker: { liveRestore: false, options: ['--log-level=error'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
   expect(seen).toEqual([
     { at: 'restart', 'log-level': 'error', 'live-restore': true },
@@ -101,8 +111,7 @@ test('live-restore off and nothing else: no restart at all, and the dry run says
   const services = new FakeServiceManager();
   const probe = new FakeProbe();
   await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
-  probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
-  services.calls.length = 0;
+  liveRestoreUntilSighup(services, probe);
   const off = parseSettings({ docker: { liveRestore: false } }, {});
   const dry = await reconcileEngine(off, { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', dryRun: true });
   expect(dry.summary).toMatch(/dockerd: no restart; then live-restore switched off by SIGHUP\./);
@@ -120,18 +129,7 @@ describe('removeEngineConfig', () => {
     const probe = new FakeProbe();
     await reconcileEngine(parseSettings({ docker: { options: ['--log-level=debug'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
     expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['live-restore']).toBe(true);
-    const seen: Record<string, unknown>[] = [];
-    const restart = services.restart.bind(services);
-    services.restart = async () => {
-      seen.push({ at: 'restart', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
-      await restart();
-    };
-    services.reload = async () => {
-      services.calls.push('reload');
-      seen.push({ at: 'reload', ...JSON.parse((await fs.readText('/etc/docker/daemon.json'))!) });
-    };
-    probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
-    services.calls.length = 0;
+    const seen = liveRestoreUntilSighup(services, probe);
     await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: false });
     expect(seen).toEqual([
       { at: 'restart', 'log-level': 'warn', 'live-restore': true },
