@@ -16,10 +16,10 @@ ext_dir=$(CDPATH='' cd -- "$self_dir/.." && pwd -P) || {
 }
 
 # The no-op re-enable, which every goal state and boot of every VM runs, decided here without
-# starting Node (~3 ms instead of ~70): from the token the handler writes when it has just found
+# starting Node (~4 ms instead of ~70): from the token the handler writes when it has just found
 # this configuration applied (handler/agent/noop-token.ts). The same sequence number and version,
-# the three files the decision reads untouched (inode, size, mtime to the nanosecond), and the same monitor process
-# alive: else fall through to Node, which decides the same question and writes a new token.
+# the three files the decision reads untouched (inode, size, mtime to the nanosecond), and the
+# same monitor process alive: else fall through to Node, which decides and writes a new token.
 noop_enable() {
   [ "$#" -eq 1 ] && [ "$1" = enable ] || return 1
   seq=${ConfigSequenceNumber:-}

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildPackage, unpackLikeAgent } from '../package-lib.mjs';
 import { makeAgentTree } from '../../test/support/agent-tree.js';
+import { median } from '../../test/support/bench-stats.js';
 import { makeWaagentCertificate, encryptLikePlatform } from '../../test/support/openssl-vectors.js';
 import { decryptProtectedSettings } from '../../handler/crypto/protected-settings.js';
 import { exampleSettings } from '../../handler/demo/example-settings.js';
@@ -14,7 +15,6 @@ import { exampleSettings } from '../../handler/demo/example-settings.js';
 // both), the time until `transitioning` is on disk, and decryption per blob.
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 function timeIt(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): number {
@@ -50,8 +50,9 @@ export async function agentBench(): Promise<string[]> {
 
     // A new configuration each time, until the foreground returns: decrypted, validated,
     // `transitioning` on disk, the worker started.
+    const statusOf = (seq: number): string => JSON.parse(readFileSync(path.join(tree.extDir, `status/${seq}.status`), 'utf8'))[0].status.status;
     const waitSuccess = async (seq: number) => {
-      for (let i = 0; i < 100 && JSON.parse(readFileSync(path.join(tree.extDir, `status/${seq}.status`), 'utf8'))[0].status.status !== 'success'; i++) {
+      for (let i = 0; i < 100 && statusOf(seq) !== 'success'; i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -62,7 +63,7 @@ export async function agentBench(): Promise<string[]> {
       if (seq > 0) await tree.writeSettings(seq, ex.publicSettings, ex.protectedSettings);
       bareForEnable.push(timeIt(node, ['-e', '0']));
       enables.push(timeIt('sh', [shim, 'enable'], { cwd: tree.extDir, env: { ...env, ConfigSequenceNumber: String(seq) } }));
-      if (JSON.parse(readFileSync(path.join(tree.extDir, `status/${seq}.status`), 'utf8'))[0].status.status === 'error') throw new Error('enable failed');
+      if (statusOf(seq) === 'error') throw new Error('enable failed');
       await waitSuccess(seq);
     }
     out.push(

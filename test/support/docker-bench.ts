@@ -11,12 +11,9 @@ import { NodeDaemonProbe } from '../../handler/docker/health.js';
 import { silentLogger } from '../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort } from './docker-daemon.js';
 import { busyboxUnavailable, containerState, removeContainer, startSleeper } from './busybox-container.js';
+import { median } from './bench-stats.js';
 import { certsSetting, makeCertSet, pem } from './tls-certs.js';
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 export async function engineBench(opts: { restarts?: number; noops?: number } = {}): Promise<string[]> {

@@ -1,9 +1,7 @@
 // The monitor as an admin sees it in a systemd VM: its unit, its process, the heartbeat file the
 // agent reads (content and modification time), and the transient units enable's work ran in.
+import { MONITOR_UNIT, MONITOR_UNIT_PATH as MONITOR_UNIT_FILE } from '../../handler/monitor/unit.js';
 import type { Vm } from './vm/vm.js';
-
-export const MONITOR_UNIT = 'azure-docker-extension-monitor.service';
-export const MONITOR_UNIT_FILE = `/etc/systemd/system/${MONITOR_UNIT}`;
 
 export interface MonitorFacts {
   enabled: string;

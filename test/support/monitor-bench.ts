@@ -8,13 +8,13 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildPackage, unpackLikeAgent } from '../../scripts/package-lib.mjs';
+import { median } from './bench-stats.js';
 import { dockerUnavailable, freePort } from './docker-daemon.js';
 import { makeMonitorRig } from './monitor-rig.js';
 import { makeWaagentCertificate } from './openssl-vectors.js';
 import { certsSetting, makeCertSet } from './tls-certs.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const CLK_TCK = 100;
 
 function rssKiB(pid: number): { rss: number; hwm: number } {
