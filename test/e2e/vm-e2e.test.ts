@@ -49,7 +49,7 @@ import {
   type TlsChecks,
 } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
-import { heartbeatSample, monitorFacts, rewrites, transientUnits, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
+import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
@@ -152,16 +152,8 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' 
   const m = (checks: TlsChecks) => JSON.stringify(checks, null, 2);
   const heartbeatFile = (version: string) => `${session!.dir}/work/lib/${EXT_NAME}-${version}/heartbeat.log`;
   /** The monitor's own heartbeat (it says when it checked), as opposed to the one a command wrote. */
-  async function monitorHeartbeat(version: string, timeoutMs = 15_000): Promise<HeartbeatSample> {
-    const until = Date.now() + timeoutMs;
-    let hb = await heartbeatSample(vm!, heartbeatFile(version));
-    while (!/Checked /.test(hb.message) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 250));
-      hb = await heartbeatSample(vm!, heartbeatFile(version));
-    }
-    return hb;
-  }
-  const gapsS = (xs: number[]) => xs.slice(1).map((x, i) => Math.round((x - xs[i]!) / 100) / 10);
+  const monitorHeartbeat = (version: string, timeoutMs = 15_000): Promise<HeartbeatSample> =>
+    waitHeartbeat(vm!, heartbeatFile(version), (h) => /Checked /.test(h.message), timeoutMs, 250);
 
   /** The client checks every serving state must pass. */
   function expectTlsServes(c: TlsChecks): void {

@@ -18,7 +18,7 @@ import { buildPackage } from '../../scripts/package-lib.mjs';
 import { certsSetting, makeE2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, tlsChecks, waitDockerdActive, TLS_PORT } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
-import { heartbeatSample, monitorFacts, rewrites, transientUnits, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
+import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
@@ -57,16 +57,7 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${enabled ? '' : ' [skipped:
   };
   const heartbeatFile = () => `${session!.dir}/work/lib/${EXT_NAME}-${V}/heartbeat.log`;
   const monitorLog = async () => (vm && session ? (await vm.exec(['tail', '-n', '30', `${session.dir}/work/log/${EXT_NAME}/monitor.log`])).stdout : '');
-  async function monitorHeartbeat(pred: (h: HeartbeatSample) => boolean, timeoutMs: number): Promise<HeartbeatSample> {
-    const until = Date.now() + timeoutMs;
-    let hb = await heartbeatSample(vm!, heartbeatFile());
-    while (!pred(hb) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100));
-      hb = await heartbeatSample(vm!, heartbeatFile());
-    }
-    return hb;
-  }
-  const gapsS = (xs: number[]) => xs.slice(1).map((x, i) => Math.round((x - xs[i]!) / 100) / 10);
+  const monitorHeartbeat = (pred: (h: HeartbeatSample) => boolean, timeoutMs: number): Promise<HeartbeatSample> => waitHeartbeat(vm!, heartbeatFile(), pred, timeoutMs);
 
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'adx-trixie-'));

@@ -46,6 +46,17 @@ export async function heartbeatSample(vm: Vm, file: string): Promise<HeartbeatSa
   return { atMs: Number(at), mtimeMs: Number(mtime), status: hb.status, message: hb.formattedMessage.message };
 }
 
+/** Samples the heartbeat until `pred` holds or `timeoutMs` passes; returns the last sample. */
+export async function waitHeartbeat(vm: Vm, file: string, pred: (h: HeartbeatSample) => boolean, timeoutMs: number, everyMs = 100): Promise<HeartbeatSample> {
+  const until = Date.now() + timeoutMs;
+  let hb = await heartbeatSample(vm, file);
+  while (!pred(hb) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    hb = await heartbeatSample(vm, file);
+  }
+  return hb;
+}
+
 /** Samples the heartbeat every `everyMs` for `forMs` with no agent command in between. */
 export async function watchHeartbeat(vm: Vm, file: string, forMs: number, everyMs = 5_000): Promise<HeartbeatSample[]> {
   const samples: HeartbeatSample[] = [await heartbeatSample(vm, file)];
@@ -56,6 +67,9 @@ export async function watchHeartbeat(vm: Vm, file: string, forMs: number, everyM
   }
   return samples;
 }
+
+/** Seconds between successive times (ms), to a tenth. */
+export const gapsS = (xs: readonly number[]): number[] => xs.slice(1).map((x, i) => Math.round((x - xs[i]!) / 100) / 10);
 
 /** Distinct modification times, in order: each one is a rewrite of the heartbeat. */
 export const rewrites = (samples: readonly HeartbeatSample[]): number[] => [...new Set(samples.map((s) => s.mtimeMs))];
