@@ -88,8 +88,9 @@ function liveRestoreUntilSighup(services: FakeServiceManager, probe: FakeProbe):
   services.reload = async () => {
     services.calls.push('reload');
     seen.push({ at: 'reload', ...(await daemonJson()) });
+    probe.liveRestore = false;
   };
-  probe.info = async () => ({ swarmActive: false, liveRestore: !services.calls.includes('reload') });
+  probe.liveRestore = true;
   services.calls.length = 0;
   return seen;
 }
@@ -141,7 +142,7 @@ describe('removeEngineConfig', () => {
   test('live-restore from the unit\'s own --live-restore: it stays on, so there is nothing to hand over', async () => {
     const services = new FakeServiceManager({ launch: { fixedArgs: ['-H', 'fd://', '--live-restore'], fixedSource: '/etc/systemd/system/docker.service.d/admin.conf' } });
     const probe = new FakeProbe();
-    probe.info = async () => ({ swarmActive: false, liveRestore: true });
+    probe.liveRestore = true;
     await reconcileEngine(parseSettings({}, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
     expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).not.toHaveProperty('live-restore');
     services.calls.length = 0;
