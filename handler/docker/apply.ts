@@ -1,5 +1,6 @@
 // Executes a ConfigPlan: snapshot, write, (re)start, prove, and roll back when dockerd does not
 // serve the new configuration.
+import { READ_LIMITS } from '../system/ports.js';
 import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, FileSystem } from '../system/ports.js';
@@ -179,9 +180,10 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
       const read = async (daemonPath: unknown): Promise<string | undefined> => {
         if (typeof daemonPath !== 'string') return undefined;
         for (const f of [layout.caFile, layout.certFile, layout.keyFile]) {
-          if (daemonPath === layout.daemonView(f)) return entries.some((e) => e.path === f) ? file(f) : await ctx.fs.readText(f);
+          if (daemonPath === layout.daemonView(f)) return entries.some((e) => e.path === f) ? file(f) : await ctx.fs.readText(f, { maxBytes: READ_LIMITS.certificate });
         }
-        return ctx.fs.readText(daemonPath);
+        // The admin's own CA, wherever dockerd reads it (/etc/ssl/certs holds links).
+        return ctx.fs.readText(daemonPath, { followLinks: true, maxBytes: READ_LIMITS.certificate });
       };
       const ca = await read(config.tlscacert);
       const cert = await read(config.tlscert);

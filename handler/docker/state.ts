@@ -1,5 +1,6 @@
 // What survives between runs in stateDir (not versioned, kept across extension updates): which
 // daemon.json keys and files the extension owns, and the rollback snapshot of an apply in flight.
+import { READ_LIMITS } from '../system/ports.js';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
 import type { EngineState } from './desired.js';
 
@@ -10,7 +11,7 @@ export const statePath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/
 export const rollbackPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${ROLLBACK_FILE}`;
 
 export async function readState(fs: ReadFileSystem, stateDir: string): Promise<EngineState | undefined> {
-  const text = await fs.readText(statePath(stateDir));
+  const text = await fs.readText(statePath(stateDir), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as EngineState;

@@ -1,7 +1,19 @@
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp, constants as fsc, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { FileStat, FileSystem } from './ports.js';
+import { HandlerError } from '../errors.js';
+import { READ_LIMITS, type FileStat, type FileSystem, type ReadOptions } from './ports.js';
+
+/**
+ * A file or folder the handler refuses to use as root: a link someone could have planted, a FIFO
+ * or device, a file larger than its kind ever is, text that is not UTF-8, a folder others can
+ * write. The message names the path and what is wrong; callers that know the file add what to do.
+ */
+export class UnsafePathError extends HandlerError {
+  constructor(message: string, code: 'EUNSAFEFILE' | 'EFILETOOLARGE' | 'ENOTUTF8' | 'EUNSAFEFOLDER', cause?: unknown) {
+    super(message, { code, category: 'system', cause });
+  }
+}
 
 /**
  * node:fs rooted at `root`: every absolute path is resolved inside it, so the same code runs
@@ -16,18 +28,13 @@ export class RootedFileSystem implements FileSystem {
     return path.join(this.root, rel);
   }
 
-  async readText(p: string): Promise<string | undefined> {
-    const b = await this.readBytes(p);
+  async readText(p: string, opts?: ReadOptions): Promise<string | undefined> {
+    const b = await this.readBytes(p, opts);
     return b === undefined ? undefined : b.toString('utf8');
   }
 
-  async readBytes(p: string): Promise<Buffer | undefined> {
-    try {
-      return await fsp.readFile(this.resolve(p));
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  async readBytes(p: string, opts?: ReadOptions): Promise<Buffer | undefined> {
+    return readBounded(this.resolve(p), opts, p);
   }
 
   async stat(p: string): Promise<FileStat | undefined> {
@@ -62,11 +69,13 @@ export class RootedFileSystem implements FileSystem {
   }
 
   async writeAtomic(p: string, data: string | Buffer, mode: number): Promise<void> {
-    await writeFileAtomic(this.resolve(p), data, mode);
+    const target = this.resolve(p);
+    await assertSafeDir(path.dirname(target), path.dirname(p));
+    await writeFileAtomic(target, data, mode);
   }
 
   async mkdirp(p: string, mode = 0o755): Promise<void> {
-    await fsp.mkdir(this.resolve(p), { recursive: true, mode });
+    await ensureSafeDir(this.resolve(p), mode, p);
   }
 
   async remove(p: string): Promise<void> {
@@ -80,6 +89,154 @@ export class RootedFileSystem implements FileSystem {
   async chmod(p: string, mode: number): Promise<void> {
     await fsp.chmod(this.resolve(p), mode);
   }
+}
+
+const FILE_KIND: Array<[keyof Stats, string]> = [
+  ['isFIFO', 'a FIFO'],
+  ['isCharacterDevice', 'a character device'],
+  ['isBlockDevice', 'a block device'],
+  ['isSocket', 'a socket'],
+  ['isDirectory', 'a directory'],
+];
+
+function kindOf(s: Stats): string {
+  for (const [test, name] of FILE_KIND) if ((s[test] as () => boolean).call(s)) return name;
+  return 'not a regular file';
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes`, or undefined when it does not exist.
+ * O_NOFOLLOW refuses a link at the last component (unless the caller allows one), O_NONBLOCK
+ * keeps a FIFO from blocking the open, fstat on the descriptor (not the path) decides, and at
+ * most maxBytes+1 bytes are read, so a file that grows or lies about its size is still bounded.
+ * `shown` is the name used in messages (the path as the caller knows it, outside a --root).
+ */
+export async function readBounded(file: string, opts: ReadOptions = {}, shown = file): Promise<Buffer | undefined> {
+  const limit = opts.maxBytes ?? READ_LIMITS.default;
+  const flags = fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.followLinks ? 0 : fsc.O_NOFOLLOW);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, flags);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    if (errCode(e) === 'ELOOP') {
+      throw new UnsafePathError(`${shown} is a symbolic link; the handler runs as root and does not read through a link it did not make`, 'EUNSAFEFILE', e);
+    }
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new UnsafePathError(`${shown} is ${kindOf(st)}, not a regular file`, 'EUNSAFEFILE');
+    if (st.size > limit) throw tooLarge(shown, st.size, limit);
+    // Sized from fstat, grown only if the file grows while read, never past limit+1.
+    let buf = Buffer.alloc(Math.min(st.size, limit) + 1);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        const bigger = Buffer.alloc(Math.min(buf.length * 2, limit + 1));
+        buf.copy(bigger, 0, 0, got);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got > limit) throw tooLarge(shown, got, limit);
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+function tooLarge(shown: string, size: number, limit: number): UnsafePathError {
+  return new UnsafePathError(`${shown} is larger than the ${formatBytes(limit)} such a file may have (${size >= limit ? 'at least ' : ''}${size} bytes)`, 'EFILETOOLARGE');
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+/** UTF-8 text or a clear error: a replacement character silently changing a setting is worse. */
+export function decodeUtf8(bytes: Buffer, shown: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (e) {
+    throw new UnsafePathError(`${shown} is not valid UTF-8 text`, 'ENOTUTF8', e);
+  }
+}
+
+/**
+ * A folder root writes into must be a real directory (lstat: a link would redirect the write),
+ * owned by the user the handler runs as (root on a VM) and writable by nobody else, who could
+ * otherwise plant a link or swap a file between our check and our write.
+ */
+export function checkSafeDir(dir: string, s: Stats, shown = dir): void {
+  if (s.isSymbolicLink()) {
+    throw new UnsafePathError(
+      `${shown} is a symbolic link; the handler writes there as root and refuses to follow a link someone could have planted. ` +
+        `Remove the link (rm ${shown}) and run the command again; the folder is recreated as a real directory.`,
+      'EUNSAFEFOLDER',
+    );
+  }
+  if (!s.isDirectory()) {
+    throw new UnsafePathError(`${shown} is ${kindOf(s)}, not a directory; move it away and run the command again.`, 'EUNSAFEFOLDER');
+  }
+  const me = process.geteuid?.() ?? 0;
+  if (s.uid !== me) {
+    throw new UnsafePathError(
+      `${shown} is owned by uid ${s.uid}, not by ${me === 0 ? 'root' : `uid ${me}`}, so another user could plant links in it; ` +
+        `run chown ${me === 0 ? 'root:root' : me} ${shown} and retry.`,
+      'EUNSAFEFOLDER',
+    );
+  }
+  if ((s.mode & 0o022) !== 0) {
+    throw new UnsafePathError(
+      `${shown} is writable by group or others (mode ${(s.mode & 0o7777).toString(8).padStart(4, '0')}), so another user could plant links in it; ` +
+        `run chmod go-w ${shown} and retry.`,
+      'EUNSAFEFOLDER',
+    );
+  }
+}
+
+export async function assertSafeDir(dir: string, shown = dir): Promise<void> {
+  checkSafeDir(dir, await fsp.lstat(dir), shown);
+}
+
+/** mkdir -p with `mode` for what it creates, then the safety check on the final folder. */
+export async function ensureSafeDir(dir: string, mode: number, shown = dir): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode });
+  } catch (e) {
+    // A dangling link or a file in the way (mkdir reports EEXIST or ENOENT): say which.
+    const s = await fsp.lstat(dir).catch(() => undefined);
+    if (s === undefined) throw e;
+    checkSafeDir(dir, s, shown);
+    return;
+  }
+  await assertSafeDir(dir, shown);
+}
+
+/** The same for the synchronous log openers. */
+export function ensureSafeDirSync(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode });
+  } catch (e) {
+    let s: Stats;
+    try {
+      s = lstatSync(dir);
+    } catch {
+      throw e;
+    }
+    checkSafeDir(dir, s);
+    return;
+  }
+  checkSafeDir(dir, lstatSync(dir));
+}
+
+function errCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? (e as { code?: string }).code : undefined;
 }
 
 /**
