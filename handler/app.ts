@@ -86,7 +86,16 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
   } catch (e) {
     seqError = e;
   }
-  const log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  let log: Logger;
+  try {
+    log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  } catch (e) {
+    // An unsafe log folder or log file (a planted link, a FIFO): the command fails with a status
+    // that says which and what to fix; its own log lines go to stderr meanwhile.
+    if (args.kind !== 'command') return { exitCode: EXIT.failure, stderr: describeError(e) };
+    seqError ??= e;
+    log = createLogger({ level: 'warn', bindings: { op: opName, seq, version } });
+  }
   const nodePath = deps.nodePath ?? process.execPath;
   const commands = lazyCommandRunner(log);
   const detachedEnv = { ...passableEnv(deps.env), AZURE_GUEST_AGENT_EXTENSION_PATH: env.extensionDir, AZURE_GUEST_AGENT_EXTENSION_VERSION: version };
