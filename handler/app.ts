@@ -28,6 +28,8 @@ export interface AppResult {
   exitCode: number;
   stdout?: string;
   stderr?: string;
+  /** Printed for an admin at a shell (help, version, dry run), not for the agent to publish: not capped. */
+  interactive?: boolean;
 }
 
 export interface AppDeps {
@@ -52,13 +54,13 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
   const args = parseArgs(argv);
   switch (args.kind) {
     case 'usage-error':
-      return { exitCode: EXIT.usage, stderr: `error: ${args.message}\n${USAGE}` };
+      return { exitCode: EXIT.usage, stderr: `error: ${args.message}\n${USAGE}`, interactive: true };
     case 'help':
-      return { exitCode: 0, stdout: USAGE };
+      return { exitCode: 0, stdout: USAGE, interactive: true };
     case 'version':
-      return { exitCode: 0, stdout: handlerVersion(deps) };
+      return { exitCode: 0, stdout: handlerVersion(deps), interactive: true };
     case 'command':
-      if (args.dryRun) return dryRun(args, deps);
+      if (args.dryRun) return { ...(await dryRun(args, deps)), interactive: true };
       return agentCommand(args, deps);
     case 'worker':
     case 'uninstall-worker':
