@@ -58,6 +58,9 @@ export async function loadHandlerEnvironment(fs: ReadFileSystem, candidates: rea
       if (bytes === undefined) continue;
       text = decodeUtf8(bytes, file);
     } catch (e) {
+      // A candidate that cannot be a directory (a file on the way, an absurd path) holds nothing.
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') continue;
       if (e instanceof UnsafePathError) {
         throw new AgentContractError(
           `${e.message}. The agent writes it as a small regular JSON file: remove it and restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
