@@ -65,9 +65,20 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
       for (const p of plan.removals) await fs.remove(p);
       for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
     } catch (e) {
-      if (rollback) await restoreSnapshot(fs, rollback.entries);
-      await fs.remove(rollbackPath(ctx.stateDir));
-      throw new StepFailedError(`Could not write the Docker configuration: ${(e as Error).message}. The previous files were restored.`, 'EWRITE', e);
+      // dockerd has not been touched yet: it keeps serving what it read at its last start.
+      let restored = 'The previous files were restored';
+      try {
+        if (rollback) await restoreSnapshot(fs, rollback.entries);
+        await fs.remove(rollbackPath(ctx.stateDir));
+      } catch (re) {
+        // The record stays: the next enable goes back to it before anything else.
+        restored = `Restoring the previous files failed as well (${(re as Error).message}); the next enable restores them`;
+      }
+      throw new StepFailedError(
+        `Could not write the Docker configuration: ${(e as Error).message}. ${restored}; dockerd was not restarted and keeps serving its previous configuration.`,
+        'EWRITE',
+        e,
+      );
     }
   } else {
     for (const c of plan.chmods) await fs.chmod(c.path, c.mode);

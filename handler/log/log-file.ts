@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, constants as fsc, fchmodSync, fstatSync, lstatSync, openSync, renameSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { ensureSafeDirSync, UnsafePathError } from '../system/fs.js';
+import { ensureSafeDirSync, UnsafePathError, writeError } from '../system/fs.js';
 
 // The log files root appends to (handler.log, monitor.log): opened so that a link or FIFO planted
 // in the log folder cannot redirect or block the write, readable by root only (a log line may
@@ -33,7 +33,7 @@ function openOnce(file: string): number {
       throw new UnsafePathError(`${file} is a symbolic link; the handler appends to its log as root and never through a link. Remove the link (rm ${file}) and retry.`, 'EUNSAFEFILE', e);
     }
     if (code === 'ENXIO') throw notRegular(file, 'a FIFO');
-    throw e;
+    throw writeError(e, 'open the log', file);
   }
   const st = fstatSync(fd);
   if (!st.isFile()) {

@@ -71,23 +71,33 @@ export class RootedFileSystem implements FileSystem {
   async writeAtomic(p: string, data: string | Buffer, mode: number): Promise<void> {
     const target = this.resolve(p);
     await assertSafeDir(path.dirname(target), path.dirname(p));
-    await writeFileAtomic(target, data, mode);
+    await writeFileAtomic(target, data, mode).catch((e: unknown) => {
+      throw writeError(e, 'write', p);
+    });
   }
 
   async mkdirp(p: string, mode = 0o755): Promise<void> {
-    await ensureSafeDir(this.resolve(p), mode, p);
+    await ensureSafeDir(this.resolve(p), mode, p).catch((e: unknown) => {
+      throw writeError(e, 'create the folder', p);
+    });
   }
 
   async remove(p: string): Promise<void> {
-    await fsp.rm(this.resolve(p), { force: true, recursive: true });
+    await fsp.rm(this.resolve(p), { force: true, recursive: true }).catch((e: unknown) => {
+      throw writeError(e, 'remove', p);
+    });
   }
 
   async rename(from: string, to: string): Promise<void> {
-    await fsp.rename(this.resolve(from), this.resolve(to));
+    await fsp.rename(this.resolve(from), this.resolve(to)).catch((e: unknown) => {
+      throw writeError(e, `rename ${from} to`, to);
+    });
   }
 
   async chmod(p: string, mode: number): Promise<void> {
-    await fsp.chmod(this.resolve(p), mode);
+    await fsp.chmod(this.resolve(p), mode).catch((e: unknown) => {
+      throw writeError(e, 'change the mode of', p);
+    });
   }
 }
 
@@ -263,6 +273,33 @@ export async function writeFileAtomic(target: string, data: string | Buffer, mod
     await fsp.rm(tmp, { force: true });
     throw e;
   }
+}
+
+// What the admin can do about a failed write; anything else is passed on as it came.
+const WRITE_ERRNO: Readonly<Record<string, string>> = {
+  ENOSPC: 'the filesystem is full (ENOSPC); free space on it and retry',
+  EDQUOT: 'the disk quota is exhausted (EDQUOT); free space on it and retry',
+  EROFS: 'the filesystem is mounted read-only (EROFS); remount it read-write and retry',
+  EACCES: 'permission denied (EACCES); the handler must run as root',
+  EPERM: 'operation not permitted (EPERM); check the file and its folder for the immutable attribute (lsattr) and retry',
+  EIO: 'an I/O error (EIO); check the disk (dmesg) and retry',
+};
+
+/** A failed write or create of a named file, saying why in the admin's terms. */
+export class FileWriteError extends HandlerError {
+  readonly errno: string;
+  constructor(message: string, errno: string, cause: unknown) {
+    super(message, { code: 'EFILEWRITE', category: 'system', cause });
+    this.errno = errno;
+  }
+}
+
+/** `e` as a FileWriteError naming `shown` when its errno is one an admin can act on. */
+export function writeError(e: unknown, verb: string, shown: string): unknown {
+  if (e instanceof HandlerError) return e;
+  const code = errCode(e);
+  const why = code === undefined ? undefined : WRITE_ERRNO[code];
+  return why === undefined ? e : new FileWriteError(`cannot ${verb} ${shown}: ${why}`, code!, e);
 }
 
 export function isNotFound(e: unknown): boolean {
