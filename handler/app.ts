@@ -231,7 +231,7 @@ async function readJsonFile(file: string, flag: string): Promise<unknown> {
     if (bytes === undefined) throw Object.assign(new Error('absent'), { code: 'ENOENT' });
     text = decodeUtf8(bytes, file);
   } catch (e) {
-    if (e instanceof UnsafePathError) throw new HandlerError(`${flag} ${e.message}; give a regular JSON file of at most 4 MiB`, { code: 'EUSAGE', category: 'user' });
+    if (e instanceof UnsafePathError) throw new HandlerError(`${flag} ${e.problem}; give a regular JSON file of at most 4 MiB`, { code: 'EUSAGE', category: 'user' });
     throw new HandlerError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { code: 'EUSAGE', category: 'user' });
   }
   try {

@@ -63,7 +63,7 @@ export async function loadHandlerEnvironment(fs: ReadFileSystem, candidates: rea
       if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') continue;
       if (e instanceof UnsafePathError) {
         throw new AgentContractError(
-          `${e.message}. The agent writes it as a small regular JSON file: remove it and restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
+          `${e.problem}. The agent writes it as a small regular JSON file: remove it and restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
           'EBADHANDLERENV',
           e,
         );

@@ -41,7 +41,7 @@ export async function readSettingsFile(fs: ReadFileSystem, configFolder: string,
     if (bytes === undefined) return undefined;
     text = decodeUtf8(bytes, file);
   } catch (e) {
-    if (e instanceof UnsafePathError) throw new AgentContractError(`${e.message}. ${REWRITE}`, 'EBADSETTINGSFILE', e);
+    if (e instanceof UnsafePathError) throw new AgentContractError(`${e.problem}. ${REWRITE}`, 'EBADSETTINGSFILE', e);
     throw e;
   }
   return parseSettingsFile(text, file);

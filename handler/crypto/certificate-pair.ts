@@ -94,7 +94,7 @@ async function listOrExplain(fs: ReadFileSystem, dir: string): Promise<string[]>
 }
 
 function accessError(file: string, e: unknown): DecryptError {
-  if (e instanceof UnsafePathError) return new DecryptError('ENOCERT', `${e.message}; the guest agent stores certificates and keys as small regular files. ${RESYNC}`, e);
+  if (e instanceof UnsafePathError) return new DecryptError('ENOCERT', `${e.problem}; the guest agent stores certificates and keys as small regular files. ${RESYNC}`, e);
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   if (code === 'EACCES' || code === 'EPERM') {
     return new DecryptError(

@@ -30,7 +30,7 @@ function openOnce(file: string): number {
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ELOOP') {
-      throw new UnsafePathError(`${file} is a symbolic link; the handler appends to its log as root and never through a link. Remove the link (rm ${file}) and retry.`, 'EUNSAFEFILE', e);
+      throw new UnsafePathError(`${file} is a symbolic link; the handler appends to its log as root and never through a link. Remove the link (rm ${file}) and retry.`, 'EUNSAFEFILE', { cause: e });
     }
     if (code === 'ENXIO') throw notRegular(file, 'a FIFO');
     throw writeError(e, 'open the log', file);

@@ -10,8 +10,11 @@ import { READ_LIMITS, type FileStat, type FileSystem, type ReadOptions } from '.
  * write. The message names the path and what is wrong; callers that know the file add what to do.
  */
 export class UnsafePathError extends HandlerError {
-  constructor(message: string, code: 'EUNSAFEFILE' | 'EFILETOOLARGE' | 'ENOTUTF8' | 'EUNSAFEFOLDER', cause?: unknown) {
-    super(message, { code, category: 'system', cause });
+  /** What is wrong, without the generic fix: callers that know the file say what to do instead. */
+  readonly problem: string;
+  constructor(problem: string, code: 'EUNSAFEFILE' | 'EFILETOOLARGE' | 'ENOTUTF8' | 'EUNSAFEFOLDER', opts: { fix?: string; cause?: unknown } = {}) {
+    super(opts.fix ? `${problem}; ${opts.fix}` : problem, { code, category: 'system', cause: opts.cause });
+    this.problem = problem;
   }
 }
 
@@ -130,13 +133,16 @@ export async function readBounded(file: string, opts: ReadOptions = {}, shown = 
   } catch (e) {
     if (isNotFound(e)) return undefined;
     if (errCode(e) === 'ELOOP') {
-      throw new UnsafePathError(`${shown} is a symbolic link; the handler runs as root and does not read through a link it did not make`, 'EUNSAFEFILE', e);
+      throw new UnsafePathError(`${shown} is a symbolic link; the handler runs as root and does not read through a link it did not make`, 'EUNSAFEFILE', {
+        fix: `put the file itself there (or remove the link: rm ${shown}) and retry`,
+        cause: e,
+      });
     }
     throw e;
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new UnsafePathError(`${shown} is ${kindOf(st)}, not a regular file`, 'EUNSAFEFILE');
+    if (!st.isFile()) throw new UnsafePathError(`${shown} is ${kindOf(st)}, not a regular file`, 'EUNSAFEFILE', { fix: 'move it away and retry' });
     if (st.size > limit) throw tooLarge(shown, st.size, limit);
     // Sized from fstat, grown only if the file grows while read, never past limit+1.
     let buf = Buffer.alloc(Math.min(st.size, limit) + 1);
@@ -159,7 +165,9 @@ export async function readBounded(file: string, opts: ReadOptions = {}, shown = 
 }
 
 function tooLarge(shown: string, size: number, limit: number): UnsafePathError {
-  return new UnsafePathError(`${shown} is larger than the ${formatBytes(limit)} such a file may have (${size >= limit ? 'at least ' : ''}${size} bytes)`, 'EFILETOOLARGE');
+  return new UnsafePathError(`${shown} is larger than the ${formatBytes(limit)} such a file may have (${size >= limit ? 'at least ' : ''}${size} bytes)`, 'EFILETOOLARGE', {
+    fix: 'check what wrote it, remove or replace it, and retry',
+  });
 }
 
 function formatBytes(n: number): string {
@@ -173,7 +181,7 @@ export function decodeUtf8(bytes: Buffer, shown: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch (e) {
-    throw new UnsafePathError(`${shown} is not valid UTF-8 text`, 'ENOTUTF8', e);
+    throw new UnsafePathError(`${shown} is not valid UTF-8 text`, 'ENOTUTF8', { fix: 'write it again as UTF-8 and retry', cause: e });
   }
 }
 

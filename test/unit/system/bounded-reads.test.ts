@@ -166,3 +166,13 @@ describe('readBounded', () => {
     await expect(new RootedFileSystem(d).readText('/etc/docker/daemon.json')).rejects.toThrow(/^\/etc\/docker\/daemon\.json is a symbolic link/);
   });
 });
+
+test('an engine file refused without a caller-specific hint still says what to do', async () => {
+  const d = await mkdtemp(path.join(tmpdir(), 'bounded-'));
+  dirs.push(d);
+  await mkdir(path.join(d, 'etc/docker'), { recursive: true });
+  await symlink('/tmp/elsewhere.pem', path.join(d, 'etc/docker/key.pem'));
+  await expect(new RootedFileSystem(d).readBytes('/etc/docker/key.pem')).rejects.toThrow(
+    '/etc/docker/key.pem is a symbolic link; the handler runs as root and does not read through a link it did not make; put the file itself there (or remove the link: rm /etc/docker/key.pem) and retry',
+  );
+});
