@@ -143,7 +143,7 @@ export async function readBounded(file: string, opts: ReadOptions = {}, shown = 
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new UnsafePathError(`${shown} is ${kindOf(st)}, not a regular file`, 'EUNSAFEFILE', { fix: 'move it away and retry' });
-    if (st.size > limit) throw tooLarge(shown, st.size, limit);
+    if (st.size > limit) throw tooLarge(shown, `${st.size} bytes`, limit);
     // Sized from fstat, grown only if the file grows while read, never past limit+1.
     let buf = Buffer.alloc(Math.min(st.size, limit) + 1);
     let got = 0;
@@ -156,7 +156,7 @@ export async function readBounded(file: string, opts: ReadOptions = {}, shown = 
       const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
       if (bytesRead === 0) break;
       got += bytesRead;
-      if (got > limit) throw tooLarge(shown, got, limit);
+      if (got > limit) throw tooLarge(shown, 'it grew while read', limit);
     }
     return buf.subarray(0, got);
   } finally {
@@ -164,8 +164,8 @@ export async function readBounded(file: string, opts: ReadOptions = {}, shown = 
   }
 }
 
-function tooLarge(shown: string, size: number, limit: number): UnsafePathError {
-  return new UnsafePathError(`${shown} is larger than the ${formatBytes(limit)} such a file may have (${size >= limit ? 'at least ' : ''}${size} bytes)`, 'EFILETOOLARGE', {
+function tooLarge(shown: string, size: string, limit: number): UnsafePathError {
+  return new UnsafePathError(`${shown} is larger than the ${formatBytes(limit)} such a file may have (${size})`, 'EFILETOOLARGE', {
     fix: 'check what wrote it, remove or replace it, and retry',
   });
 }
