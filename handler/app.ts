@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { handlerEnvCandidates, loadHandlerEnvironment, type HandlerEnvironment } from './agent/handler-env.js';
 import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
@@ -19,8 +18,8 @@ import { realClock } from './system/clock.js';
 import { lazyCommandRunner } from './system/lazy-runner.js';
 import { passableEnv } from './system/passable-env.js';
 import { handlerVersion as versionOf } from './version.js';
-import { RootedFileSystem } from './system/fs.js';
-import type { Clock } from './system/ports.js';
+import { decodeUtf8, readBounded, RootedFileSystem, UnsafePathError } from './system/fs.js';
+import { READ_LIMITS, type Clock } from './system/ports.js';
 
 /** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
 const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
@@ -29,6 +28,8 @@ export interface AppResult {
   exitCode: number;
   stdout?: string;
   stderr?: string;
+  /** Printed for an admin at a shell (help, version, dry run), not for the agent to publish: not capped. */
+  interactive?: boolean;
 }
 
 export interface AppDeps {
@@ -53,13 +54,13 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
   const args = parseArgs(argv);
   switch (args.kind) {
     case 'usage-error':
-      return { exitCode: EXIT.usage, stderr: `error: ${args.message}\n${USAGE}` };
+      return { exitCode: EXIT.usage, stderr: `error: ${args.message}\n${USAGE}`, interactive: true };
     case 'help':
-      return { exitCode: 0, stdout: USAGE };
+      return { exitCode: 0, stdout: USAGE, interactive: true };
     case 'version':
-      return { exitCode: 0, stdout: handlerVersion(deps) };
+      return { exitCode: 0, stdout: handlerVersion(deps), interactive: true };
     case 'command':
-      if (args.dryRun) return dryRun(args, deps);
+      if (args.dryRun) return { ...(await dryRun(args, deps)), interactive: true };
       return agentCommand(args, deps);
     case 'worker':
     case 'uninstall-worker':
@@ -87,7 +88,16 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
   } catch (e) {
     seqError = e;
   }
-  const log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  let log: Logger;
+  try {
+    log = createLogger({ file: path.join(env.logFolder, 'handler.log'), bindings: { op: opName, seq, version } });
+  } catch (e) {
+    // An unsafe log folder or log file (a planted link, a FIFO): the command fails with a status
+    // that says which and what to fix; its own log lines go to stderr meanwhile.
+    if (args.kind !== 'command') return { exitCode: EXIT.failure, stderr: describeError(e) };
+    seqError ??= e;
+    log = createLogger({ level: 'warn', bindings: { op: opName, seq, version } });
+  }
   const nodePath = deps.nodePath ?? process.execPath;
   const commands = lazyCommandRunner(log);
   const detachedEnv = { ...passableEnv(deps.env), AZURE_GUEST_AGENT_EXTENSION_PATH: env.extensionDir, AZURE_GUEST_AGENT_EXTENSION_VERSION: version };
@@ -170,8 +180,8 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     let prot: unknown;
     let stateDir = DEFAULT_DATA_DIR;
     if (args.publicFile || args.protectedFile) {
-      pub = args.publicFile ? readJsonFile(args.publicFile, '--public') : null;
-      prot = args.protectedFile ? readJsonFile(args.protectedFile, '--protected') : null;
+      pub = args.publicFile ? await readJsonFile(args.publicFile, '--public') : null;
+      prot = args.protectedFile ? await readJsonFile(args.protectedFile, '--protected') : null;
       source = 'the files given';
     } else {
       const applied = await appliedSettings(deps);
@@ -212,11 +222,16 @@ async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unk
   return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}`, stateDir: env.dataDir };
 }
 
-function readJsonFile(file: string, flag: string): unknown {
+async function readJsonFile(file: string, flag: string): Promise<unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // The admin named this file, so a link is followed; but it must be a regular file of settings
+    // size (not /dev/zero, not a pipe) and UTF-8, as the agent's settings file must.
+    const bytes = await readBounded(file, { followLinks: true, maxBytes: READ_LIMITS.settings });
+    if (bytes === undefined) throw Object.assign(new Error('absent'), { code: 'ENOENT' });
+    text = decodeUtf8(bytes, file);
   } catch (e) {
+    if (e instanceof UnsafePathError) throw new HandlerError(`${flag} ${e.problem}; give a regular JSON file of at most 4 MiB`, { code: 'EUSAGE', category: 'user' });
     throw new HandlerError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { code: 'EUSAGE', category: 'user' });
   }
   try {

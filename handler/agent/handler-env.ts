@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { nonEmpty } from '../schema-mini.js';
 import { AgentContractError } from '../errors.js';
-import type { ReadFileSystem } from '../system/ports.js';
+import { decodeUtf8, UnsafePathError } from '../system/fs.js';
+import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 
 // The Linux agent writes exactly these keys (create_handler_env). Windows-only keys
 // (deploymentid, rolename, instance, hostResolverAddress) and the old samples' seqNo are
@@ -51,8 +52,24 @@ export function handlerEnvCandidates(envPath: string | undefined, codeDir: strin
 export async function loadHandlerEnvironment(fs: ReadFileSystem, candidates: readonly string[]): Promise<HandlerEnvironment> {
   for (const dir of candidates) {
     const file = path.join(dir, HANDLER_ENV_FILE);
-    const text = await fs.readText(file);
-    if (text === undefined) continue;
+    let text: string;
+    try {
+      const bytes = await fs.readBytes(file, { maxBytes: READ_LIMITS.small });
+      if (bytes === undefined) continue;
+      text = decodeUtf8(bytes, file);
+    } catch (e) {
+      // A candidate that cannot be a directory (a file on the way, an absurd path) holds nothing.
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') continue;
+      if (e instanceof UnsafePathError) {
+        throw new AgentContractError(
+          `${e.problem}. The agent writes it as a small regular JSON file: remove it and restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`,
+          'EBADHANDLERENV',
+          e,
+        );
+      }
+      throw e;
+    }
     return parseHandlerEnvironment(text, dir, file);
   }
   throw new AgentContractError(

@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import { AgentContractError } from '../errors.js';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
@@ -86,7 +87,7 @@ export function decideSeq(
 export const LAST_RUN_FILE = 'last-enable.json';
 
 export async function readLastRun(fs: ReadFileSystem, extensionDir: string): Promise<LastRun | undefined> {
-  const text = await fs.readText(path.join(extensionDir, LAST_RUN_FILE));
+  const text = await fs.readText(path.join(extensionDir, LAST_RUN_FILE), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as LastRun;
@@ -104,7 +105,7 @@ export const MRSEQ_FILE = 'mrseq';
 
 /** mrseq lives in the extension root: the only place besides status/ the agent copies on update. */
 export async function readMrseq(fs: ReadFileSystem, extensionDir: string): Promise<number | undefined> {
-  const text = await fs.readText(path.join(extensionDir, MRSEQ_FILE));
+  const text = await fs.readText(path.join(extensionDir, MRSEQ_FILE), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   const t = text.trim();
   return /^\d{1,9}$/.test(t) ? Number(t) : undefined;

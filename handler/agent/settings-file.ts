@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { AgentContractError, ConfigError } from '../errors.js';
-import type { ReadFileSystem } from '../system/ports.js';
+import { decodeUtf8, UnsafePathError } from '../system/fs.js';
+import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 
 // config/N.settings as ExtHandlerInstance.update_settings writes it: one runtimeSettings entry,
 // all three keys present but each may be null; an extension without settings gets a 0-byte file.
@@ -32,10 +33,22 @@ export function settingsFilePath(configFolder: string, seq: number): string {
 
 export async function readSettingsFile(fs: ReadFileSystem, configFolder: string, seq: number): Promise<RawHandlerSettings | undefined> {
   const file = settingsFilePath(configFolder, seq);
-  const text = await fs.readText(file);
-  if (text === undefined) return undefined;
+  let text: string;
+  try {
+    // A regular file of at most 4 MiB, not followed through a link: a settings file that is
+    // /dev/zero or a FIFO must not exhaust memory or hang the command.
+    const bytes = await fs.readBytes(file, { maxBytes: READ_LIMITS.settings });
+    if (bytes === undefined) return undefined;
+    text = decodeUtf8(bytes, file);
+  } catch (e) {
+    if (e instanceof UnsafePathError) throw new AgentContractError(`${e.problem}. ${REWRITE}`, 'EBADSETTINGSFILE', e);
+    throw e;
+  }
   return parseSettingsFile(text, file);
 }
+
+const REWRITE =
+  'The guest agent writes this file as a regular JSON file; remove it and re-apply the extension (or restart the agent: systemctl restart walinuxagent) so that the agent writes it again';
 
 export function parseSettingsFile(text: string, file: string): RawHandlerSettings {
   const body = text.replace(/^\uFEFF/, '').trim();

@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
 import { capCodePoints, cleanText } from './text.js';
@@ -96,7 +97,7 @@ export async function readStatusSummary(
   statusFolder: string,
   seq: number,
 ): Promise<{ status?: string; operation?: string } | undefined> {
-  const text = await fs.readText(statusFilePath(statusFolder, seq));
+  const text = await fs.readText(statusFilePath(statusFolder, seq), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
     const doc = JSON.parse(text) as Array<{ status?: { status?: unknown; operation?: unknown } }>;

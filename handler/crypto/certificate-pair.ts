@@ -1,6 +1,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { ReadFileSystem } from '../system/ports.js';
+import { decodeUtf8, UnsafePathError } from '../system/fs.js';
+import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 import { DecryptError } from './decrypt-error.js';
 
 export interface CertificatePair {
@@ -76,7 +77,9 @@ async function readPairFile(fs: ReadFileSystem, certDir: string, name: string): 
 
 async function readOrExplain(fs: ReadFileSystem, file: string): Promise<string | undefined> {
   try {
-    return await fs.readText(file);
+    // Certificates and keys are a few KiB: a larger file, a link or a FIFO is not the agent's.
+    const bytes = await fs.readBytes(file, { maxBytes: READ_LIMITS.certificate });
+    return bytes === undefined ? undefined : decodeUtf8(bytes, file);
   } catch (e) {
     throw accessError(file, e);
   }
@@ -91,6 +94,7 @@ async function listOrExplain(fs: ReadFileSystem, dir: string): Promise<string[]>
 }
 
 function accessError(file: string, e: unknown): DecryptError {
+  if (e instanceof UnsafePathError) return new DecryptError('ENOCERT', `${e.problem}; the guest agent stores certificates and keys as small regular files. ${RESYNC}`, e);
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   if (code === 'EACCES' || code === 'EPERM') {
     return new DecryptError(

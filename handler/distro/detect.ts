@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import { ConfigError } from '../errors.js';
 import type { ReadFileSystem } from '../system/ports.js';
 import { parseOsRelease, type OsRelease } from './os-release.js';
@@ -105,7 +106,8 @@ export function classifyDistro(os: OsRelease): DistroInfo {
 /** /etc/os-release, falling back to /usr/lib/os-release as os-release(5) prescribes. */
 export async function detectDistro(fs: ReadFileSystem): Promise<DistroInfo> {
   for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
-    const text = await fs.readText(p);
+    // Distributions ship /etc/os-release as a link to /usr/lib/os-release.
+    const text = await fs.readText(p, { followLinks: true, maxBytes: READ_LIMITS.small });
     if (text !== undefined) return classifyDistro(parseOsRelease(text));
   }
   throw new UnsupportedDistroError(

@@ -1,5 +1,6 @@
 // Executes a ConfigPlan: snapshot, write, (re)start, prove, and roll back when dockerd does not
 // serve the new configuration.
+import { READ_LIMITS } from '../system/ports.js';
 import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, FileSystem } from '../system/ports.js';
@@ -64,9 +65,20 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
       for (const p of plan.removals) await fs.remove(p);
       for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
     } catch (e) {
-      if (rollback) await restoreSnapshot(fs, rollback.entries);
-      await fs.remove(rollbackPath(ctx.stateDir));
-      throw new StepFailedError(`Could not write the Docker configuration: ${(e as Error).message}. The previous files were restored.`, 'EWRITE', e);
+      // dockerd has not been touched yet: it keeps serving what it read at its last start.
+      let restored = 'The previous files were restored';
+      try {
+        if (rollback) await restoreSnapshot(fs, rollback.entries);
+        await fs.remove(rollbackPath(ctx.stateDir));
+      } catch (re) {
+        // The record stays: the next enable goes back to it before anything else.
+        restored = `Restoring the previous files failed as well (${(re as Error).message}); the next enable restores them`;
+      }
+      throw new StepFailedError(
+        `Could not write the Docker configuration: ${(e as Error).message}. ${restored}; dockerd was not restarted and keeps serving its previous configuration.`,
+        'EWRITE',
+        e,
+      );
     }
   } else {
     for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
@@ -179,9 +191,10 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
       const read = async (daemonPath: unknown): Promise<string | undefined> => {
         if (typeof daemonPath !== 'string') return undefined;
         for (const f of [layout.caFile, layout.certFile, layout.keyFile]) {
-          if (daemonPath === layout.daemonView(f)) return entries.some((e) => e.path === f) ? file(f) : await ctx.fs.readText(f);
+          if (daemonPath === layout.daemonView(f)) return entries.some((e) => e.path === f) ? file(f) : await ctx.fs.readText(f, { maxBytes: READ_LIMITS.certificate });
         }
-        return ctx.fs.readText(daemonPath);
+        // The admin's own CA, wherever dockerd reads it (/etc/ssl/certs holds links).
+        return ctx.fs.readText(daemonPath, { followLinks: true, maxBytes: READ_LIMITS.certificate });
       };
       const ca = await read(config.tlscacert);
       const cert = await read(config.tlscert);

@@ -309,12 +309,12 @@ const HOLD_MARKER = '# azure-docker-extension: holds docker starts during its pa
 const HOLD_SCRIPT = `#!/bin/sh\n${HOLD_MARKER}\ncase "$1" in docker | docker.service | docker.socket) exit 101 ;; esac\nexit 0\n`;
 
 export async function releaseLeftoverStartHold(fs: FileSystem): Promise<void> {
-  if ((await fs.readText(POLICY_RC_D))?.includes(HOLD_MARKER)) await fs.remove(POLICY_RC_D);
+  if ((await fs.readText(POLICY_RC_D, { followLinks: true }))?.includes(HOLD_MARKER)) await fs.remove(POLICY_RC_D);
 }
 
 async function withDockerStartHeld(fs: FileSystem, log: Logger, fn: () => Promise<void>): Promise<void> {
   if (!(await fs.exists('/usr/sbin'))) return fn();
-  const existing = await fs.readText(POLICY_RC_D);
+  const existing = await fs.readText(POLICY_RC_D, { followLinks: true });
   if (existing !== undefined && !existing.includes(HOLD_MARKER)) {
     log.info({ event: 'policy-rc.d of the admin kept; the package may start dockerd before it is configured' });
     return fn();

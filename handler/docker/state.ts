@@ -1,5 +1,7 @@
 // What survives between runs in stateDir (not versioned, kept across extension updates): which
 // daemon.json keys and files the extension owns, and the rollback snapshot of an apply in flight.
+import { StepFailedError } from '../errors.js';
+import { READ_LIMITS } from '../system/ports.js';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
 import type { EngineState } from './desired.js';
 
@@ -10,7 +12,7 @@ export const statePath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/
 export const rollbackPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${ROLLBACK_FILE}`;
 
 export async function readState(fs: ReadFileSystem, stateDir: string): Promise<EngineState | undefined> {
-  const text = await fs.readText(statePath(stateDir));
+  const text = await fs.readText(statePath(stateDir), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as EngineState;
@@ -50,15 +52,29 @@ export async function snapshot(fs: ReadFileSystem, paths: readonly string[]): Pr
   return out;
 }
 
+/**
+ * Puts every entry back as it was. A file that already is (a write that failed on a full or
+ * read-only disk never reached it) is left alone: rewriting it could only fail the same way. Every
+ * entry is tried; the ones that could not be restored are named together.
+ */
 export async function restoreSnapshot(fs: FileSystem, entries: readonly SnapshotEntry[]): Promise<void> {
+  const failed: string[] = [];
   for (const e of entries) {
-    if (e.existed) {
-      await fs.mkdirp(e.path.slice(0, e.path.lastIndexOf('/')) || '/', 0o755);
-      await fs.writeAtomic(e.path, Buffer.from(e.base64 ?? '', 'base64'), e.mode ?? 0o644);
-    } else {
-      await fs.remove(e.path);
+    try {
+      if (e.existed) {
+        const want = Buffer.from(e.base64 ?? '', 'base64');
+        const now = await fs.readBytes(e.path).catch(() => undefined);
+        if (now?.equals(want) && (await fs.stat(e.path))?.mode === (e.mode ?? 0o644)) continue;
+        await fs.mkdirp(e.path.slice(0, e.path.lastIndexOf('/')) || '/', 0o755);
+        await fs.writeAtomic(e.path, want, e.mode ?? 0o644);
+      } else {
+        await fs.remove(e.path);
+      }
+    } catch (err) {
+      failed.push((err as Error).message);
     }
   }
+  if (failed.length) throw new StepFailedError(`could not restore the previous files: ${failed.join('; ')}`, 'ERESTORE');
 }
 
 export async function readRollback(fs: ReadFileSystem, stateDir: string): Promise<RollbackRecord | undefined> {

@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import { EXIT } from '../agent/exit-codes.js';
 import { readMrseq } from '../agent/seqnum.js';
@@ -89,7 +90,7 @@ const UNINSTALL_REPORT_AFTER_S = UNINSTALL_WAIT_MS / 1000;
 
 async function readUninstallResult(ctx: RunContext): Promise<string | undefined> {
   try {
-    return (JSON.parse((await ctx.agentFs.readText(uninstallResultPath(ctx))) ?? '{}') as { message?: string }).message;
+    return (JSON.parse((await ctx.agentFs.readText(uninstallResultPath(ctx), { maxBytes: READ_LIMITS.small })) ?? '{}') as { message?: string }).message;
   } catch {
     return undefined;
   }
@@ -145,7 +146,7 @@ export async function isUpdating(ctx: RunContext): Promise<boolean> {
   for (const d of siblings) {
     if (await ctx.agentFs.exists(path.join(ctx.env.libDir, d, 'HandlerManifest.json'))) return true;
   }
-  const marker = await ctx.agentFs.readText(path.join(ctx.env.dataDir, UPDATE_MARKER));
+  const marker = await ctx.agentFs.readText(path.join(ctx.env.dataDir, UPDATE_MARKER), { maxBytes: READ_LIMITS.small });
   if (!marker) return false;
   try {
     const m = JSON.parse(marker) as { to?: string; at?: string };

@@ -1,5 +1,5 @@
-import { closeSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
-import * as path from 'node:path';
+import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { cleanLogLine, openLogFile } from './log-file.js';
 
 // The monitor's log: the same JSON lines as pino writes for the commands (numeric level, ISO time,
 // pid, bindings, then the record), so one jq recipe reads both files. Not pino itself: the monitor
@@ -37,16 +37,16 @@ export class LineLog implements LogSink {
 
   /** One `.1` generation when the file passed maxBytes; called at start and from the monitor's timer. */
   rotate(): void {
-    try {
-      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o755 });
-      if (statSync(this.file).size > this.maxBytes) {
-        renameSync(this.file, `${this.file}.1`);
-        this.close();
+    if (this.fd !== undefined) {
+      try {
+        if (fstatSync(this.fd).size <= this.maxBytes) return;
+      } catch {
+        // reopen below
       }
-    } catch {
-      // no file yet
+      this.close();
     }
-    this.fd ??= openSync(this.file, 'a', 0o644);
+    // Refuses a linked or foreign-writable log folder and a link at the file itself (see log-file.ts).
+    this.fd = openLogFile(this.file, this.maxBytes);
   }
 
   close(): void {
@@ -79,7 +79,7 @@ export class LineLog implements LogSink {
     const rest = body === '{}' ? '' : `,${body.slice(1, -1)}`;
     const line = `{"level":${n},"time":"${new Date().toISOString()}"${this.prefix ? `,${this.prefix}` : ''}${rest}}\n`;
     try {
-      writeSync(this.fd, line);
+      writeSync(this.fd, cleanLogLine(line));
     } catch {
       // a full disk must not take the monitor down
     }

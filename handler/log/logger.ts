@@ -1,7 +1,6 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
-import { statSync, renameSync, mkdirSync } from 'node:fs';
-import * as path from 'node:path';
+import { logFileStream, openLogFile } from './log-file.js';
 
 export type { Logger };
 
@@ -35,28 +34,19 @@ export interface LoggerOptions {
 /**
  * JSON lines to a file in the agent's log folder, rotated to one `.1` generation at startup when
  * it passes 8 MiB: bounded without a background rotator (each command is a short process, the
- * worker a few minutes). pino.destination writes synchronously, which also survives the
- * single-file bundle (pino's worker-thread transports do not).
+ * worker a few minutes). Lines are written synchronously, which also survives the single-file
+ * bundle (pino's worker-thread transports do not).
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'info';
   const base = { pid: process.pid, ...opts.bindings };
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
   if (!opts.file) return pino({ level, base, redact, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
-  rotateIfLarge(opts.file);
-  const dest = pino.destination({ dest: opts.file, sync: true, mkdir: true });
+  // Opened by us, not by pino: no link followed, mode 0600, rotated, each line capped and escaped.
+  const dest = logFileStream(openLogFile(opts.file, MAX_LOG_BYTES));
   return pino({ level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
-}
-
-function rotateIfLarge(file: string): void {
-  try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
-  } catch {
-    // absent file: nothing to rotate
-  }
 }

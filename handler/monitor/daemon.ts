@@ -2,6 +2,7 @@
 // commands. It reacts to events (dockerd's event stream ending, file changes under chokidar) and
 // keeps one coarse timer that rewrites the heartbeat every minute; it holds no state that a kill
 // could corrupt, so systemd (or the next enable) simply starts it again.
+import { READ_LIMITS } from '../system/ports.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -328,7 +329,7 @@ class Monitor {
 
   private async handshake(t: MonitorTarget, cert: { fingerprint256?: string } | undefined): Promise<{ ok: boolean; detail: string }> {
     const tlsSpec = t.tcp!.tls!;
-    const ca = await this.d.fs.readText(tlsSpec.caFile).catch(() => undefined);
+    const ca = await this.d.fs.readText(tlsSpec.caFile, { maxBytes: READ_LIMITS.certificate }).catch(() => undefined);
     if (ca === undefined) return { ok: false, detail: `the CA file ${tlsSpec.caFile} is missing` };
     const p = await this.d.probe.probeTls(t.tcp!.host, t.tcp!.port, ca, 5_000);
     // The certificate dockerd must present is the one in the certificate file now.

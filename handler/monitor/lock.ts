@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { ensureSafeDir } from '../system/fs.js';
 import type { Clock } from '../system/ports.js';
 import { identityOf, isAlive, readOwnerFile, releaseIfMine, tryTakeOwnerFile, type ProcessIdentity } from '../system/pid-file.js';
 
@@ -32,6 +33,8 @@ export async function acquireMonitorLock(
   const file = monitorLockPath(dataDir);
   const mine: MonitorOwner = { ...identityOf(), version: me.version, extensionDir: me.extensionDir, startedAt: new Date(opts.clock.now()).toISOString() };
   const waitMs = opts.takeoverWaitMs ?? 15_000;
+  // Created as root: never inside a data folder that is a link or writable by others.
+  await ensureSafeDir(dataDir, 0o700);
   for (;;) {
     const took = await tryTakeOwnerFile(file, mine, { clock: opts.clock });
     if (took.acquired) return { kind: 'acquired', release: () => releaseIfMine(file, mine) };

@@ -32,7 +32,14 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const version = handlerVersion(process.env, codeDir);
-  const log = new LineLog(path.join(env.logFolder, 'monitor.log'), { maxBytes: LOG_MAX_BYTES, level: process.env.DOCKER_EXTENSION_LOG_LEVEL, bindings: { op: 'monitor', version } });
+  let log: LineLog;
+  try {
+    log = new LineLog(path.join(env.logFolder, 'monitor.log'), { maxBytes: LOG_MAX_BYTES, level: process.env.DOCKER_EXTENSION_LOG_LEVEL, bindings: { op: 'monitor', version } });
+  } catch (e) {
+    // A log folder or file the monitor refuses to write as root (a link, a FIFO): say which.
+    process.stderr.write(`${describeError(e)}\n`);
+    return 1;
+  }
   const operationId = randomUUID();
   return runMonitor({
     env,

@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { ReadFileSystem } from '../system/ports.js';
 import type { FileNow } from './drift.js';
@@ -52,7 +53,7 @@ export class CertificateReader {
   constructor(private readonly fs: ReadFileSystem) {}
 
   async read(certFile: string): Promise<{ state: CertState; sha256?: string; fingerprint256?: string }> {
-    const bytes = await this.fs.readBytes(certFile).catch(() => undefined);
+    const bytes = await this.fs.readBytes(certFile, { maxBytes: READ_LIMITS.certificate }).catch(() => undefined);
     if (bytes === undefined) return { state: { problem: `${certFile} is missing` } };
     const sha = sha256Hex(bytes);
     if (this.cache?.sha256 !== sha) {

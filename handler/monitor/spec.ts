@@ -1,3 +1,4 @@
+import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { nonEmpty } from '../schema-mini.js';
@@ -77,7 +78,7 @@ export const EMPTY_SPEC: MonitorSpec = { schema: 1, disabled: false };
 export type SpecRead = { kind: 'ok'; spec: MonitorSpec } | { kind: 'absent' } | { kind: 'invalid'; why: string };
 
 export async function readMonitorSpec(fs: ReadFileSystem, dataDir: string): Promise<SpecRead> {
-  const text = await fs.readText(monitorSpecPath(dataDir));
+  const text = await fs.readText(monitorSpecPath(dataDir), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return { kind: 'absent' };
   let json: unknown;
   try {

@@ -1,9 +1,10 @@
 // dockerd without systemd as PID 1 (containers, WSL, the development machine): started detached
 // in its own session with a pid file and a log file, reloaded with SIGHUP, stopped with SIGTERM.
-import { closeSync, fstatSync, openSync, promises as fsp, existsSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { StepFailedError } from '../errors.js';
 import { BASE_ENV } from './base-env.js';
+import { writeError } from './fs.js';
 import type { ManagerSpec } from './manager-spec.js';
 import type { Clock } from './ports.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from './service-manager.js';
@@ -103,7 +104,7 @@ export class DirectServiceManager implements ServiceManager {
     const dockerd = this.dockerdPath;
     if (dockerd === undefined || !existsSync(dockerd)) throw new StepFailedError(`dockerd not found${dockerd ? ` at ${dockerd}` : ''}`, 'ENODOCKERD');
     await fsp.mkdir(path.dirname(this.logFile), { recursive: true, mode: 0o755 });
-    const fd = openSync(this.logFile, 'a', 0o640);
+    const fd = openDockerdLog(this.logFile);
     this.logOffset = fstatSync(fd).size;
     const args = ['--config-file', this.configFile, ...this.fixedArgs];
     // Loaded here: the monitor, which holds this manager for weeks, spawns dockerd rarely if ever.
@@ -155,8 +156,7 @@ export class DirectServiceManager implements ServiceManager {
   async recentLog(lines: number): Promise<string> {
     let text: string;
     try {
-      const buf = await fsp.readFile(this.logFile);
-      text = buf.subarray(Math.min(this.logOffset ?? 0, buf.length)).toString('utf8');
+      text = await readLogTail(this.logFile, this.logOffset ?? 0);
     } catch {
       return '';
     }
@@ -235,5 +235,42 @@ async function isLiveDockerd(pid: number): Promise<boolean> {
     return (await fsp.readFile(`/proc/${pid}/comm`, 'utf8')).trim() === 'dockerd';
   } catch {
     return false;
+  }
+}
+
+/**
+ * dockerd's stdout/stderr, appended by root: never through a link planted in its place, never a
+ * FIFO (whose open would block the start). The folder is the system's log folder, not ours.
+ */
+function openDockerdLog(file: string): number {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o640);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ELOOP' || code === 'ENXIO') {
+      throw new StepFailedError(`${file} is ${code === 'ELOOP' ? 'a symbolic link' : 'a FIFO'}; dockerd's log must be a regular file. Remove it and retry.`, 'EDOCKERDLOG', e);
+    }
+    throw writeError(e, "open dockerd's log", file);
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new StepFailedError(`${file} is not a regular file; dockerd's log must be one. Move it away and retry.`, 'EDOCKERDLOG');
+  }
+  return fd;
+}
+
+/** What dockerd wrote since `from`, at most the last 256 KiB: the log grows for as long as dockerd runs. */
+async function readLogTail(file: string, from: number): Promise<string> {
+  const fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return '';
+    const start = Math.max(Math.min(from, st.size), st.size - 256 * 1024);
+    const buf = Buffer.alloc(st.size - start);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
   }
 }

@@ -1,4 +1,5 @@
 import { promises as fsp, constants as fsc, readFileSync } from 'node:fs';
+import { readBounded } from './fs.js';
 import type { Clock } from './ports.js';
 
 // Owner files: a JSON record of the process that holds something (the enable worker's lock, the
@@ -40,7 +41,9 @@ export function isAlive(id: ProcessIdentity): boolean {
 /** The owner record, or undefined when absent, half-written or not an owner record. */
 export async function readOwnerFile<T extends ProcessIdentity>(file: string): Promise<T | undefined> {
   try {
-    const owner = JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+    const bytes = await readBounded(file, { maxBytes: 64 * 1024 });
+    if (bytes === undefined) return undefined;
+    const owner = JSON.parse(bytes.toString('utf8')) as T;
     if (typeof owner?.pid !== 'number' || typeof owner.procStart !== 'string') return undefined;
     return owner;
   } catch {

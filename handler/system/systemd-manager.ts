@@ -103,13 +103,16 @@ export interface UnitView {
   entries: UnitEntry[];
 }
 
+const UNIT_READ = { followLinks: true, maxBytes: 1024 * 1024 } as const;
+
 /** Reads a unit and its drop-ins through the fs port, in systemd's precedence order. */
 export async function readUnit(fs: ReadFileSystem, unit: string): Promise<UnitView> {
   let fragment: string | undefined;
   const entries: UnitEntry[] = [];
   for (const dir of UNIT_DIRS) {
     const p = `${dir}/${unit}`;
-    const text = await fs.readText(p);
+    // Units and drop-ins are links as often as files (systemctl enable/link, packaging).
+    const text = await fs.readText(p, UNIT_READ);
     if (text !== undefined) {
       fragment = p;
       entries.push(...parseUnitFile(text, p));
@@ -126,7 +129,7 @@ export async function readUnit(fs: ReadFileSystem, unit: string): Promise<UnitVi
   const dropIns: string[] = [];
   for (const name of names) {
     const p = byName.get(name)!;
-    const text = await fs.readText(p);
+    const text = await fs.readText(p, UNIT_READ);
     if (text === undefined || text.trim() === '') continue;
     dropIns.push(p);
     entries.push(...parseUnitFile(text, p));
@@ -160,7 +163,7 @@ async function environmentOf(fs: ReadFileSystem, entries: readonly UnitEntry[]):
     if (e.key === 'EnvironmentFile' && e.value !== '') {
       const optional = e.value.startsWith('-');
       const p = optional ? e.value.slice(1) : e.value;
-      const text = await fs.readText(p);
+      const text = await fs.readText(p, UNIT_READ);
       if (text === undefined) {
         if (!optional) notes.push(`EnvironmentFile ${p} of docker.service is missing`);
         continue;

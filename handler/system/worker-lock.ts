@@ -1,5 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { ensureSafeDir } from './fs.js';
 import type { Clock } from './ports.js';
 import { identityOf, isAlive, readOwnerFile, releaseIfMine, tryTakeOwnerFile, type ProcessIdentity } from './pid-file.js';
 
@@ -60,7 +60,8 @@ export async function acquireWorkerLock(
     startedAt: new Date(opts.clock.now()).toISOString(),
     kind: me.kind ?? 'enable',
   };
-  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  // The lock is created as root: never inside a data folder that is a link or writable by others.
+  await ensureSafeDir(path.dirname(file), 0o700);
   const deadline = opts.clock.now() + opts.waitMs;
   const signalled = new Set<number>();
   for (;;) {
