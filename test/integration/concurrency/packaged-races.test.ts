@@ -54,6 +54,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
   let etcBefore: TreeSnapshot;
   let hostFilesBefore: Record<string, boolean>;
   let dockerdBefore: Set<number>;
+  let containerdBefore: Set<number>;
   let uninstalled = false;
   const started = Date.now();
 
@@ -203,8 +204,12 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
   beforeAll(async () => {
     release = await lockHostDocker();
     dockerdBefore = new Set(dockerdPids());
+    containerdBefore = new Set(procs().filter((p) => p.comm === 'containerd').map((p) => p.pid));
     if (existsSync(PID_FILE) && dockerdBefore.size > 0) {
-      throw new Error(`a dockerd is already running here (${[...dockerdBefore].join(', ')}); this suite only runs where it starts dockerd itself`);
+      throw new Error(
+        `a dockerd is already running here (pid ${[...dockerdBefore].join(', ')}, ${PID_FILE}): this suite only runs where it starts dockerd itself. ` +
+          'Stop that dockerd, or set ADX_HOST_DOCKER=0 to skip the suite.',
+      );
     }
     etcBefore = snapshotTree(ETC_DOCKER);
     hostFilesBefore = Object.fromEntries(HOST_FILES.map((f) => [f, existsSync(f)]));
@@ -231,7 +236,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
       if (t) for (const p of [...ours('handler.cjs'), ...ours('monitor.cjs')]) await stopPid(p.pid, 5_000);
       // The dockerd this suite had the handler start, and the containerd it supervises.
       for (const p of dockerdPids().filter((x) => !dockerdBefore?.has(x))) await stopPid(p, 30_000);
-      for (const p of procs().filter((x) => /(^|\/)containerd /.test(x.args) && x.args.includes('/var/run/docker/containerd'))) await stopPid(p.pid, 10_000);
+      for (const p of procs().filter((x) => x.comm === 'containerd' && !containerdBefore?.has(x.pid) && x.args.includes('/var/run/docker/containerd'))) await stopPid(p.pid, 10_000);
       if (etcBefore) restoreTree(ETC_DOCKER, etcBefore);
       for (const [f, existed] of Object.entries(hostFilesBefore ?? {})) if (!existed) rmSync(f, { force: true });
       if (etcBefore) expect(snapshotTree(ETC_DOCKER)).toEqual(etcBefore);
@@ -320,6 +325,10 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
     expect(existsSync(dataDir())).toBe(false);
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) expect(existsSync(path.join(ETC_DOCKER, f))).toBe(false);
     if (existsSync(DAEMON_JSON)) expect(JSON.parse(readFileSync(DAEMON_JSON, 'utf8'))).not.toHaveProperty('tlsverify');
+    figures.daemonJsonAfterUninstall = existsSync(DAEMON_JSON) ? readFileSync(DAEMON_JSON, 'utf8').trim() : 'absent';
+    // whether uninstall found the worker still applying (and stopped it) or already done
+    const stopped = log().slice(fromLine).some((l) => l.op === 'enable-worker' && l.event === 'enable superseded');
+    figures.uninstallStoppedWorker = (Number(figures.uninstallStoppedWorker) || 0) + (stopped ? 1 : 0);
     // the dockerd the handler keeps: one, serving the local socket, no TLS listener any more
     const pid = Number(readFileSync(PID_FILE, 'utf8'));
     expect(dockerdPids().filter((p) => !dockerdBefore.has(p))).toEqual([pid]);
