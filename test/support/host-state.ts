@@ -29,6 +29,16 @@ export function procs(): Proc[] {
 
 export const dockerdPids = (): number[] => procs().filter((p) => p.comm === 'dockerd').map((p) => p.pid);
 
+/**
+ * The dockerds of this machine's own Docker: those on the default pid file (the direct manager's
+ * `--pidfile /var/run/docker.pid`, or none given). The test sandboxes and the VM suites' dockerd
+ * run at the same time with pid files of their own and are not counted.
+ */
+export const hostDockerdPids = (): number[] =>
+  procs()
+    .filter((p) => p.comm === 'dockerd' && (!/--pidfile[ =]/.test(p.args) || /--pidfile[ =]\/(var\/)?run\/docker\.pid( |$)/.test(p.args)))
+    .map((p) => p.pid);
+
 function gone(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

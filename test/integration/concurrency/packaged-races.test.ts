@@ -20,7 +20,7 @@ import { dockerUnavailable, freePort } from '../../support/docker-daemon.js';
 import { lockHostDocker } from '../../support/host-docker-lock.js';
 import { makeWaagentCertificate } from '../../support/openssl-vectors.js';
 import { makeCa, makeLeaf, pem } from '../../support/tls-certs.js';
-import { dockerdPids, procs, restoreTree, snapshotTree, stopPid, type TreeSnapshot } from '../../support/host-state.js';
+import { hostDockerdPids, procs, restoreTree, snapshotTree, stopPid, type TreeSnapshot } from '../../support/host-state.js';
 
 const ETC_DOCKER = '/etc/docker';
 const DAEMON_JSON = path.join(ETC_DOCKER, 'daemon.json');
@@ -43,7 +43,7 @@ if (skip) console.warn(`(integration) packaged concurrency suite skipped: ${skip
 interface Run { cmd: string; seq: number | undefined; code: number | null; stdout: string; stderr: string; ms: number }
 interface LockSample { t: number; pid: number; seq: number; kind: string }
 
-const figures: Record<string, number | string> = {};
+const figures: Record<string, number | string | unknown[]> = {};
 
 d('(integration) concurrent agent commands through the packaged handler (direct manager, this machine)', () => {
   let release: (() => Promise<void>) | undefined;
@@ -193,7 +193,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
     expect(readFileSync(path.join(ETC_DOCKER, 'cert.pem'), 'utf8').trim()).toBe(certs.cert.trim());
     // what runs: the one dockerd of the pid file (and the containerd it supervises), one monitor
     const pid = Number(readFileSync(PID_FILE, 'utf8'));
-    expect(dockerdPids().filter((p) => !dockerdBefore.has(p))).toEqual([pid]);
+    expect(hostDockerdPids().filter((p) => !dockerdBefore.has(p))).toEqual([pid]);
     const info = execFileSync('docker', ['-H', 'unix:///var/run/docker.sock', 'info', '--format', '{{json .Labels}}'], { encoding: 'utf8' });
     expect(JSON.parse(info)).toEqual([label(seq)]);
     expect(ours('monitor.cjs')).toHaveLength(1);
@@ -203,13 +203,19 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
 
   beforeAll(async () => {
     release = await lockHostDocker();
-    dockerdBefore = new Set(dockerdPids());
+    dockerdBefore = new Set(hostDockerdPids());
     containerdBefore = new Set(procs().filter((p) => p.comm === 'containerd').map((p) => p.pid));
     if (existsSync(PID_FILE) && dockerdBefore.size > 0) {
       throw new Error(
         `a dockerd is already running here (pid ${[...dockerdBefore].join(', ')}, ${PID_FILE}): this suite only runs where it starts dockerd itself. ` +
           'Stop that dockerd, or set ADX_HOST_DOCKER=0 to skip the suite.',
       );
+    }
+    // The extension's own files there at the start would be someone else's: the cases below
+    // check what uninstall gives back, which is only meaningful from a machine without them.
+    const found = ['daemon.json', 'ca.pem', 'cert.pem', 'key.pem'].filter((f) => existsSync(path.join(ETC_DOCKER, f)));
+    if (found.length > 0) {
+      throw new Error(`${ETC_DOCKER} already holds ${found.join(', ')} (left by another run?): this suite starts from a machine without them. Put ${ETC_DOCKER} back as it was, or set ADX_HOST_DOCKER=0 to skip the suite.`);
     }
     etcBefore = snapshotTree(ETC_DOCKER);
     hostFilesBefore = Object.fromEntries(HOST_FILES.map((f) => [f, existsSync(f)]));
@@ -227,7 +233,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
     certs = { ca: pem(ca.ca), cert: pem(leaf.cert), key: pem(leaf.key) };
     port = await freePort();
     expect((await shim('install')).code).toBe(0);
-  }, 120_000);
+  }, 35 * 60_000); // the host-Docker lock waits up to 30 minutes for another suite
 
   afterAll(async () => {
     try {
@@ -235,7 +241,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
       // Whatever of ours still runs (a failed case): the handler's processes for this extension.
       if (t) for (const p of [...ours('handler.cjs'), ...ours('monitor.cjs')]) await stopPid(p.pid, 5_000);
       // The dockerd this suite had the handler start, and the containerd it supervises.
-      for (const p of dockerdPids().filter((x) => !dockerdBefore?.has(x))) await stopPid(p, 30_000);
+      for (const p of hostDockerdPids().filter((x) => !dockerdBefore?.has(x))) await stopPid(p, 30_000);
       for (const p of procs().filter((x) => x.comm === 'containerd' && !containerdBefore?.has(x.pid) && x.args.includes('/var/run/docker/containerd'))) await stopPid(p.pid, 10_000);
       if (etcBefore) restoreTree(ETC_DOCKER, etcBefore);
       for (const [f, existed] of Object.entries(hostFilesBefore ?? {})) if (!existed) rmSync(f, { force: true });
@@ -325,13 +331,16 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
     expect(existsSync(dataDir())).toBe(false);
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) expect(existsSync(path.join(ETC_DOCKER, f))).toBe(false);
     if (existsSync(DAEMON_JSON)) expect(JSON.parse(readFileSync(DAEMON_JSON, 'utf8'))).not.toHaveProperty('tlsverify');
-    figures.daemonJsonAfterUninstall = existsSync(DAEMON_JSON) ? readFileSync(DAEMON_JSON, 'utf8').trim() : 'absent';
-    // whether uninstall found the worker still applying (and stopped it) or already done
-    const stopped = log().slice(fromLine).some((l) => l.op === 'enable-worker' && l.event === 'enable superseded');
-    figures.uninstallStoppedWorker = (Number(figures.uninstallStoppedWorker) || 0) + (stopped ? 1 : 0);
+    // what each case met: the lock holders in order (enable>uninstall: uninstall waited for the
+    // applying worker, or stopped it), and what uninstall left and said
+    const holders = samples.map((x) => x.kind).filter((k, i, a) => i === 0 || a[i - 1] !== k).join('>');
+    const superseded = log().slice(fromLine).some((l) => l.op === 'enable-worker' && l.event === 'enable superseded');
+    const cases = (figures.uninstallCases as unknown as unknown[] | undefined) ?? [];
+    cases.push({ delayMs, lockHolders: holders || 'none seen', workerSuperseded: superseded, daemonJson: existsSync(DAEMON_JSON) ? 'kept' : 'absent', said: uninstall!.stdout.trim().slice(0, 160) });
+    (figures as Record<string, unknown>).uninstallCases = cases;
     // the dockerd the handler keeps: one, serving the local socket, no TLS listener any more
     const pid = Number(readFileSync(PID_FILE, 'utf8'));
-    expect(dockerdPids().filter((p) => !dockerdBefore.has(p))).toEqual([pid]);
+    expect(hostDockerdPids().filter((p) => !dockerdBefore.has(p))).toEqual([pid]);
     expect(execFileSync('docker', ['-H', 'unix:///var/run/docker.sock', 'version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\./);
     expect(execFileSync('ss', ['-Htln', `sport = :${port}`], { encoding: 'utf8' }).trim()).toBe('');
   }, 300_000);
