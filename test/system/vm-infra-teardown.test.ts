@@ -2,7 +2,7 @@
 // them. Stand-ins take their place: processes whose command lines name vmctl.sh's config files,
 // under vmctl.sh's pid files in temporary state and run folders (ADX_E2E_STATE, ADX_E2E_RUN), and
 // the real `vmctl.sh down` stops them. No real dockerd, no VM.
-import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,7 +112,16 @@ d('global teardown of the VM suites\' dockerd and containerd', () => {
     try {
       g.__adxVmInfraBefore = vmInfraProcesses();
       const dd = await dockerd();
-      await globalTeardown();
+      // what it tells the person running npm test (kept out of this run's own output)
+      const spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      let said = '';
+      try {
+        await globalTeardown();
+        said = spy.mock.calls.map((c) => String(c[0])).join('');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(said).toBe(`\nglobal teardown: stopped the VM suites' dockerd ${dd}, started by this run\n`);
       expect(alive(dd)).toBe(false);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
