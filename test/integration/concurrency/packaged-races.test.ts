@@ -302,19 +302,23 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
   }, 240_000);
 
   // The agent runs uninstall after enable has returned, while the enable's worker may still be
-  // applying; each case installs again first (the agent would unpack the extension anew).
+  // starting or applying; here also while enable's own process still runs. Each case installs
+  // again first (the agent would unpack the extension anew).
   test.each([
-    ['right after enable returned', 50, 0],
-    ['100 ms after', 51, 100],
-    ['600 ms after', 52, 600],
-  ])('uninstall %s while the worker applies: uninstall wins, no monitor, no TLS listener; dockerd serves the local socket', async (_what, seq, delayMs) => {
+    ['issued together with enable', 50, 'with', 0],
+    ['issued 50 ms after enable started', 51, 'with', 50],
+    ['right after enable returned', 52, 'after', 0],
+    ['100 ms after enable returned', 53, 'after', 100],
+    ['600 ms after enable returned', 54, 'after', 600],
+  ] as const)('uninstall %s: uninstall wins, no monitor, no TLS listener; dockerd serves the local socket', async (_what, seq, mode, delayMs) => {
     if (uninstalled) expect((await shim('install')).code).toBe(0);
     await writeSettings(seq);
     const fromLine = log().length;
     const { result: runs, samples, torn } = await sampled(async () => {
-      const enable = await shim('enable', seq);
+      const enable = shim('enable', seq);
+      if (mode === 'after') await enable;
       await new Promise((r) => setTimeout(r, delayMs));
-      const r = [enable, await shim('uninstall', seq)];
+      const r = await Promise.all([enable, shim('uninstall', seq)]);
       await quiescent();
       return r;
     });
@@ -336,7 +340,7 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
     const holders = samples.map((x) => x.kind).filter((k, i, a) => i === 0 || a[i - 1] !== k).join('>');
     const superseded = log().slice(fromLine).some((l) => l.op === 'enable-worker' && l.event === 'enable superseded');
     const cases = (figures.uninstallCases as unknown as unknown[] | undefined) ?? [];
-    cases.push({ delayMs, lockHolders: holders || 'none seen', workerSuperseded: superseded, daemonJson: existsSync(DAEMON_JSON) ? 'kept' : 'absent', said: uninstall!.stdout.trim().slice(0, 160) });
+    cases.push({ mode, delayMs, lockHolders: holders || 'none seen', workerSuperseded: superseded, daemonJson: existsSync(DAEMON_JSON) ? 'kept' : 'absent', said: uninstall!.stdout.trim().slice(0, 160) });
     (figures as Record<string, unknown>).uninstallCases = cases;
     // the dockerd the handler keeps: one, serving the local socket, no TLS listener any more
     const pid = Number(readFileSync(PID_FILE, 'utf8'));
