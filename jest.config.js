@@ -11,6 +11,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   globalSetup: '<rootDir>/test/global-setup.mjs',
+  // stops the VM suites' dockerd and containerd when this run started them
+  globalTeardown: '<rootDir>/test/global-teardown.mjs',
   testTimeout: 30000,
   maxWorkers: 2,
 };

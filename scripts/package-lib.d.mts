@@ -4,6 +4,8 @@ export type PackageArch = Arch | 'universal';
 
 export const NODE_RUNTIME_VERSION: string;
 export const NODE_RUNTIME_INTEGRITY: Record<Arch, string>;
+export const NODE_RUNTIME_PINS: Record<Arch, { integrity: string; tarballSha256: string; nodeSha256: string }>;
+export const RUNTIME_PINS_FILE: string;
 export const ARCHS: readonly Arch[];
 export const CACHE_DIR: string;
 export const OUT_DIR: string;

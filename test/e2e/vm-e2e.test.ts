@@ -50,12 +50,12 @@ import {
 } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
-import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions } from '../support/vm/harness.js';
+import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
-const enabled = process.env.ADX_E2E !== '0';
 const keepVms = process.env.ADX_E2E_KEEP === '1';
-const d = enabled ? describe : describe.skip;
+const skipped = vmSuiteSkip('(e2e) Docker extension end to end', { harness: true });
+const d = skipped ? describe.skip : describe;
 
 const V1 = '1.0.0';
 const V2 = '1.0.1';
@@ -97,7 +97,7 @@ interface Figures {
 
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 
-d(`(e2e) Docker extension end to end in a VM under the real agent${enabled ? '' : ' [skipped: ADX_E2E=0]'}`, () => {
+d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
   const t0 = Date.now();
   const figures: Figures = { startedAt: new Date(t0).toISOString(), pids: {}, keeper: {}, tls: {} };
   let work: string;

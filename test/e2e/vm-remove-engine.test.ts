@@ -12,13 +12,13 @@ import { buildPackage } from '../../scripts/package-lib.mjs';
 import { certsSetting, makeE2eCerts } from '../support/e2e-certs.js';
 import { listeners, TLS_PORT } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
-import { openHarnessSession, type HarnessSession } from '../support/vm/harness.js';
+import { openHarnessSession, type HarnessSession, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
-const enabled = process.env.ADX_E2E !== '0';
-const d = enabled ? describe : describe.skip;
+const skipped = vmSuiteSkip('(e2e) uninstall with removeOnUninstall', { harness: true });
+const d = skipped ? describe.skip : describe;
 
-d(`(e2e) uninstall with removeOnUninstall removes the engine it installed${enabled ? '' : ' [skipped: ADX_E2E=0]'}`, () => {
+d(`(e2e) uninstall with removeOnUninstall removes the engine it installed${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
   let work: string;
   let vm: Vm | undefined;
   let session: HarnessSession | undefined;

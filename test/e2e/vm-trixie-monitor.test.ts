@@ -19,15 +19,15 @@ import { certsSetting, makeE2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, tlsChecks, waitDockerdActive, TLS_PORT } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
-import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary } from '../support/vm/harness.js';
+import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
-const enabled = process.env.ADX_E2E !== '0';
 const keepVms = process.env.ADX_E2E_KEEP === '1';
-const d = enabled ? describe : describe.skip;
+const skipped = vmSuiteSkip('(e2e) the monitor on Debian 13', { harness: true });
+const d = skipped ? describe.skip : describe;
 const V = '1.0.0';
 
-d(`(e2e) the monitor on Debian 13 under waagent 2.12${enabled ? '' : ' [skipped: ADX_E2E=0]'}`, () => {
+d(`(e2e) the monitor on Debian 13 under waagent 2.12${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
   let work: string;
   let zipPath: string;
   let vm: Vm | undefined;

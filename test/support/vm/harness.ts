@@ -9,6 +9,7 @@
 // Both run the agent code as a transient systemd service (systemd-run), as waagent runs under systemd on a VM;
 // KillMode=process keeps what a handler leaves running alive after the agent process ends.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,29 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 // shared/ sits beside the repository (also in CI's clean clone).
 export const HARNESS_SRC =
   process.env.ADX_E2E_HARNESS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/tools/waagent-harness');
+
+/**
+ * Why suites that need the harness cannot run here, or undefined when they can. A clone without
+ * shared/ beside it is a normal state (the harness is not part of the repository): those suites
+ * skip and say what is missing, the rest of `npm test` runs.
+ */
+export function harnessMissing(): string | undefined {
+  const entry = path.join(HARNESS_SRC, 'run_with_waagent.py');
+  if (existsSync(entry)) return undefined;
+  return `the waagent harness is missing: ${entry} does not exist (put the shared/ folder beside the repository, or set ADX_E2E_HARNESS_DIR to the folder holding run_with_waagent.py)`;
+}
+
+/**
+ * Why a VM suite skips (ADX_E2E=0, or the harness it needs is missing), or undefined when it runs.
+ * A missing harness is also printed, so that a skipped suite never passes unnoticed.
+ */
+export function vmSuiteSkip(suite: string, needs: { harness: boolean }): string | undefined {
+  if (process.env.ADX_E2E === '0') return 'ADX_E2E=0';
+  const missing = needs.harness ? harnessMissing() : undefined;
+  // (stderr, not console: jest shows no console output of a suite whose tests all skipped)
+  if (missing) process.stderr.write(`${suite} skipped: ${missing}\n`);
+  return missing;
+}
 /** Where it lives in the VM. */
 export const VM_HARNESS_DIR = '/opt/waagent-harness';
 export const VM_HARNESS_PY = `${VM_HARNESS_DIR}/run_with_waagent.py`;

@@ -1,0 +1,2 @@
+// Types for test/global-teardown.mjs (its own test imports it).
+export default function globalTeardown(): Promise<void>;
