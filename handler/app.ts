@@ -172,6 +172,8 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     if (args.publicFile || args.protectedFile) {
       pub = args.publicFile ? readJsonFile(args.publicFile, '--public') : null;
       prot = args.protectedFile ? readJsonFile(args.protectedFile, '--protected') : null;
+      const { protectedSecrets, registerSecrets } = await import('./agent/sanitise.js');
+      registerSecrets(protectedSecrets(prot));
       source = 'the files given';
     } else {
       const applied = await appliedSettings(deps);

@@ -1,10 +1,17 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sanitise } from './agent/sanitise.js';
 import { runApp, type AppResult } from './app.js';
 import { makeApplier } from './lifecycle/make-applier.js';
 
 // The process boundary: the only place that writes to stdout/stderr and sets the exit code.
 const entryScript = fileURLToPath(import.meta.url);
+
+// A crash's trace goes to stderr, which the agent publishes: scrubbed like every other output.
+process.on('uncaughtException', (e: unknown) => {
+  process.stderr.write(sanitise(`internal error: ${(e as Error)?.stack ?? String(e)}`) + '\n');
+  process.exit(1);
+});
 
 void runApp(process.argv.slice(2), {
   env: process.env,
@@ -14,7 +21,8 @@ void runApp(process.argv.slice(2), {
 })
   .catch((e: unknown): AppResult => ({ exitCode: 1, stderr: `internal error: ${(e as Error)?.message ?? String(e)}` }))
   .then((result) => {
-    if (result.stdout) process.stdout.write(result.stdout + '\n');
-    if (result.stderr) process.stderr.write(result.stderr + '\n');
+    // The agent publishes both: scrubbed of every secret this process has seen.
+    if (result.stdout) process.stdout.write(sanitise(result.stdout) + '\n');
+    if (result.stderr) process.stderr.write(sanitise(result.stderr) + '\n');
     process.exitCode = result.exitCode;
   });

@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { statSync, renameSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { sanitise } from '../agent/sanitise.js';
 
 export type { Logger };
 
@@ -42,10 +43,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'info';
   const base = { pid: process.pid, ...opts.bindings };
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
-  if (!opts.file) return pino({ level, base, redact, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
+  // Beyond the paths above, every finished line is scrubbed of the secrets this process has
+  // seen (handler/agent/sanitise.ts): a message or an error that quotes a value is caught too.
+  const hooks = { streamWrite: (line: string) => sanitise(line) };
+  if (!opts.file) return pino({ level, base, redact, hooks, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
   rotateIfLarge(opts.file);
   const dest = pino.destination({ dest: opts.file, sync: true, mkdir: true });
-  return pino({ level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  return pino({ level, base, redact, hooks, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
 export function silentLogger(): Logger {
