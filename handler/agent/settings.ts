@@ -42,7 +42,7 @@ const portSchema = z.pipe(
     z.union([z.number(), z.string().check(z.regex(/^\d+$/, PORT_EXPECTED))], { error: PORT_EXPECTED }),
     z.transform((v: number | string) => Number(v)),
   ),
-  z.number().check(z.int('must be a whole number'), z.gte(1, 'must be between 1 and 65535'), z.lte(65535, 'must be between 1 and 65535')),
+  z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.gte(1, 'must be between 1 and 65535'), z.lte(65535, 'must be between 1 and 65535')),
 );
 
 const ENV_NAME_EXPECTED = 'letters, digits and _, not starting with a digit';

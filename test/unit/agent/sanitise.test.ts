@@ -48,6 +48,10 @@ describe('protectedSecrets: every value and user key of raw protected settings',
     for (const k of ['login', 'server', 'username', 'password', 'environment', 'reg.example.com']) expect(got).not.toContain(k);
   });
 
+  test('the reserved key names validation refuses are not registered (its message names them)', () => {
+    expect(protectedSecrets(JSON.parse('{"environment":{"__proto__":"x-secret-value","constructor":"y"}}'))).toEqual(['y', 'x-secret-value']);
+  });
+
   test('a login.server that is not a host name is a secret like any other value', () => {
     expect(protectedSecrets({ login: { server: 'reg.io; my-password' } })).toContain('reg.io; my-password');
   });
