@@ -81,6 +81,34 @@ export function sanitise(text: string, extra: readonly string[] = []): string {
   return out;
 }
 
+/**
+ * A JSON line (handler.log, monitor.log) with every registered secret scrubbed from its strings
+ * and keys, and still valid JSON: a secret such as "1234" or "true" must not turn `"pid":1234`
+ * into `"pid":[redacted]`. Parsed only when a secret occurs in it at all (the usual line is
+ * returned as is); a line that is not JSON is scrubbed as text.
+ */
+export function sanitiseJsonLine(line: string): string {
+  if (!sorted.some((n) => line.includes(n))) return line;
+  const nl = line.endsWith('\n') ? '\n' : '';
+  try {
+    return JSON.stringify(sanitiseValue(JSON.parse(line) as unknown)) + nl;
+  } catch {
+    return sanitise(line);
+  }
+}
+
+/** A copy of a JSON value with every string and key sanitised. */
+export function sanitiseValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return sanitise(v);
+  if (!v || typeof v !== 'object') return v;
+  // A log line is shallow; anything deeper than this is scrubbed as text.
+  if (depth > 64) return sanitise(JSON.stringify(v));
+  if (Array.isArray(v)) return v.map((x) => sanitiseValue(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[sanitise(k)] = sanitiseValue(x, depth + 1);
+  return out;
+}
+
 // The key names of the protected settings schema: not secret, and so common ("password", "key")
 // that scrubbing them would blank every message. Any other key in the protected settings is user
 // data (an environment variable's name, or a secret pasted as a key by mistake).

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { sanitise } from '../agent/sanitise.js';
+import { sanitiseJsonLine } from '../agent/sanitise.js';
 
 // The monitor's log: the same JSON lines as pino writes for the commands (numeric level, ISO time,
 // pid, bindings, then the record), so one jq recipe reads both files. Not pino itself: the monitor
@@ -80,7 +80,7 @@ export class LineLog implements LogSink {
     const rest = body === '{}' ? '' : `,${body.slice(1, -1)}`;
     const line = `{"level":${n},"time":"${new Date().toISOString()}"${this.prefix ? `,${this.prefix}` : ''}${rest}}\n`;
     try {
-      writeSync(this.fd, sanitise(line));
+      writeSync(this.fd, sanitiseJsonLine(line));
     } catch {
       // a full disk must not take the monitor down
     }

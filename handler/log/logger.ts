@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { statSync, renameSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { sanitise } from '../agent/sanitise.js';
+import { sanitiseJsonLine } from '../agent/sanitise.js';
 
 export type { Logger };
 
@@ -45,7 +45,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
   // Beyond the paths above, every finished line is scrubbed of the secrets this process has
   // seen (handler/agent/sanitise.ts): a message or an error that quotes a value is caught too.
-  const hooks = { streamWrite: (line: string) => sanitise(line) };
+  const hooks = { streamWrite: sanitiseJsonLine };
   if (!opts.file) return pino({ level, base, redact, hooks, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
   rotateIfLarge(opts.file);
   const dest = pino.destination({ dest: opts.file, sync: true, mkdir: true });

@@ -92,6 +92,15 @@ describe('every writer goes through it', () => {
     expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l))).toHaveLength(2);
   });
 
+  test('a log line stays valid JSON whatever the secret (a number, a JSON word, a key)', () => {
+    const file = path.join(tmp, 'words.log');
+    const log = createLogger({ file });
+    registerSecrets(['1234', 'true', 'secret-key-name']);
+    log.info({ count: 1234, ok: true, note: 'pin 1234 is true', 'secret-key-name': 1 }, 'done');
+    const line = JSON.parse(readFileSync(file, 'utf8').trim());
+    expect(line).toMatchObject({ count: 1234, ok: true, note: 'pin [redacted] is [redacted]', '[redacted]': 1, msg: 'done' });
+  });
+
   test('monitor.log (LineLog)', () => {
     const file = path.join(tmp, 'monitor.log');
     const log = new LineLog(file, { maxBytes: 1 << 20 });
