@@ -21,9 +21,9 @@ const needles = new Set<string>();
 let sorted: string[] = [];
 
 /**
- * Every form in which a secret may appear in an output: as given, trimmed, each line of a PEM
- * or wrapped base64 block (one quoted line is a piece of a private key), the PEM a base64 value
- * decodes to, and each of those JSON-escaped (a log line is JSON, a PEM's newlines become "\n").
+ * Every form in which a secret may appear in an output: as given, trimmed, base64-encoded, each
+ * line of a PEM or wrapped base64 block (one quoted line is a piece of a private key), the PEM a
+ * base64 value decodes to, and each of those JSON-escaped (a log line is JSON, a PEM's newlines become "\n").
  */
 export function secretForms(value: string): string[] {
   const out = new Set<string>();
@@ -42,6 +42,12 @@ export function secretForms(value: string): string[] {
     }
   };
   addWithLines(value);
+  // A credential travels base64-encoded too (an auth header, a docker config's "auth").
+  if (value.length >= MIN_SECRET_CHARS && !value.includes('\n')) {
+    const encoded = Buffer.from(value).toString('base64');
+    add(encoded);
+    add(encoded.replace(/=+$/, ''));
+  }
   // The old extension's form: base64 of the PEM file. Its decoded lines are the key's lines.
   const compact = value.replace(/\s+/g, '');
   if (compact.length >= MIN_LINE_CHARS && compact.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {

@@ -83,8 +83,8 @@ export interface SamplerReport {
   /** Distinct processes whose argv and environment were read at least once. */
   processes: number;
   hits: CanaryHit[];
-  /** Every process whose argv matched `watch`: its argv and its "Max core file size" soft limit. */
-  watched: Array<{ pid: number; argv: string; coreSoft: string }>;
+  /** Every process whose argv matched `watch`: its argv and its "Max core file size" limits. */
+  watched: Array<{ pid: number; argv: string; coreSoft: string; coreHard: string }>;
 }
 
 export interface ProcessSampler {
@@ -123,8 +123,8 @@ process.stdin.on('end', () => {
       }
       if (watchRe.test(argv) && !watched.has(pid)) {
         const limits = read('/proc/' + pid + '/limits');
-        const m = limits && /^Max core file size\s+(\S+)/m.exec(limits.toString());
-        if (m) watched.set(pid, { pid: Number(pid), argv: argv.slice(0, 200), coreSoft: m[1] });
+        const m = limits && /^Max core file size\s+(\S+)\s+(\S+)/m.exec(limits.toString());
+        if (m) watched.set(pid, { pid: Number(pid), argv: argv.slice(0, 600), coreSoft: m[1], coreHard: m[2] });
       }
     }
   };

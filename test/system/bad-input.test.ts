@@ -345,13 +345,17 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     const canaries = [...Object.values(C), ...HOSTILE, ...keyCanaries];
     const files = scanCanaryPaths([t.logDir, path.join(t.extDir, 'status'), path.join(t.extDir, 'heartbeat.log'), path.join(t.logDir, 'events'), path.join(t.extDir, 'mrseq'), path.join(t.extDir, 'last-enable.json')], canaries);
     const hits: CanaryHit[] = [...files.hits, ...report.hits, ...outputs.flatMap((o) => scanCanaryText(o.text, canaries, o.where))];
-    const summary = `canary scan: ${canaries.length} canaries, ${files.files} files, ${outputs.length} captured streams, ${report.samples} process samples over ${report.processes} processes; bad enables took ${Math.min(...timing)}-${Math.max(...timing)} ms (median ${timing.sort((a, b) => a - b)[Math.floor(timing.length / 2)]} ms)`;
+    // Only this suite's processes (other suites may run handlers of their own meanwhile).
+    const ours = report.watched.filter((w) => w.argv.includes(t.extDir));
+    const kinds = [...new Set(ours.map((w) => /\.cjs (__worker|__uninstall|__monitor|install|enable|disable|uninstall|update)\b/.exec(w.argv)?.[1] ?? w.argv))].sort();
+    const summary = `canary scan: ${canaries.length} canaries, ${files.files} files, ${outputs.length} captured streams, ${report.samples} process samples over ${report.processes} processes; core limit 0 (soft and hard) in all ${ours.length} handler processes seen (${kinds.join(', ')}); bad enables took ${Math.min(...timing)}-${Math.max(...timing)} ms (median ${timing.sort((a, b) => a - b)[Math.floor(timing.length / 2)]} ms)`;
     console.log(summary);
     expect(describeHits(hits)).toBe('');
     expect(files.files).toBeGreaterThan(0);
     expect(report.samples).toBeGreaterThan(10);
     // No core dumps: every handler process seen (the commands, the setsid worker, the monitor).
-    expect(report.watched.length).toBeGreaterThan(0);
-    expect(report.watched.filter((w) => w.coreSoft !== '0')).toEqual([]);
+    // The hard limit tells: this machine's default soft limit is 0 already, its hard one is not.
+    expect(kinds).toEqual(expect.arrayContaining(['__monitor', '__worker', 'enable']));
+    expect(ours.filter((w) => w.coreSoft !== '0' || w.coreHard !== '0')).toEqual([]);
   }, 60_000);
 });

@@ -53,4 +53,5 @@ test('the process sampler sees a canary in another process\'s argv and environme
   expect(report.hits).toHaveLength(2);
   expect(report.watched.map((w) => w.pid).sort()).toEqual([inArgv.pid, inEnv.pid].sort());
   expect(report.watched[0]!.coreSoft).toMatch(/^(\d+|unlimited)$/);
+  expect(report.watched[0]!.coreHard).toMatch(/^(\d+|unlimited)$/);
 });

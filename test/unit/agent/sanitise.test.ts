@@ -35,6 +35,11 @@ describe('secretForms', () => {
     for (const l of keyLines) expect(forms).toContain(l);
   });
 
+  test('a one-line secret base64-encoded (an auth header) is scrubbed too', () => {
+    registerSecrets(['user:CANARY-pass']);
+    expect(sanitise(`Authorization: Basic ${Buffer.from('user:CANARY-pass').toString('base64')}`)).toBe('Authorization: Basic [redacted]');
+  });
+
   test('short values are not scrubbed (they would blank ordinary words)', () => {
     expect(secretForms('abc')).toEqual([]);
   });
