@@ -1,3 +1,4 @@
+import { closest } from './closest.js';
 import { isRegistryHost } from './registry-host.js';
 
 // The one sanitiser every output goes through: status, heartbeat, events, handler.log and
@@ -143,7 +144,9 @@ export function protectedSecrets(raw: unknown): string[] {
     else if (Array.isArray(v)) for (const x of v) stack.push(x);
     else if (v && typeof v === 'object') {
       for (const k of Object.keys(v)) {
-        if (!PROTECTED_SCHEMA_KEYS.has(k)) out.push(k);
+        // A typo of a schema key ("cert" for "certs") is no secret, and scrubbing it would blank
+        // the very hint that names the right key ("did you mean "certs"?").
+        if (!PROTECTED_SCHEMA_KEYS.has(k) && !closest(k, [...PROTECTED_SCHEMA_KEYS])) out.push(k);
         stack.push((v as Record<string, unknown>)[k]);
       }
     }

@@ -170,6 +170,7 @@ function cases(): Case[] {
     { name: 'public deep nesting (100,000 levels)', file: async () => ({ pubJson: '{"compose":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}' }), says: /public setting "compose\.0\.0" is nested more than 32 levels deep/ },
     // Protected settings
     { name: 'unknown protected key holding a canary', pub: {}, prot: { [C.keyName]: C.pw }, says: /an unknown protected setting \(its name is not shown: protected settings are secret\); valid keys here: certs, login, environment/ },
+    { name: 'protected key typo: the hint stays readable', pub: tls, prot: { cert: good }, says: /an unknown protected setting \(its name is not shown: protected settings are secret\); did you mean "certs"\?/ },
     { name: 'unknown key in login', pub: {}, prot: { login: { username: C.user, password: C.pw, [C.keyName]: 'x' } }, says: /an unknown protected setting at "login" \(its name is not shown: protected settings are secret\); valid keys here: server, username, password, email/ },
     { name: 'unknown key in certs', pub: tls, prot: { certs: { ...good, [C.keyName]: C.pw } }, says: /an unknown protected setting at "certs" \(its name is not shown/ },
     ...HOSTILE.concat(['reg io', 'https://reg.io/v2/', 'ftp://reg.io', 'reg.io:99999']).map(

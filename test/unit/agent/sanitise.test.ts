@@ -49,8 +49,13 @@ describe('protectedSecrets: every value and user key of raw protected settings',
   test('unknown keys, values, numbers; not the schema\'s own key names; a registry host is shown', () => {
     const raw = { login: { server: 'reg.example.com', username: 'admin-user', password: 'pw-secret' }, 'CANARY-as-key': { x: 'nested-value' }, environment: { TOKEN_NAME: 'tok' }, pin: 123456 };
     const got = protectedSecrets(raw);
-    expect(got).toEqual(expect.arrayContaining(['admin-user', 'pw-secret', 'CANARY-as-key', 'nested-value', 'TOKEN_NAME', 'tok', '123456', 'pin', 'x']));
+    expect(got).toEqual(expect.arrayContaining(['admin-user', 'pw-secret', 'CANARY-as-key', 'nested-value', 'TOKEN_NAME', 'tok', '123456', 'pin']));
     for (const k of ['login', 'server', 'username', 'password', 'environment', 'reg.example.com']) expect(got).not.toContain(k);
+  });
+
+  test('a typo of a schema key is no secret: its hint stays readable', () => {
+    expect(protectedSecrets({ cert: { ca: 'x' }, loginn: {}, [`CANARY-key-name`]: 1 })).toEqual(expect.arrayContaining(['CANARY-key-name']));
+    expect(protectedSecrets({ cert: {}, loginn: {} })).toEqual([]);
   });
 
   test('the reserved key names validation refuses are not registered (its message names them)', () => {
