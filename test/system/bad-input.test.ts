@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeAgentTree, type AgentTree } from '../support/agent-tree.js';
 import { dockerUnavailable, freePort } from '../support/docker-daemon.js';
@@ -42,9 +42,10 @@ let certs: CertSet | undefined;
 let port: number;
 let seq = 0;
 const outputs: Array<{ where: string; text: string }> = [];
-const etcDocker = snapshotTree('/etc/docker');
-const preDockerd = new Set(pidsOf('dockerd'));
-const preContainerd = new Set(pidsOf('containerd'));
+// Taken once the lock is held: another suite may be changing them until then.
+let etcDocker: ReturnType<typeof snapshotTree> | undefined;
+let preDockerd = new Set<number>();
+let preContainerd = new Set<number>();
 let baseline: { digest: Record<string, string>; pid: number };
 const keyCanaries: string[] = [];
 let otherCert: WaagentCertificate;
@@ -88,6 +89,36 @@ function leafWith(dir: string, name: string, ca: { ca: string; caKey: string }, 
   if (!existsSync(path.join(dir, 'serial'))) writeFileSync(path.join(dir, 'serial'), '1000\n');
   execFileSync('openssl', ['ca', '-batch', '-config', 'ca.cnf', '-cert', ca.ca, '-keyfile', ca.caKey, '-in', `${name}.csr`, '-out', `${name}.pem`, '-startdate', dates.start, '-enddate', dates.end, '-notext'], { cwd: dir, stdio: 'ignore' });
   return { cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}-key.pem`) };
+}
+
+/** Pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Pids of processes whose command line mentions `dir` (this tree's monitor or worker). */
+function processesWith(dir: string | undefined): number[] {
+  if (!dir) return [];
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 interface Case {
@@ -198,6 +229,9 @@ const certCases: Array<{ name: string; make: () => { ca: string; cert: string; k
 d('bad input through the packaged handler changes nothing and leaks nothing', () => {
   beforeAll(async () => {
     release = await lockHostDocker();
+    etcDocker = snapshotTree('/etc/docker');
+    preDockerd = new Set(pidsOf('dockerd'));
+    preContainerd = new Set(pidsOf('containerd'));
     t = await makeAgentTree();
     installPackage(t);
     const pki = path.join(t.root, 'pki');
@@ -251,8 +285,15 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
 
   afterAll(async () => {
     await sampler?.stop().catch(() => undefined);
-    // Stop what this suite started (dockerd, the containerd it ran), then put /etc/docker back.
-    for (const pid of pidsOf('dockerd').filter((p) => !preDockerd.has(p))) {
+    // Stop what this suite started, and only that (other suites' sandbox dockerds run meanwhile):
+    // the host's dockerd (by its pid file), the containerd it ran as its child, and a monitor of
+    // this tree should uninstall have failed to stop it.
+    const host = dockerdPid();
+    const ours = [
+      ...(host !== undefined && !preDockerd.has(host) ? [host, ...childrenOf(host).filter((c) => pidsOf('containerd').includes(c) && !preContainerd.has(c))] : []),
+      ...processesWith(t?.extDir),
+    ];
+    for (const pid of ours) {
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
@@ -260,16 +301,8 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
       }
     }
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && pidsOf('dockerd').some((p) => !preDockerd.has(p))) await new Promise((r) => setTimeout(r, 100));
-    for (const pid of pidsOf('containerd').filter((p) => !preContainerd.has(p))) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-    }
-    while (Date.now() < deadline && pidsOf('containerd').some((p) => !preContainerd.has(p))) await new Promise((r) => setTimeout(r, 100));
-    restoreTree('/etc/docker', etcDocker);
+    while (Date.now() < deadline && ours.some((p) => existsSync(`/proc/${p}`))) await new Promise((r) => setTimeout(r, 100));
+    if (etcDocker) restoreTree('/etc/docker', etcDocker);
     await t?.cleanup();
     await release?.();
   }, 120_000);
