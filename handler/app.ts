@@ -182,6 +182,8 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     if (args.publicFile || args.protectedFile) {
       pub = args.publicFile ? await readJsonFile(args.publicFile, '--public') : null;
       prot = args.protectedFile ? await readJsonFile(args.protectedFile, '--protected') : null;
+      const { protectedSecrets, registerSecrets } = await import('./agent/sanitise.js');
+      registerSecrets(protectedSecrets(prot));
       source = 'the files given';
     } else {
       const applied = await appliedSettings(deps);

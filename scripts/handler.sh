@@ -82,6 +82,14 @@ unset LC_ALL
 # A profile or an admin's environment must not inject flags (--require, --inspect) into a
 # process that handles decrypted secrets as root.
 unset NODE_OPTIONS
+# No core dumps, before anything is decrypted: a crashed handler's core would hold the TLS key,
+# the registry password and the agent's tenant key. Every process started from here (the setsid
+# worker, the monitor without systemd) inherits it; systemd units get LimitCORE=0 of their own
+# (handler/system/detached.ts, handler/monitor/unit.ts). systemd-coredump and apport honour it.
+ulimit -c 0 || {
+  echo "handler.sh: cannot turn core dumps off (ulimit -c 0)" >&2
+  exit 3
+}
 # Every goal state and boot re-runs enable; V8's on-disk code cache (Node >= 22) saves most of
 # the bundle's compile time on those no-op runs. Inside the extension directory: root-owned,
 # versioned, removed with the extension.

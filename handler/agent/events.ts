@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { FileSystem } from '../system/ports.js';
+import { sanitise } from './sanitise.js';
 import { capUtf8, cleanText } from './text.js';
 
 // Extension telemetry events (the agent's _ProcessExtensionEvents): files named ^\d+\.json$,
@@ -19,7 +20,7 @@ const MAX_EVENT_MESSAGE_BYTES = 3072;
 let counter = 0;
 
 export function buildEvent(e: ExtensionEvent, ctx: { version: string; operationId: string; now: Date; pid: number }): string {
-  const cleaned = cleanText(e.message).trim();
+  const cleaned = cleanText(sanitise(e.message)).trim();
   const message = cleaned === '' ? '(no message)' : cleaned;
   return JSON.stringify({
     Version: ctx.version,

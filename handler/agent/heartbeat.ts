@@ -1,4 +1,5 @@
 import type { FileSystem } from '../system/ports.js';
+import { sanitise } from './sanitise.js';
 import { capMessage } from './status.js';
 
 // Read by collect_heartbeat only because the manifest sets reportHeartbeat: the status string
@@ -9,7 +10,7 @@ export type HeartbeatStatus = 'Ready' | 'NotReady';
 
 export function buildHeartbeat(status: HeartbeatStatus, message: string): string {
   return JSON.stringify([
-    { version: 1.0, heartbeat: { status, code: status === 'Ready' ? 0 : 1, formattedMessage: { lang: 'en-US', message: capMessage(message) } } },
+    { version: 1.0, heartbeat: { status, code: status === 'Ready' ? 0 : 1, formattedMessage: { lang: 'en-US', message: capMessage(sanitise(message)) } } },
   ]);
 }
 

@@ -19,7 +19,8 @@ export interface SettingsFileInfo {
 export function requestedSeq(envValue: string | undefined, files: readonly SettingsFileInfo[]): number | undefined {
   if (envValue !== undefined && envValue.trim() !== '') {
     const v = envValue.trim();
-    if (!/^\d{1,9}$/.test(v)) {
+    // The agent writes a plain integer: "007" is not one (and would silently pick 7.settings).
+    if (!/^(0|[1-9]\d{0,8})$/.test(v)) {
       throw new AgentContractError(`ConfigSequenceNumber "${v.slice(0, 20)}" is not a sequence number; the agent sets it to a non-negative integer.`, 'EBADSEQ');
     }
     return Number(v);

@@ -1,7 +1,12 @@
 import { sha256Prefix } from '../digest.js';
 import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
 
-/** A value the admin can compare with their own copy without it being shown: sha256:<12 hex>. */
+/**
+ * A value the admin can compare with their own copy without it being shown: sha256:<12 hex>.
+ * Only for high-entropy material: certificates (public anyway) and the private key, whose 48-bit
+ * hash prefix says nothing about 2048 bits of key. Never for a password or a user name: an
+ * unsalted hash of a human-chosen string is recovered offline in milliseconds.
+ */
 export function fingerprint(value: string): string {
   return `sha256:${sha256Prefix(value)}`;
 }
@@ -27,9 +32,12 @@ export function summariseSettings(s: HandlerSettings): string {
   if (d.options.length) parts.push(`daemon options: ${d.options.join(' ')}`);
   if (s.public.compose) parts.push(`compose services (not applied yet): ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
   const login = s.protected.login;
-  if (login) parts.push(`registry login (not applied yet) to ${login.server ?? 'Docker Hub'} (user ${fingerprint(login.username)}, password ${fingerprint(login.password)})`);
+  // Credentials are never shown, not even hashed: "set" is all the admin needs to see that they
+  // arrived. The server is a validated host name (registry-host.ts); the variables' names may be
+  // secrets pasted in the wrong place, so only their number is shown.
+  if (login) parts.push(`registry login (not applied yet) to ${login.server ?? 'Docker Hub'}: user and password set`);
   const env = s.protected.environment;
-  if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s): ${Object.keys(env).join(', ')}`);
+  if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s) set`);
   if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);
   return parts.join('; ');
 }
@@ -50,19 +58,17 @@ export function notYetApplied(s: HandlerSettings): string[] {
   return out;
 }
 
-/** Every protected string value: scrubbed from anything the handler publishes. */
+/**
+ * Every protected value but the registry's host name, as validated (the key normalised to PEM), and the environment's names:
+ * scrubbed from anything the handler publishes. The certificates are public by nature, but
+ * nothing the handler writes ever quotes them, so scrubbing them costs nothing.
+ */
 export function secretValues(s: HandlerSettings): string[] {
   const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') out.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  const { certs, login, ...rest } = s.protected;
-  walk(rest);
-  // The registry's name is shown to help the admin; the credentials are not.
-  if (login) out.push(login.username, login.password);
-  // The CA and server certificate are public by nature; only the key is secret.
-  if (certs) out.push(certs.key);
+  const { certs, login, environment } = s.protected;
+  if (certs) out.push(certs.key, certs.ca, certs.cert);
+  // Not the server: a host name, shown in the status (registry-host.ts).
+  if (login) out.push(login.username, login.password, ...(login.email ? [login.email] : []));
+  if (environment) for (const [k, v] of Object.entries(environment)) out.push(k, v);
   return out;
 }

@@ -3,6 +3,10 @@
 import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
 import { nonEmpty } from '../schema-mini.js';
+import { closest } from './closest.js';
+import { isRegistryHost, REGISTRY_HOST_RE } from './registry-host.js';
+
+export { closest };
 
 // The DockerExtension settings contract: every key of the retired Go extension is accepted,
 // plus the keys this handler adds. This file is the single source of the types, the
@@ -41,8 +45,20 @@ const portSchema = z.pipe(
     z.union([z.number(), z.string().check(z.regex(/^\d+$/, PORT_EXPECTED))], { error: PORT_EXPECTED }),
     z.transform((v: number | string) => Number(v)),
   ),
-  z.number().check(z.int('must be a whole number'), z.gte(1, 'must be between 1 and 65535'), z.lte(65535, 'must be between 1 and 65535')),
+  z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.gte(1, 'must be between 1 and 65535'), z.lte(65535, 'must be between 1 and 65535')),
 );
+
+const ENV_NAME_EXPECTED = 'letters, digits and _, not starting with a digit';
+/**
+ * An environment variable's name as a shell and compose take it. A value may be anything but NUL
+ * (C strings end there): refused for every string of the settings by parseSettings' first pass.
+ */
+const envName = () => z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, `must be ${ENV_NAME_EXPECTED}`));
+const envSchema = () => z.record(envName(), z.string());
+
+const REGISTRY_EXPECTED =
+  'must be a registry host name with an optional port, for example myregistry.azurecr.io or registry.example.com:5000 ' +
+  '(an optional leading https://; no path, spaces or other characters)';
 
 export const ENGINE_SOURCES = ['distro', 'docker-ce', 'moby'] as const;
 
@@ -73,7 +89,7 @@ export const AZURE_ENVIRONMENTS = ['AzureCloud', 'AzureChinaCloud', 'AzureUSGove
 export const PublicSettingsSchema = z.strictObject({
   docker: z.prefault(DockerSchema, {}),
   compose: z.optional(z.record(z.string(), z.unknown())),
-  'compose-environment': z.optional(z.record(z.string(), z.string())),
+  'compose-environment': z.optional(envSchema()),
   'azure-environment': z._default(z.enum(AZURE_ENVIRONMENTS), 'AzureCloud'),
 });
 
@@ -84,7 +100,9 @@ export const CertsSchema = z.strictObject({
 });
 
 export const LoginSchema = z.strictObject({
-  server: z.optional(nonEmpty('must not be empty')),
+  // The pattern (published in the JSON Schema) and, for what a pattern cannot say, the port's
+  // range and the length; the second check passes what the first refuses, so one message each.
+  server: z.optional(z.string().check(z.regex(REGISTRY_HOST_RE, REGISTRY_EXPECTED), z.refine((v) => !REGISTRY_HOST_RE.test(v) || isRegistryHost(v), REGISTRY_EXPECTED))),
   username: nonEmpty('must not be empty'),
   password: nonEmpty('must not be empty'),
   /** Accepted for compatibility; `docker login --email` was removed in Docker 17.06. */
@@ -94,7 +112,7 @@ export const LoginSchema = z.strictObject({
 export const ProtectedSettingsSchema = z.strictObject({
   certs: z.optional(CertsSchema),
   login: z.optional(LoginSchema),
-  environment: z.optional(z.record(z.string(), z.string())),
+  environment: z.optional(envSchema()),
 });
 
 export type PublicSettings = z.output<typeof PublicSettingsSchema>;
@@ -114,15 +132,102 @@ export const DEFAULT_TLS_PORT = 2376;
  */
 export function parseSettings(rawPublic: unknown, rawProtected: unknown): HandlerSettings {
   const problems: string[] = [];
-  const pub = PublicSettingsSchema.safeParse(rawPublic ?? {});
-  if (!pub.success) problems.push(...describeIssues(pub.error.issues, 'public', PublicSettingsSchema, rawPublic ?? {}));
-  const prot = ProtectedSettingsSchema.safeParse(rawProtected ?? {});
-  if (!prot.success) problems.push(...describeIssues(prot.error.issues, 'protected', ProtectedSettingsSchema, rawProtected ?? {}));
-  if (pub.success && prot.success) problems.push(...crossFieldProblems(pub.data, prot.data));
+  const pub = checkSide(rawPublic ?? {}, 'public', PublicSettingsSchema, problems);
+  const prot = checkSide(rawProtected ?? {}, 'protected', ProtectedSettingsSchema, problems);
+  if (pub && prot) problems.push(...crossFieldProblems(pub, prot));
   if (problems.length > 0) {
     throw new ConfigError(`Invalid extension settings: ${problems.join('; ')}.`, 'ESETTINGS');
   }
-  return { public: pub.data!, protected: prot.data! };
+  return { public: pub!, protected: prot! };
+}
+
+function checkSide<T extends z.ZodMiniType>(raw: unknown, side: Side, schema: T, problems: string[]): z.output<T> | undefined {
+  // What zod cannot be trusted with comes first: it drops a "__proto__" key of a record without a
+  // word (and without validating its value), and a stack overflow is no message for an admin.
+  const structural = structureProblems(raw, side, schema);
+  problems.push(...structural.problems);
+  if (structural.tooDeep) return undefined;
+  // The rest is still checked, without the reserved keys, so that every problem is said at once.
+  const r = schema.safeParse(structural.reservedKeys ? withoutReservedKeys(raw) : raw);
+  if (!r.success) problems.push(...describeIssues(r.error.issues, side, schema, raw));
+  return r.success && structural.problems.length === 0 ? r.data : undefined;
+}
+
+type Side = 'public' | 'protected';
+
+/** Deeper than any setting goes (compose files included); bounded so that every walk is. */
+export const MAX_SETTINGS_DEPTH = 32;
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_STRUCTURE_PROBLEMS = 10;
+
+/**
+ * Reserved key names (__proto__, constructor, prototype), NUL characters in keys or strings, and
+ * nesting deeper than MAX_SETTINGS_DEPTH, anywhere in one side's settings. Iterative: the input
+ * may be nested a million levels deep.
+ */
+function structureProblems(raw: unknown, side: Side, schema: z.ZodMiniType): { problems: string[]; tooDeep: boolean; reservedKeys: boolean } {
+  const out: string[] = [];
+  const stack: Array<{ v: unknown; path: string[] }> = [{ v: raw, path: [] }];
+  let more = 0;
+  let tooDeep = false;
+  let reservedKeys = false;
+  const report = (text: string): void => {
+    if (out.length < MAX_STRUCTURE_PROBLEMS) out.push(text);
+    else more++;
+  };
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) report(`${label(side, schema, path)} contains a NUL character: remove it`);
+      continue;
+    }
+    if (!v || typeof v !== 'object') continue;
+    if (path.length >= MAX_SETTINGS_DEPTH) {
+      tooDeep = true;
+      report(`${label(side, schema, path.slice(0, 3))} is nested more than ${MAX_SETTINGS_DEPTH} levels deep: no setting goes that deep`);
+      continue;
+    }
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.keys(v).map((k) => [k, (v as Record<string, unknown>)[k]]);
+    for (const [k, x] of entries.reverse()) {
+      if (RESERVED_KEYS.has(k)) {
+        reservedKeys = true;
+        report(`${label(side, schema, path)}: a key named "${k}" is not accepted (__proto__, constructor and prototype are reserved names)`);
+      } else if (k.includes('\0')) report(`${label(side, schema, path)}: a key has a NUL character in its name; remove it`);
+      else stack.push({ v: x, path: [...path, k] });
+    }
+  }
+  if (more) out.push(`and ${more} more such problem(s) in the ${side} settings`);
+  return { problems: out, tooDeep, reservedKeys };
+}
+
+/** A copy without the reserved keys; only called on input no deeper than MAX_SETTINGS_DEPTH. */
+function withoutReservedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutReservedKeys);
+  if (!v || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) if (!RESERVED_KEYS.has(k)) out[k] = withoutReservedKeys((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+/**
+ * How a message names a setting. A public one by its full path. A protected one only down to the
+ * last key the schema itself defines: below that a key is the user's (an environment variable's
+ * name, or a secret pasted as a key by mistake) and is never shown.
+ */
+function label(side: Side, schema: z.ZodMiniType, path: readonly string[]): string {
+  if (side === 'public') return path.length ? `public setting "${path.join('.')}"` : 'public settings';
+  const shown = shownPrefix(schema, path);
+  const base = shown.length ? `protected setting "${shown.join('.')}"` : 'protected settings';
+  return shown.length < path.length ? `${base} (at a key whose name is not shown: protected settings are secret)` : base;
+}
+
+function shownPrefix(schema: z.ZodMiniType, path: readonly string[]): string[] {
+  const shown: string[] = [];
+  for (const seg of path) {
+    if (!knownKeysAt(schema, shown).includes(seg)) break;
+    shown.push(seg);
+  }
+  return shown;
 }
 
 function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): string[] {
@@ -148,11 +253,25 @@ function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): strin
 
 type Issue = z.core.$ZodIssue;
 
-function describeIssues(issues: readonly Issue[], side: 'public' | 'protected', schema: z.ZodMiniType, raw: unknown): string[] {
+function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniType, raw: unknown): string[] {
   return issues.map((issue) => {
-    const where = issue.path.map(String).join('.');
+    const path = issue.path.map(String);
+    const where = path.join('.');
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(schema, issue.path.map(String));
+      const known = knownKeysAt(schema, path);
+      if (side === 'protected') {
+        // Never the key itself: a secret pasted as a key name would be published with it.
+        const shown = shownPrefix(schema, path);
+        const at = shown.length ? ` at "${shown.join('.')}"` : '';
+        // A typo's guess reveals nothing of a pasted secret: no secret is within a few edits of "certs".
+        return issue.keys
+          .map((k) => {
+            const guess = closest(k, known);
+            const hint = guess ? `did you mean "${[...shown, guess].join('.')}"?` : `valid keys here: ${known.join(', ')}`;
+            return `an unknown protected setting${at} (its name is not shown: protected settings are secret); ${hint}`;
+          })
+          .join('; ');
+      }
       return issue.keys
         .map((k) => {
           const full = where ? `${where}.${k}` : k;
@@ -162,11 +281,18 @@ function describeIssues(issues: readonly Issue[], side: 'public' | 'protected', 
         })
         .join('; ');
     }
-    const label = where ? `${side} setting "${where}"` : `${side} settings`;
+    if (issue.code === 'invalid_key') {
+      // A record's key (an environment variable's name): named only on the public side.
+      const key = path[path.length - 1] ?? '';
+      const why = issue.issues[0]?.message ?? 'is not valid';
+      const name = side === 'public' ? `the name ${JSON.stringify(key)}` : 'a name (not shown: protected settings are secret)';
+      return `${label(side, schema, path.slice(0, -1))}: ${name} ${why}`;
+    }
+    const lbl = label(side, schema, path);
     // Never a text that quotes the value: it may be a secret.
-    if (issue.code === 'invalid_type') return `${label} ${valueAt(raw, issue.path) === undefined ? 'is required' : `must be ${article(issue.expected)}`}`;
-    if (issue.code === 'invalid_value' && 'values' in issue) return `${label} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    return `${label} ${issue.message}`;
+    if (issue.code === 'invalid_type') return `${lbl} ${valueAt(raw, issue.path) === undefined ? 'is required' : `must be ${article(issue.expected)}`}`;
+    if (issue.code === 'invalid_value' && 'values' in issue) return `${lbl} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    return `${lbl} ${issue.message}`;
   });
 }
 
@@ -208,32 +334,4 @@ function unwrap(node: unknown): unknown {
     else break;
   }
   return cur;
-}
-
-/** Closest known key by edit distance (case-insensitive), if it is plausibly a typo. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
 }

@@ -1,6 +1,7 @@
 import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
+import { sanitise } from './sanitise.js';
 import { capCodePoints, cleanText } from './text.js';
 
 // The exact schema parse_ext_status accepts: lowercase status values (anything else is mapped
@@ -35,18 +36,12 @@ export function capMessage(text: string, max = MAX_MESSAGE_CHARS): string {
 }
 
 /**
- * Replaces every occurrence of a secret (and of its lines, for multi-line PEM keys) with a
- * marker: a last line of defence should an error message quote a value.
+ * Replaces every occurrence of a secret (in any form: its lines, base64, JSON-escaped) and of
+ * every secret registered in this process with a marker: a last line of defence should an error
+ * message quote a value.
  */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const needles = new Set<string>();
-  for (const s of secrets) {
-    if (s.length >= 4) needles.add(s);
-    for (const line of s.split(/\r?\n/)) if (line.trim().length >= 16 && !line.startsWith('-----')) needles.add(line.trim());
-  }
-  for (const n of [...needles].sort((a, b) => b.length - a.length)) out = out.split(n).join('[redacted]');
-  return out;
+  return sanitise(text, secrets);
 }
 
 export function buildStatus(report: StatusReport, opts: { name: string; now: Date; secrets?: readonly string[] }): string {
@@ -64,7 +59,7 @@ export function buildStatus(report: StatusReport, opts: { name: string; now: Dat
         ...(report.status === 'success' ? { configurationAppliedTime: opts.now.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
         formattedMessage: msg(report.message),
         substatus: (report.substatus ?? []).slice(0, MAX_SUBSTATUS).map((s) => ({
-          name: capMessage(s.name, 128),
+          name: capMessage(sanitise(s.name), 128),
           status: s.status,
           code: s.code ?? (s.status === 'error' ? 1 : 0),
           formattedMessage: msg(s.message),

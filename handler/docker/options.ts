@@ -20,6 +20,8 @@ export interface FlagSpec {
   managed?: string;
   /** Shown in the README table. */
   example?: string;
+  /** A file or directory: must be absolute and without ".." (dockerd runs as root and resolves it against its own cwd). */
+  path?: boolean;
 }
 
 const S = (flag: string, key: string, example?: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ flag, key, kind: 'string', example, ...extra });
@@ -51,17 +53,17 @@ export const FLAG_TABLE: readonly FlagSpec[] = [
   B('--raw-logs', 'raw-logs'),
   S('--storage-driver', 'storage-driver', 'overlay2', { short: '-s' }),
   L('--storage-opt', 'storage-opts', 'overlay2.size=20G'),
-  S('--data-root', 'data-root', '/mnt/docker'),
-  S('--exec-root', 'exec-root', '/run/docker'),
-  S('--pidfile', 'pidfile', '/run/docker.pid', { short: '-p' }),
+  S('--data-root', 'data-root', '/mnt/docker', { path: true }),
+  S('--exec-root', 'exec-root', '/run/docker', { path: true }),
+  S('--pidfile', 'pidfile', '/run/docker.pid', { short: '-p', path: true }),
   L('--exec-opt', 'exec-opts', 'native.cgroupdriver=systemd'),
   S('--cgroup-parent', 'cgroup-parent', 'docker.slice'),
-  S('--containerd', 'containerd', '/run/containerd/containerd.sock'),
+  S('--containerd', 'containerd', '/run/containerd/containerd.sock', { path: true }),
   S('--containerd-namespace', 'containerd-namespace', 'moby'),
   S('--containerd-plugins-namespace', 'containerd-plugins-namespace', 'plugins.moby'),
   B('--experimental', 'experimental'),
   B('--init', 'init'),
-  S('--init-path', 'init-path', '/usr/libexec/docker/docker-init'),
+  S('--init-path', 'init-path', '/usr/libexec/docker/docker-init', { path: true }),
   B('--no-new-privileges', 'no-new-privileges'),
   B('--selinux-enabled', 'selinux-enabled'),
   S('--seccomp-profile', 'seccomp-profile', '/etc/docker/seccomp.json'),
@@ -267,6 +269,7 @@ export function translateFlags(tokens: readonly string[], opts: TranslateOptions
     origin.set(spec.key, origin.has(spec.key) && spec.kind !== 'string' && spec.kind !== 'int' ? origin.get(spec.key)! : tok);
     switch (spec.kind) {
       case 'string':
+        if (spec.path && (!value.startsWith('/') || value.split('/').includes('..'))) return `${spec.flag} takes an absolute path without "..", for example ${spec.example}`;
         config[spec.key] = value;
         return undefined;
       case 'int': {

@@ -1,6 +1,7 @@
 import type { HandlerEnvironment } from '../agent/handler-env.js';
 import { readSettingsFile, settingsFilePath } from '../agent/settings-file.js';
 import { parseSettings, type HandlerSettings } from '../agent/settings.js';
+import { protectedSecrets, registerSecrets } from '../agent/sanitise.js';
 import { secretValues } from '../agent/settings-summary.js';
 import { loadCertificatePair } from '../crypto/certificate-pair.js';
 import { decryptProtectedSettings } from '../crypto/protected-settings.js';
@@ -24,15 +25,21 @@ export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, 
   if (raw.protectedSettings !== undefined && raw.thumbprint !== undefined) {
     const pair = await loadCertificatePair(fs, env.libDir, raw.thumbprint);
     const text = decryptProtectedSettings(raw.protectedSettings, pair.certPem, pair.keyPem);
+    // Known from here on, before validation: a secret pasted as a key name or into the wrong
+    // field is scrubbed from every output as well as one in its right place.
+    registerSecrets([text]);
     try {
       prot = JSON.parse(text);
+      registerSecrets(protectedSecrets(prot));
     } catch {
       // Never quote the text: it is the secret.
       throw new ConfigError('The protected settings decrypted, but they are not a JSON object; re-apply them as JSON.', 'EPROTECTEDJSON');
     }
   }
   const settings = parseSettings(raw.publicSettings, prot);
-  return { settings, secrets: secretValues(settings) };
+  const secrets = secretValues(settings);
+  registerSecrets(secrets);
+  return { settings, secrets };
 }
 
 export async function requireSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number): Promise<LoadedSettings> {

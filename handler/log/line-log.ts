@@ -1,11 +1,12 @@
 import { closeSync, fstatSync, writeSync } from 'node:fs';
+import { sanitiseJsonLine } from '../agent/sanitise.js';
 import { cleanLogLine, openLogFile } from './log-file.js';
 
 // The monitor's log: the same JSON lines as pino writes for the commands (numeric level, ISO time,
 // pid, bindings, then the record), so one jq recipe reads both files. Not pino itself: the monitor
 // lives for weeks under a memory budget, and pino loads its worker-thread transport machinery
 // (thread-stream, worker_threads) whether or not it is used, about 5 MiB of a 60 MiB budget. The
-// monitor never handles settings, so there is nothing to redact; it logs only changes of state.
+// monitor never handles settings; its lines still go through the one sanitiser, like every output.
 
 export interface LogSink {
   debug(obj: object, msg?: string): void;
@@ -79,7 +80,8 @@ export class LineLog implements LogSink {
     const rest = body === '{}' ? '' : `,${body.slice(1, -1)}`;
     const line = `{"level":${n},"time":"${new Date().toISOString()}"${this.prefix ? `,${this.prefix}` : ''}${rest}}\n`;
     try {
-      writeSync(this.fd, cleanLogLine(line));
+      // Scrubbed of secrets while it is still whole JSON, then capped and escaped.
+      writeSync(this.fd, cleanLogLine(sanitiseJsonLine(line)));
     } catch {
       // a full disk must not take the monitor down
     }

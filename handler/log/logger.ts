@@ -1,6 +1,7 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { logFileStream, openLogFile } from './log-file.js';
+import { sanitiseJsonLine } from '../agent/sanitise.js';
 
 export type { Logger };
 
@@ -41,10 +42,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'info';
   const base = { pid: process.pid, ...opts.bindings };
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
-  if (!opts.file) return pino({ level, base, redact, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
+  // Beyond the paths above, every finished line is scrubbed of the secrets this process has
+  // seen (handler/agent/sanitise.ts): a message or an error that quotes a value is caught too.
+  const hooks = { streamWrite: sanitiseJsonLine };
+  if (!opts.file) return pino({ level, base, redact, hooks, enabled: level !== 'silent' }, pino.destination({ dest: 2, sync: true }));
   // Opened by us, not by pino: no link followed, mode 0600, rotated, each line capped and escaped.
   const dest = logFileStream(openLogFile(opts.file, MAX_LOG_BYTES));
-  return pino({ level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  return pino({ level, base, redact, hooks, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
 export function silentLogger(): Logger {

@@ -1,5 +1,6 @@
 import { READ_LIMITS } from '../system/ports.js';
 import { createHash, X509Certificate } from 'node:crypto';
+import { registerSecrets } from '../agent/sanitise.js';
 import type { ReadFileSystem } from '../system/ports.js';
 import type { FileNow } from './drift.js';
 import type { CertState } from './verdict.js';
@@ -21,6 +22,9 @@ export async function readWatchedFiles(fs: ReadFileSystem, files: readonly Watch
     }
     const st = await fs.stat(f.path).catch(() => undefined);
     const now: FileNow = { sha256: sha256Hex(bytes), mode: st?.mode ?? null };
+    // The monitor's heartbeat, events and log go through the same sanitiser as the commands';
+    // the one secret it ever holds is the key it watches, so that is what it scrubs.
+    if (f.sensitive) registerSecrets([bytes.toString('utf8')]);
     if (f.json !== undefined) now.json = parseJsonObject(bytes);
     else if (!f.sensitive && /certificate/i.test(f.what)) now.cert = certIdentity(bytes);
     out.set(f.path, now);

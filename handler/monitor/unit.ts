@@ -80,6 +80,8 @@ export function renderMonitorUnit(u: MonitorUnitInput): string {
     `CPUQuota=${MONITOR_CPU_QUOTA_PERCENT}%`,
     `MemoryMax=${MONITOR_MEMORY_MAX_MB}M`,
     'Nice=10',
+    // No core dump: the monitor reads the TLS key's file to watch it (handler/agent/sanitise.ts).
+    'LimitCORE=0',
     'KillMode=control-group',
     '',
     '[Install]',

@@ -35,6 +35,10 @@ function systemdRunArgs(job: DetachedJob, extra: string[]): string[] {
     job.name,
     '--collect',
     '--quiet',
+    // A crashed worker's core would hold the decrypted TLS key, the registry password and the
+    // agent's tenant key. A transient unit inherits no rlimit from us (handler.sh sets ours), so
+    // it says so itself; systemd-coredump and apport honour it. A setsid child inherits ours.
+    '--property=LimitCORE=0',
     ...extra,
     `--working-directory=${job.cwd}`,
     ...Object.entries(job.env).flatMap(([k, v]) => ['--setenv', `${k}=${v}`]),

@@ -111,14 +111,15 @@ describe('x64 handler zip', () => {
 });
 
 describe('scripts/handler.sh in a package whose modes were all dropped to 0644', () => {
-  test('starts the bundled runtime with a pinned environment, whatever the caller passed', () => {
+  test('starts the bundled runtime with a pinned environment and core dumps off, whatever the caller passed', () => {
     // Same tree, but with a probe in place of the handler so the shim's work is observable.
     const probeDir = path.join(work, 'probe');
     execFileSync('cp', ['-R', worstCase, probeDir]);
     chmodAllFiles(probeDir, 0o644);
     writeFileSync(path.join(probeDir, 'dist', 'handler.cjs'), `console.log(JSON.stringify({
       execPath: process.execPath, version: process.version, argv: process.argv.slice(2), umask: process.umask(),
-      HOME: process.env.HOME, PATH: process.env.PATH, LANG: process.env.LANG, NODE_OPTIONS: process.env.NODE_OPTIONS }));`);
+      HOME: process.env.HOME, PATH: process.env.PATH, LANG: process.env.LANG, NODE_OPTIONS: process.env.NODE_OPTIONS,
+      core: /^Max core file size\\s+(\\S+)\\s+(\\S+)/m.exec(require('fs').readFileSync('/proc/self/limits', 'utf8')).slice(1, 3) }));`);
     // A NODE_OPTIONS that reached node would make it fail on the missing module.
     const r = runShim(probeDir, ['enable', 'a b'], ['NODE_OPTIONS=--require=/nonexistent/inject.js']);
     expect(r.stderr).toBe('');
@@ -131,6 +132,8 @@ describe('scripts/handler.sh in a package whose modes were all dropped to 0644',
       umask: 0o022,
       HOME: '/root',
       LANG: 'C.UTF-8',
+      // No core dumps (soft and hard) before anything is decrypted.
+      core: ['0', '0'],
     });
     expect(seen.NODE_OPTIONS).toBeUndefined();
     expect(seen.PATH.split(':')).toEqual(expect.arrayContaining(['/usr/sbin', '/sbin', '/usr/bin', '/bin']));

@@ -20,6 +20,10 @@ describe('requestedSeq', () => {
     expect(() => requestedSeq('1; rm -rf /', [])).toThrow(/ConfigSequenceNumber/);
     expect(() => requestedSeq('-1', [])).toThrow(/non-negative integer/);
   });
+
+  test.each(['007', '1e3', '+5', '0x10', '1.5', '99999999999999999999'])('%j is not what the agent writes: refused, never read as another number', (v) => {
+    expect(() => requestedSeq(v, [])).toThrow(/ConfigSequenceNumber .* is not a sequence number/);
+  });
 });
 
 describe('decideSeq', () => {

@@ -76,6 +76,13 @@ describe('translateDockerOptions: known flags to daemon.json keys', () => {
     expect(r.problems.join('\n')).toMatch(/public setting "docker\.options"/);
   });
 
+  test.each([['--data-root', '../../etc'], ['--exec-root', 'run/docker'], ['--pidfile', '/run/../etc/passwd'], ['--init-path', '../x'], ['--containerd', 'c.sock']])(
+    'a path option needs an absolute path without "..": %s %s',
+    (flag, value) => {
+      expect(translateDockerOptions([flag, value]).problems.join('\n')).toContain(`${flag} takes an absolute path without ".."`);
+    },
+  );
+
   test('all problems are reported at once', () => {
     expect(translateDockerOptions(['--tls', '--nope', '--mtu=x']).problems).toHaveLength(3);
   });

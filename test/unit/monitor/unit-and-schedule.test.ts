@@ -36,6 +36,10 @@ describe('the monitor unit', () => {
     expect(unit).toMatch(/^MemoryAccounting=yes$/m);
   });
 
+  test('no core dumps: a crashed monitor\'s core would hold the key it watches', () => {
+    expect(unit).toMatch(/^LimitCORE=0$/m);
+  });
+
   test('quotes words systemd would split or expand', () => {
     expect(systemdQuote('/plain/path-1.2')).toBe('/plain/path-1.2');
     expect(systemdQuote('/with space/"q"')).toBe('"/with space/\\"q\\""');
