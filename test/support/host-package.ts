@@ -84,48 +84,6 @@ export function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-/** Every file under `dir` with its bytes and mode, to put the folder back exactly as found. */
-export type TreeSnapshot = Map<string, { dir: boolean; mode: number; data?: Buffer; atime: Date; mtime: Date }>;
-
-export function snapshotTree(dir: string): TreeSnapshot {
-  const out: TreeSnapshot = new Map();
-  const visit = (p: string): void => {
-    const st = lstatSync(p);
-    if (st.isDirectory()) {
-      out.set(p, { dir: true, mode: st.mode & 0o7777, atime: st.atime, mtime: st.mtime });
-      for (const n of readdirSync(p)) visit(path.join(p, n));
-    } else if (st.isFile()) out.set(p, { dir: false, mode: st.mode & 0o7777, data: readFileSync(p), atime: st.atime, mtime: st.mtime });
-  };
-  if (existsSync(dir)) visit(dir);
-  return out;
-}
-
-/** Puts `dir` back as the snapshot had it: removes what was not there, rewrites what was. */
-export function restoreTree(dir: string, snap: TreeSnapshot): void {
-  if (snap.size === 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return;
-  }
-  const visit = (p: string): void => {
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      return;
-    }
-    if (st.isDirectory() && snap.get(p)?.dir) for (const n of readdirSync(p)) visit(path.join(p, n));
-    else if (!snap.has(p) || st.isDirectory() !== snap.get(p)!.dir || st.isSymbolicLink()) rmSync(p, { recursive: true, force: true });
-  };
-  visit(dir);
-  for (const [p, e] of snap) {
-    if (e.dir) mkdirSync(p, { recursive: true });
-    else writeFileSync(p, e.data!);
-    chmodSync(p, e.mode);
-  }
-  // Times last, deepest first: writing a file changes its folder's mtime.
-  for (const [p, e] of [...snap].reverse()) utimesSync(p, e.atime, e.mtime);
-}
-
 /** GET /_ping on the host's Docker socket: true when dockerd answers OK. */
 export function pingDocker(socketPath = '/var/run/docker.sock'): Promise<boolean> {
   return new Promise((resolve) => {

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { makeAgentTree, type AgentTree } from '../support/agent-tree.js';
 import { dockerUnavailable, freePort } from '../support/docker-daemon.js';
 import { lockHostDocker } from '../support/host-docker-lock.js';
-import { dockerdPid, finalStatus, installPackage, pidsOf, pingDocker, restoreTree, runPackaged, snapshotTree, treeDigest, type RunResult } from '../support/host-package.js';
+import { dockerdPid, finalStatus, installPackage, pidsOf, pingDocker, runPackaged, treeDigest, type RunResult } from '../support/host-package.js';
+import { restoreTree, snapshotTree } from '../support/host-state.js';
 import { encryptLikePlatform, makeWaagentCertificate, type WaagentCertificate } from '../support/openssl-vectors.js';
 import { describeHits, scanCanaryPaths, scanCanaryText, startProcessSampler, type CanaryHit, type ProcessSampler } from '../support/secret-canary.js';
 import { certsSetting, makeCa, makeCertSet, makeLeaf, pem, type CertSet } from '../support/tls-certs.js';
@@ -355,9 +356,8 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     }, 90_000);
   }
 
-  // Issue 8 item 5: invalid UTF-8 in the settings file is silently replaced today (fixed in
-  // settings-file.ts by another part of the issue). Last, because on this branch it is applied.
-  test.failing(`${names.length + 6}. invalid UTF-8 in the settings file`, async () => {
+  // Issue 8 item 5: invalid UTF-8 in the settings file was silently replaced (U+FFFD) and applied.
+  test(`${names.length + 6}. invalid UTF-8 in the settings file`, async () => {
     const prot = await encryptLikePlatform(JSON.stringify(goodProt), t.cert.crtPath);
     const body = Buffer.concat([
       Buffer.from(`{"runtimeSettings":[{"handlerSettings":{"publicSettings":${JSON.stringify(goodPub).replace(/}$/, '')}${Object.keys(goodPub).length ? ',' : ''}"compose-environment":{"A":"`),
