@@ -7,7 +7,7 @@ import { parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs }
 import { describeError, HandlerError } from './errors.js';
 // Only what every command needs is imported eagerly: the no-op re-enable, which every goal
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
-import { COMMANDS } from './lifecycle/commands.js';
+import { COMMANDS, WORKER_COMMANDS } from './lifecycle/commands.js';
 import type { Applier, RunContext } from './lifecycle/context.js';
 import { UNINSTALL_WAIT_MS } from './lifecycle/other-commands.js';
 import { runLifecycle } from './lifecycle/run-lifecycle.js';
@@ -141,18 +141,8 @@ async function agentCommand(args: Extract<ParsedArgs, { kind: 'command' | 'worke
       return deps.monitorSupervisor ? deps.monitorSupervisor(o) : makeMonitorSupervisor({ ...o, systemd: systemdAvailable() });
     },
   };
-  if (args.kind === 'worker') {
-    const { runWorker } = await import('./lifecycle/worker.js');
-    const signal = deps.signal ?? abortOnSigterm(log);
-    const r = await runWorker(ctx, args.seq, signal);
-    return { exitCode: r.exitCode };
-  }
-  if (args.kind === 'uninstall-worker') {
-    const { runUninstallWork } = await import('./lifecycle/other-commands.js');
-    const r = await runUninstallWork(ctx);
-    return { exitCode: r.exitCode };
-  }
-  const cmd = COMMANDS[args.command];
+  if (args.kind === 'worker') ctx.signal = deps.signal ?? abortOnSigterm(log);
+  const cmd = args.kind === 'command' ? COMMANDS[args.command] : WORKER_COMMANDS[args.kind];
   if (seqError) {
     return runLifecycle({ ...cmd, preCheck: undefined, run: () => Promise.reject(seqError) }, ctx).then(toApp);
   }

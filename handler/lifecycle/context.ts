@@ -46,4 +46,6 @@ export interface RunContext {
   /** Starts, replaces and removes the monitor (loaded only when needed). */
   monitor: () => Promise<MonitorSupervisor>;
   operationId: string;
+  /** The enable worker's: aborted by SIGTERM from a newer enable, at the applier's next safe point. */
+  signal?: AbortSignal;
 }

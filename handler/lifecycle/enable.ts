@@ -1,16 +1,10 @@
-import * as path from 'node:path';
-import { decideSeq, readLastRun, readMrseq } from '../agent/seqnum.js';
-import { readStatusSummary } from '../agent/status.js';
 import { AgentContractError } from '../errors.js';
-import { liveOwner, workerLockFile } from '../system/worker-lock.js';
 import { removeNoopToken, writeNoopToken } from '../agent/noop-token.js';
 import { ensureMonitorCheap } from './monitor-control.js';
-import { clearUpdateMarker } from './other-commands.js';
+import { clearUpdateMarker, currentWorker, enableDecision } from './enable-protocol.js';
 import type { RunContext } from './context.js';
 import { reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
-
-export const workerLockPath = (ctx: RunContext) => workerLockFile(ctx.env.dataDir);
 
 export function requireSeq(ctx: RunContext): number {
   if (ctx.seq === undefined) {
@@ -25,12 +19,8 @@ export function requireSeq(ctx: RunContext): number {
 /** The cheap guard every goal state and boot goes through: most enables end here. */
 export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | undefined> {
   const seq = requireSeq(ctx);
-  const [mrseq, lastRun, current] = await Promise.all([
-    readMrseq(ctx.agentFs, ctx.env.extensionDir),
-    readLastRun(ctx.agentFs, ctx.env.extensionDir),
-    readStatusSummary(ctx.agentFs, ctx.env.statusFolder, seq),
-  ]);
-  const decision = decideSeq(seq, mrseq, lastRun, current, ctx.version);
+  const decision = await enableDecision(ctx, seq);
+  const { mrseq } = decision;
   if (decision.action === 'skip') {
     ctx.log.info({ event: 'seq skipped', reason: decision.reason, mrseq });
     // After a reboot, a kill or an agent restart the monitor may be gone: this is where it comes back.
@@ -45,7 +35,7 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
           : `enable: configuration ${seq} is already applied; nothing to do`) + (problem ? `; warning: ${problem}` : ''),
     };
   }
-  const owner = await liveOwner(workerLockPath(ctx));
+  const owner = await currentWorker(ctx);
   if (owner && owner.seq === seq && owner.version === ctx.version && owner.kind !== 'uninstall') {
     ctx.log.info({ event: 'worker already running', workerPid: owner.pid });
     await ensureMonitorCheap(ctx);
@@ -79,7 +69,6 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
     secrets,
   );
   await reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`);
-  // The update sequence is over once the new version enables.
   await clearUpdateMarker(ctx);
   const worker = await ctx.spawnWorker(seq);
   ctx.log.info({ event: 'worker started', worker });

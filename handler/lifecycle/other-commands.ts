@@ -1,11 +1,9 @@
 import { READ_LIMITS } from '../system/ports.js';
 import * as path from 'node:path';
 import { EXIT } from '../agent/exit-codes.js';
-import { readMrseq } from '../agent/seqnum.js';
 import { describeError } from '../errors.js';
-import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
-import { workerLockPath } from './enable.js';
+import { appliedSeq, isUpdating, lockForUninstall, markUpdate } from './enable-protocol.js';
 import { recordDisabled, removeMonitor } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
@@ -13,10 +11,6 @@ import type { CommandResult } from './types.js';
 // Install, disable, update and uninstall. None of them stops dockerd or touches its
 // configuration except a real uninstall: the agent's update sequence (old disable, new update,
 // old uninstall, new install, new enable) must leave the user's Docker serving throughout.
-
-const UPDATE_MARKER = 'update-in-progress.json';
-/** Longer than the whole update sequence under the agent's timeouts (900+900+300+900+300 s). */
-const UPDATE_MARKER_TTL_MS = 60 * 60_000;
 
 export async function install(ctx: RunContext): Promise<CommandResult> {
   await ctx.agentFs.mkdirp(ctx.env.dataDir, 0o700);
@@ -27,12 +21,7 @@ export async function install(ctx: RunContext): Promise<CommandResult> {
 
 export async function update(ctx: RunContext): Promise<CommandResult> {
   const from = process.env.AZURE_GUEST_AGENT_UPDATING_FROM_VERSION ?? 'unknown';
-  await ctx.agentFs.mkdirp(ctx.env.dataDir, 0o700);
-  await ctx.agentFs.writeAtomic(
-    path.join(ctx.env.dataDir, UPDATE_MARKER),
-    JSON.stringify({ from, to: ctx.version, at: new Date(ctx.clock.now()).toISOString() }),
-    0o600,
-  );
+  await markUpdate(ctx, from);
   await reportHeartbeat(ctx, 'Ready', `Updating from ${from} to ${ctx.version}; Docker keeps running.`);
   await reportEvent(ctx, 'Update', 'Informational', `update from ${from} to ${ctx.version}`);
   return { exitCode: 0, stdout: `update: from ${from} to ${ctx.version}; dockerd untouched` };
@@ -109,7 +98,7 @@ export async function runUninstallWork(ctx: RunContext): Promise<CommandResult> 
   let exitCode = 0;
   // Read first: the agent may delete the extension directory (and the settings) while we work.
   const removeEngine = await removeEngineRequested(ctx);
-  const lock = await acquireWorkerLock(workerLockPath(ctx), { seq: ctx.seq ?? 0, version: ctx.version, kind: 'uninstall' }, { clock: ctx.clock, waitMs: UNINSTALL_LOCK_WAIT_MS });
+  const lock = await lockForUninstall(ctx);
   try {
     if (lock.kind !== 'acquired') ctx.log.warn({ event: 'the enable worker did not stop; uninstalling anyway', ownerPid: lock.owner.pid });
     await removeMonitor(ctx);
@@ -131,38 +120,9 @@ export async function runUninstallWork(ctx: RunContext): Promise<CommandResult> 
   return { exitCode, stdout: '' };
 }
 
-/** Longer than any enable worker needs to reach a safe point, apt lock waits included. */
-const UNINSTALL_LOCK_WAIT_MS = 15 * 60_000;
-
-/**
- * True while the agent runs an update: another version of this handler is unpacked beside us
- * (the agent only ever keeps one version otherwise), or the new version's update command left
- * its marker recently and named a version other than ours.
- */
-export async function isUpdating(ctx: RunContext): Promise<boolean> {
-  const siblings = (await ctx.agentFs.list(ctx.env.libDir)).filter(
-    (d) => d.startsWith(`${ctx.env.name}-`) && path.join(ctx.env.libDir, d) !== path.resolve(ctx.env.extensionDir),
-  );
-  for (const d of siblings) {
-    if (await ctx.agentFs.exists(path.join(ctx.env.libDir, d, 'HandlerManifest.json'))) return true;
-  }
-  const marker = await ctx.agentFs.readText(path.join(ctx.env.dataDir, UPDATE_MARKER), { maxBytes: READ_LIMITS.small });
-  if (!marker) return false;
-  try {
-    const m = JSON.parse(marker) as { to?: string; at?: string };
-    return m.to !== ctx.version && ctx.clock.now() - Date.parse(m.at ?? '') < UPDATE_MARKER_TTL_MS;
-  } catch {
-    return false;
-  }
-}
-
-export async function clearUpdateMarker(ctx: RunContext): Promise<void> {
-  await ctx.agentFs.remove(path.join(ctx.env.dataDir, UPDATE_MARKER));
-}
-
 /** The last applied settings decide whether uninstall also removes the engine (opt-in). */
 async function removeEngineRequested(ctx: RunContext): Promise<boolean> {
-  const seq = (await readMrseq(ctx.agentFs, ctx.env.extensionDir)) ?? ctx.seq;
+  const seq = (await appliedSeq(ctx)) ?? ctx.seq;
   if (seq === undefined) return false;
   try {
     const { loadSettings } = await import('./load-settings.js');

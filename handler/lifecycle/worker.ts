@@ -1,17 +1,14 @@
-import { decideSeq, readLastRun, readMrseq, writeLastRun, writeMrseq } from '../agent/seqnum.js';
-import { readStatusSummary, scrubSecrets, type SubStatus } from '../agent/status.js';
+import { scrubSecrets, type SubStatus } from '../agent/status.js';
 import { notYetApplied, summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
-import { acquireWorkerLock } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
-import { noopToken, workerLockPath } from './enable.js';
+import { noopToken } from './enable.js';
+import { enableDecision, lockForEnable, markApplied, recordRun, SUPERSEDE_WAIT_MINUTES } from './enable-protocol.js';
 import { requireSettings } from './load-settings.js';
 import { ensureMonitor, ownMonitor, recordEnable } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
 
-/** A worker for an older configuration waits this long for its predecessor to stop. */
-const SUPERSEDE_WAIT_MS = 15 * 60_000;
 const HEARTBEAT_EVERY_MS = 60_000;
 
 /**
@@ -20,7 +17,7 @@ const HEARTBEAT_EVERY_MS = 60_000;
  * SIGTERM, which aborts at the applier's next safe point.
  */
 export async function runWorker(ctx: RunContext, seq: number, signal: AbortSignal): Promise<CommandResult> {
-  const lock = await acquireWorkerLock(workerLockPath(ctx), { seq, version: ctx.version }, { clock: ctx.clock, waitMs: SUPERSEDE_WAIT_MS });
+  const lock = await lockForEnable(ctx, seq);
   if (lock.kind === 'newer-running' || lock.kind === 'same-running') {
     ctx.log.info({ event: 'worker backs off', reason: lock.kind, ownerPid: lock.owner.pid, ownerSeq: lock.owner.seq });
     return { exitCode: 0, stdout: '' };
@@ -31,7 +28,7 @@ export async function runWorker(ctx: RunContext, seq: number, signal: AbortSigna
       status: 'error',
       message:
         `Configuration ${seq} was not applied: the run for configuration ${lock.owner.seq} (pid ${lock.owner.pid}) did not stop within ` +
-        `${SUPERSEDE_WAIT_MS / 60000} minutes. Check the handler log in ${ctx.env.logFolder}, then re-apply the extension.`,
+        `${SUPERSEDE_WAIT_MINUTES} minutes. Check the handler log in ${ctx.env.logFolder}, then re-apply the extension.`,
     });
     return { exitCode: 3, stdout: '' };
   }
@@ -44,12 +41,7 @@ export async function runWorker(ctx: RunContext, seq: number, signal: AbortSigna
 
 async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal): Promise<CommandResult> {
   // While we waited, a newer configuration may have been applied, or this one by a twin.
-  const [mrseq, lastRun, current] = await Promise.all([
-    readMrseq(ctx.agentFs, ctx.env.extensionDir),
-    readLastRun(ctx.agentFs, ctx.env.extensionDir),
-    readStatusSummary(ctx.agentFs, ctx.env.statusFolder, seq),
-  ]);
-  if (decideSeq(seq, mrseq, lastRun, current, ctx.version).action === 'skip') return { exitCode: 0, stdout: '' };
+  if ((await enableDecision(ctx, seq)).action === 'skip') return { exitCode: 0, stdout: '' };
   // Up before the long work: it keeps the heartbeat fresh while apt and dockerd take their time.
   const monitorProblem = await ensureMonitor(ctx);
 
@@ -79,7 +71,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     const warnings = [...outcome.warnings, ...notYetApplied(loaded.settings), ...(monitorProblem ? [monitorProblem] : [])];
     const warned = warnings.length > 0;
     await recordEnable(ctx, { seq, result: 'success', message: scrubSecrets(outcome.message, secrets) }, outcome.monitor);
-    await writeMrseq(ctx.agentFs, ctx.env.extensionDir, seq);
+    await markApplied(ctx, seq);
     await reportStatus(
       ctx,
       seq,
@@ -92,7 +84,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
       },
       secrets,
     );
-    await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'success' });
+    await recordRun(ctx, seq, 'success');
     const monitor = await ownMonitor(ctx);
     if (monitor) await noopToken(ctx, seq, monitor);
     await reportHeartbeat(ctx, 'Ready', outcome.message);
@@ -112,7 +104,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
       ...progress.map((p): SubStatus => (p.status === 'transitioning' ? { ...p, status: 'error' } : p)),
     ];
     await reportStatus(ctx, seq, { operation: 'Enable', status: 'error', message, substatus: failed }, secrets);
-    await writeLastRun(ctx.agentFs, ctx.env.extensionDir, { seq, version: ctx.version, result: 'error' });
+    await recordRun(ctx, seq, 'error');
     // A superseded run is not a failure the monitor should report; the newer one records itself.
     if (!superseded) await recordEnable(ctx, { seq, result: 'error', message: scrubSecrets(message, secrets) }, 'keep');
     if (!superseded) {
