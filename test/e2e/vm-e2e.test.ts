@@ -17,7 +17,10 @@
 //   8 keeper survived 4–7 (live-restore: it kept running through dockerd's restart in 4; only the reboot in 7 restarted it)
 //   9 bad protected settings (certs.key does not match certs.cert) → agent: error naming certs.key; dockerd
 //     keeps serving the previous configuration
-//  10 uninstall: TCP listener and certificate files gone, local socket serves, engine and keeper stay
+//  10 secret canaries (a registry password, user and environment value in both configurations' protected
+//     settings): none in any file, the journal, or the argv and environment of any
+//     process sampled in the VM from step 1 on
+//  11 uninstall: TCP listener and certificate files gone, local socket serves, engine and keeper stay
 // Then a raw baseline in a fresh VM: apt-get update && apt-get install docker.io until `docker version` answers.
 //
 // Figures (suite wall time, enable→success, raw baseline, ratio, pid evidence) are printed at the end and
@@ -49,6 +52,7 @@ import {
   type TlsChecks,
 } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { startVmCanarySampler, vmCanaryReport } from '../support/e2e-canaries.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
@@ -96,6 +100,11 @@ interface Figures {
 }
 
 const secs = (ms: number) => Math.round(ms / 100) / 10;
+
+// Protected values that the handler must never publish, log or pass to a process (issue: secrets).
+const CANARY = `${process.pid}x${Date.now().toString(36)}`;
+const CANARIES = { password: `canary-pw-${CANARY}`, username: `canary-user-${CANARY}`, env: `canary-env-${CANARY}` };
+const canarySettings = { login: { server: 'registry.example.com', username: CANARIES.username, password: CANARIES.password }, environment: { APP_SECRET: CANARIES.env } };
 
 d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
   const t0 = Date.now();
@@ -188,12 +197,13 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
       version: V1,
       updateVersion: V2,
       publicSettings: PUB1,
-      protectedSettings: { certs: certsSetting(certs, 'base64') }, // the old extension's form
+      protectedSettings: { certs: certsSetting(certs, 'base64'), ...canarySettings }, // the old extension's form
       publicSettings2: PUB2,
-      protectedSettings2: { certs: certsSetting(certs, 'pem') }, // raw PEM
+      protectedSettings2: { certs: certsSetting(certs, 'pem'), ...canarySettings }, // raw PEM
       waitTerminalS: 600,
     });
     await startPidSampler(vm);
+    await startVmCanarySampler(vm, Object.values(CANARIES));
   }, 20 * 60_000);
 
   afterAll(async () => {
@@ -224,7 +234,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
         `  step 6 update:   ${ev('update')}`,
         `  step 7 reboot:   ${ev('reboot')}`,
         `  step 9 bad:      ${ev('bad_settings')}`,
-        `  step 10 uninstall: ${ev('uninstall')}`,
+        `  step 11 uninstall: ${ev('uninstall')}`,
         `  keeper StartedAt: ${Object.entries(figures.keeper).map(([k, v]) => `${k}=${v.startedAt}${v.running ? '' : ' (NOT running)'}`).join(', ')}`,
       ].join('\n'),
     );
@@ -535,7 +545,15 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   });
 
   // ---------------------------------------------------------------------------------------------------- 10
-  step('10 uninstall: listener and certificates gone, local socket serves, engine and keeper kept', 10 * 60_000, async () => {
+  step('10 secret canaries: no protected value in any file, the journal, or any process\'s argv or environment', 5 * 60_000, async () => {
+    const report = await vmCanaryReport(vm!);
+    console.log(`VM canary scan: ${report.processRounds} sampling rounds over every process, files under the log, agent, /etc, /run, /root and /tmp folders, the journal`);
+    expect(report.processRounds).toBeGreaterThan(100);
+    expect(report).toMatchObject({ processHits: [], fileHits: [], journalHits: 0 });
+  });
+
+  // ---------------------------------------------------------------------------------------------------- 11
+  step('11 uninstall: listener and certificates gone, local socket serves, engine and keeper kept', 10 * 60_000, async () => {
     const { result: r, ev } = await observe(() => agent('uninstall'));
     figures.pids['uninstall'] = ev;
     const s = only(r);
