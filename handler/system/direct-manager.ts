@@ -72,6 +72,21 @@ export class DirectServiceManager implements ServiceManager {
     };
   }
 
+  /**
+   * `--config-file` only while the file exists. dockerd refuses a --config-file that is not there
+   * ("open /etc/docker/daemon.json: no such file or directory") but starts with its own defaults
+   * when its default file is missing, and a machine without daemon.json is a normal one (the
+   * extension removes the file it created when it owns nothing in it any more, an admin may delete
+   * it). Started this way dockerd runs exactly as it would by hand, so the command line never
+   * claims a file that is not there. Keeping an empty file instead would leave the admin a file
+   * they never had, and a file deleted by hand would still stop every later start (the monitor's
+   * too). The other way round, an existing file is always named, so a relocated configFile is
+   * read wherever it lives.
+   */
+  configFileArgs(): string[] {
+    return existsSync(this.configFile) ? ['--config-file', this.configFile] : [];
+  }
+
   /** The flags this manager always passes, apart from --config-file. */
   get fixedArgs(): string[] {
     return ['--pidfile', this.pidFile, ...this.extraArgs];
@@ -105,7 +120,7 @@ export class DirectServiceManager implements ServiceManager {
     await fsp.mkdir(path.dirname(this.logFile), { recursive: true, mode: 0o755 });
     const fd = openSync(this.logFile, 'a', 0o640);
     this.logOffset = fstatSync(fd).size;
-    const args = ['--config-file', this.configFile, ...this.fixedArgs];
+    const args = [...this.configFileArgs(), ...this.fixedArgs];
     // Loaded here: the monitor, which holds this manager for weeks, spawns dockerd rarely if ever.
     const { spawn } = await import('node:child_process');
     let child;
