@@ -9,6 +9,7 @@ import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js
 import type { DaemonProbe } from './health.js';
 import { isObject } from './options.js';
 import type { ConfigPlan, ServiceAction } from './plan.js';
+import { recordStep } from './progress.js';
 import { readRollback, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -49,39 +50,65 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
 
   // A record left by an interrupted run holds the last configuration that served: keep it.
   let rollback = await readRollback(fs, ctx.stateDir);
+  if (rollback?.done?.includes('verify')) {
+    // Killed after its proof, before it cleared the record: that apply is complete.
+    await fs.remove(rollbackPath(ctx.stateDir));
+    rollback = undefined;
+  }
+  const step = (name: string) => recordStep(fs, ctx.stateDir, rollback, name);
   if (changing && !rollback) {
     rollback = { createdAt: new Date(ctx.clock.now()).toISOString(), entries: await snapshot(fs, touchedPaths(plan, ctx.layout, statePathValue)), wasRunning: before.active };
     await writeRollback(fs, ctx.stateDir, rollback);
+    await step('snapshot');
   }
 
+  // The plan's steps in order, each one recorded when it finished. Every file is written whole
+  // (a temporary file renamed over it), so at any kill a file holds its old or its new content.
   if (changing) {
     try {
-      await writeState(fs, ctx.stateDir, newState);
-      for (const [path, { data, mode }] of plan.contents) {
-        await fs.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/', 0o755);
-        await fs.writeAtomic(path, data, mode);
+      for (const s of plan.steps) {
+        if (s.kind === 'save-state') {
+          await writeState(fs, ctx.stateDir, newState);
+        } else if (s.kind === 'write-file') {
+          const { data, mode } = plan.contents.get(s.path)!;
+          await fs.mkdirp(s.path.slice(0, s.path.lastIndexOf('/')) || '/', 0o755);
+          await fs.writeAtomic(s.path, data, mode);
+        } else if (s.kind === 'remove-file') {
+          await fs.remove(s.path);
+        } else if (s.kind === 'chmod') {
+          await fs.chmod(s.path, s.mode);
+        } else continue;
+        await step(s.kind === 'save-state' ? s.kind : `${s.kind} ${s.path}`);
       }
-      for (const p of plan.removals) await fs.remove(p);
-      for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
     } catch (e) {
       if (rollback) await restoreSnapshot(fs, rollback.entries);
       await fs.remove(rollbackPath(ctx.stateDir));
       throw new StepFailedError(`Could not write the Docker configuration: ${(e as Error).message}. The previous files were restored.`, 'EWRITE', e);
     }
   } else {
-    for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
+    for (const c of plan.chmods) {
+      await fs.chmod(c.path, c.mode);
+      await step(`chmod ${c.path}`);
+    }
   }
 
   const result: ApplyResult = { action: plan.action, verify: { ok: false, checks: [] } };
   if (before.pid !== undefined) result.pidBefore = before.pid;
   let failure: string | undefined;
   try {
-    if (plan.daemonReload) await services.daemonReload();
-    if (plan.enable) await services.enable();
+    if (plan.daemonReload) {
+      await services.daemonReload();
+      await step('daemon-reload');
+    }
+    if (plan.enable) {
+      await services.enable();
+      await step('enable-service');
+    }
     if (plan.action !== 'none') ctx.onProgress?.(`${verb(plan.action)} dockerd: ${plan.reasons.join('; ')}`);
     if (plan.action === 'start') await services.start();
     else if (plan.action === 'restart') await services.restart();
     else if (plan.action === 'reload') await services.reload();
+    if (plan.action !== 'none') await step(`${plan.action}-service`);
   } catch (e) {
     failure = (e as Error).message;
   }
@@ -91,6 +118,7 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
   }
 
   if (failure === undefined) {
+    await step('verify');
     const after = await services.status();
     if (after.pid !== undefined) result.pidAfter = after.pid;
     await fs.remove(rollbackPath(ctx.stateDir));

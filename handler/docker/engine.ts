@@ -16,7 +16,8 @@ import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js'
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
-import { readRollback, readState, statePath, writeState } from './state.js';
+import { readRollback, readState, statePath, writeState, type RollbackRecord } from './state.js';
+import { stepFinished } from './progress.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual, type JsonObject } from './options.js';
@@ -220,7 +221,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
       files: observedFiles,
       running: status.active,
       enabled: status.enabled,
-      interrupted: (await readRollback(fs, opts.stateDir)) !== undefined,
+      interrupted: interruptedBeforeProof(await readRollback(fs, opts.stateDir)),
       stateChanged: !deepEqual(JSON.parse(JSON.stringify(previousState ?? null)), JSON.parse(JSON.stringify(newState))),
       statePath: statePath(opts.stateDir),
     },
@@ -233,6 +234,11 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
+}
+
+/** An apply left its record behind before it proved the configuration (see progress.ts). */
+function interruptedBeforeProof(rec: RollbackRecord | undefined): boolean {
+  return rec !== undefined && !(rec.done ?? []).includes('verify');
 }
 
 /** What a not-yet-installed engine's unit will look like (dry run only). */
@@ -527,7 +533,9 @@ async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired:
 async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext): Promise<void> {
   const { fs, services, probe, clock, layout, log } = ctx;
   await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...h.final, 'live-restore': false }), h.mode);
+  stepFinished();
   await services.reload();
+  stepFinished();
   const deadline = clock.now() + 15_000;
   let off = false;
   while (!off && clock.now() < deadline) {
@@ -537,5 +545,6 @@ async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredStat
   if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
   if (h.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(h.final), h.mode);
   else await fs.remove(layout.daemonJson);
+  stepFinished();
   desired.config = h.final;
 }

@@ -122,7 +122,9 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   }
 
   const filesChanged = contents.size > 0 || removals.length > 0;
-  if (filesChanged || observed.stateChanged) steps.push({ kind: 'save-state', path: observed.statePath, reason: 'record which daemon.json keys and files the extension owns' });
+  // First, before any file: a run killed after writing daemon.json must find the keys it wrote
+  // recorded as its own, or the next run would take them for the admin's and never give them back.
+  if (filesChanged || observed.stateChanged) steps.unshift({ kind: 'save-state', path: observed.statePath, reason: 'record which daemon.json keys and files the extension owns' });
   if (daemonReload) steps.push({ kind: 'daemon-reload', reason: 'unit files changed' });
   const enable = !observed.enabled;
   if (enable) steps.push({ kind: 'enable-service', reason: 'dockerd is not enabled at boot' });

@@ -38,6 +38,8 @@ export interface RollbackRecord {
   entries: SnapshotEntry[];
   /** dockerd was running before the change. */
   wasRunning: boolean;
+  /** The steps that finished, in order (see progress.ts): how far an interrupted apply got. */
+  done?: string[];
 }
 
 export async function snapshot(fs: ReadFileSystem, paths: readonly string[]): Promise<SnapshotEntry[]> {

@@ -120,6 +120,18 @@ export function createSandbox(): Sandbox {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  return sandboxAt(dir);
+}
+
+/** The sandbox made in `dir` by createSandbox, as another process (a test's child) sees it. */
+export function sandboxAt(dir: string): Sandbox {
+  const root = path.join(dir, 'root');
+  const dataRoot = path.join(dir, 'data');
+  const execRoot = path.join(dir, 'exec');
+  const socket = path.join(dir, 'run', 'docker.sock');
+  const pidFile = path.join(dir, 'docker.pid');
+  const logFile = path.join(dir, 'dockerd.log');
+  const wrapper = path.join(dir, 'dockerd');
   const fs = new RootedFileSystem(root);
   const services = new DirectServiceManager({
     clock: realClock,
