@@ -3,7 +3,7 @@
 import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, FileSystem } from '../system/ports.js';
-import { dockerdFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
+import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
@@ -95,6 +95,7 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
   const result: ApplyResult = { action: plan.action, verify: { ok: false, checks: [] } };
   if (before.pid !== undefined) result.pidBefore = before.pid;
   let failure: string | undefined;
+  let reloadRejected: string | undefined;
   try {
     if (plan.daemonReload) {
       await services.daemonReload();
@@ -107,13 +108,18 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     if (plan.action !== 'none') ctx.onProgress?.(`${verb(plan.action)} dockerd: ${plan.reasons.join('; ')}`);
     if (plan.action === 'start') await services.start();
     else if (plan.action === 'restart') await services.restart();
-    else if (plan.action === 'reload') await services.reload();
-    if (plan.action !== 'none') await step(`${plan.action}-service`);
+    else if (plan.action === 'reload') {
+      const r = await provenReload(verifySpec.socketPath, ctx);
+      if (r.restarted) result.action = 'restart';
+      if (r.rejected !== undefined) reloadRejected = r.rejected;
+    }
+    if (plan.action !== 'none') await step(`${result.action}-service`);
   } catch (e) {
     failure = (e as Error).message;
   }
+  if (reloadRejected !== undefined) failure = `dockerd refused to reload the new configuration: ${reloadRejected}`;
   if (failure === undefined) {
-    result.verify = await verifyServes(verifySpec, ctx, plan.action !== 'none');
+    result.verify = await verifyServes(verifySpec, ctx, result.action !== 'none' && result.action !== 'reload');
     if (!result.verify.ok) failure = result.verify.failure;
   }
 
@@ -144,6 +150,19 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     }
   }
 
+  if (reloadRejected !== undefined && rollback) {
+    // dockerd kept the configuration it ran before the SIGHUP: the files go back to it, and
+    // nothing is restarted (a restart would start it with what it just refused).
+    ctx.onProgress?.(`dockerd refused the new configuration on reload (${reloadRejected}); restoring the previous files`);
+    await restoreSnapshot(fs, rollback.entries);
+    await fs.remove(rollbackPath(ctx.stateDir));
+    const v = await verifyServes(await verifySpecFromSnapshot(rollback.entries, ctx), ctx, false);
+    const tail = v.ok
+      ? `The previous files were restored; dockerd did not apply the change and serves its previous configuration (verified: ${v.checks.join('; ')}).`
+      : `The previous files were restored, but dockerd does not serve: ${v.failure}.`;
+    throw new StepFailedError(`${failure}. ${tail}`, 'EDOCKERDRELOAD');
+  }
+
   const daemonLog = await services.recentLog(50).catch(() => '');
   const reason = dockerdFailureReason(daemonLog) ?? failure;
   log.error({ event: 'dockerd failed with the new configuration', action: plan.action, failure, dockerdLog: daemonLog.slice(-4000) });
@@ -162,6 +181,30 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     ? `The previous configuration was restored and dockerd serves it again (verified: ${back.checks.join('; ')}).`
     : `The previous configuration was restored, but dockerd does not serve it either: ${back.failure}.`;
   throw new StepFailedError(`dockerd did not come up with the new configuration: ${reason}. ${tail}`, 'EDOCKERD');
+}
+
+/**
+ * SIGHUP, proved by dockerd's own "reload" event (see ReloadWatch). `rejected` carries dockerd's
+ * reason when it refused; when its events cannot be watched the reload cannot be proved, so
+ * dockerd is restarted instead (the one way to know it runs the file as written).
+ */
+async function provenReload(socketPath: string, ctx: ApplyContext): Promise<{ restarted: boolean; rejected?: string }> {
+  const { services, probe, log } = ctx;
+  const watch = await probe.watchReload(socketPath, 5_000);
+  if (!watch) {
+    log.warn({ event: 'dockerd reload cannot be proved (no event stream); restarting instead' });
+    ctx.onProgress?.('cannot watch dockerd confirm a reload; restarting it instead');
+    await services.restart();
+    return { restarted: true };
+  }
+  try {
+    await services.reload();
+    if (await watch.reloaded(15_000)) return { restarted: false };
+  } finally {
+    watch.close();
+  }
+  const daemonLog = await services.recentLog(50).catch(() => '');
+  return { restarted: false, rejected: reloadFailureReason(daemonLog) ?? 'it did not report a reload within 15 s and logged no reason' };
 }
 
 async function rollBack(entries: readonly SnapshotEntry[], wasRunning: boolean, ctx: ApplyContext): Promise<VerifyResult> {

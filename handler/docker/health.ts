@@ -35,7 +35,21 @@ export interface PlainProbe {
   detail: string;
 }
 
+/**
+ * A subscription to dockerd's daemon events, opened before a SIGHUP. dockerd sends the daemon
+ * event "reload" only after it applied a new configuration; one it rejects (invalid JSON, a
+ * default runtime that does not exist, a flag also in the file) it only logs, and it keeps serving
+ * the old one, so a ping after the SIGHUP proves nothing.
+ */
+export interface ReloadWatch {
+  /** True once dockerd reported a reload; false when `timeoutMs` passed without one. */
+  reloaded(timeoutMs: number): Promise<boolean>;
+  close(): void;
+}
+
 export interface DaemonProbe {
+  /** Subscribes to dockerd's reload events; undefined when it cannot (then a reload cannot be proved). */
+  watchReload(socketPath: string, timeoutMs: number): Promise<ReloadWatch | undefined>;
   pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing>;
   /** What GET /info says about swarm membership and live-restore; undefined when dockerd does not answer. */
   info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined>;
@@ -61,6 +75,57 @@ export class NodeDaemonProbe implements DaemonProbe {
       }
     }
     return out;
+  }
+
+  watchReload(socketPath: string, timeoutMs: number): Promise<ReloadWatch | undefined> {
+    return new Promise((resolve) => {
+      let text = '';
+      let open = false;
+      let seen = false;
+      let notify: (() => void) | undefined;
+      const filters = encodeURIComponent(JSON.stringify({ type: ['daemon'], event: ['reload'] }));
+      const sock = net.createConnection(socketPath);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve(undefined);
+      }, timeoutMs);
+      sock.once('connect', () => sock.write(`GET /events?filters=${filters} HTTP/1.1\r\nHost: docker\r\n\r\n`));
+      sock.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+        if (!open) {
+          if (!text.includes('\r\n')) return;
+          clearTimeout(timer);
+          if (!/^HTTP\/1\.[01] 200 /.test(text)) {
+            sock.destroy();
+            resolve(undefined);
+            return;
+          }
+          open = true;
+          resolve({
+            reloaded: (ms) =>
+              new Promise<boolean>((done) => {
+                if (seen) return done(true);
+                const t = setTimeout(() => done(false), ms);
+                notify = () => {
+                  clearTimeout(t);
+                  done(true);
+                };
+              }),
+            close: () => sock.destroy(),
+          });
+        }
+        // The filter lets only reload events through; the body is chunked JSON, one per event.
+        if (!seen && /"Action":"reload"/.test(text)) {
+          seen = true;
+          notify?.();
+        }
+        if (text.length > 65_536) text = text.slice(-1024);
+      });
+      sock.once('error', () => {
+        clearTimeout(timer);
+        if (!open) resolve(undefined);
+      });
+    });
   }
 
   async info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined> {

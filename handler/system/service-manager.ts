@@ -117,6 +117,21 @@ export function dockerdFailureReason(log: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why dockerd refused its last SIGHUP: the errors it logged after "Got signal to reload
+ * configuration" (it logs nothing else about a refused reload; an applied one sends an event).
+ */
+export function reloadFailureReason(log: string): string | undefined {
+  const lines = log.split(/\r?\n/);
+  let from = -1;
+  lines.forEach((l, i) => {
+    if (/signal to reload configuration/.test(l)) from = i;
+  });
+  if (from < 0) return undefined;
+  const errors = lines.slice(from + 1).filter((l) => /level=(error|fatal)/.test(l)).map((l) => logfmtMessage(l.trim()));
+  return errors.length > 0 ? [...new Set(errors)].slice(-2).join('; ') : undefined;
+}
+
 function logfmtMessage(line: string): string {
   // journal lines: "Nov 27 10:00:00 vm dockerd[123]: time=... level=... msg=\"...\""
   const m = /msg="((?:[^"\\]|\\.)*)"/.exec(line);

@@ -85,6 +85,20 @@ d('(integration) engine with a real dockerd', () => {
     expect(JSON.parse(info).Labels).toContain('azure.test=1');
   });
 
+  test('a reload dockerd refuses (a default runtime that does not exist) is an error with its reason; the files go back, nothing restarts', async () => {
+    const pid = sb.pid();
+    const starts = sb.starts();
+    const before = sb.daemonJson();
+    const err = await run({ docker: { port, options: ['--label', 'azure.test=2', '--default-runtime', 'nope'] } }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(StepFailedError);
+    expect(err?.message).toMatch(/dockerd refused to reload the new configuration: .*specified default runtime 'nope' does not exist/);
+    expect(err?.message).toMatch(/previous files were restored; dockerd did not apply the change/);
+    expect(sb.daemonJson()).toBe(before);
+    expect(sb.pid()).toBe(pid);
+    expect(sb.starts()).toBe(starts);
+    expect(JSON.parse(await socketGet(sb.socket, '/info')).Labels).toEqual(['azure.test=1']);
+  });
+
   test('a restart-requiring change restarts dockerd exactly once', async () => {
     const pid = sb.pid();
     const starts = sb.starts();

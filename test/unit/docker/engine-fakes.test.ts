@@ -188,3 +188,37 @@ describe('removeEngineConfig', () => {
     expect(out.summary).toMatch(/removed/);
   });
 });
+
+test('a reload that cannot be proved (no event stream to watch dockerd confirm it) becomes a restart', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  const ports = () => ({ fs, cmd: cmd(), clock: new FakeClock(), services, probe });
+  await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=1'] } }, {}), ports(), { log, stateDir: '/state' });
+  services.calls.length = 0;
+  probe.reload = 'unobservable';
+  const out = await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=2'] } }, {}), ports(), { log, stateDir: '/state' });
+  expect(out.restarted).toBe('restart');
+  expect(services.calls).toContain('restart');
+  expect(services.calls).not.toContain('reload');
+});
+
+test('a reload dockerd refuses: its logged reason, the files back, nothing restarted', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  const ports = () => ({ fs, cmd: cmd(), clock: new FakeClock(), services, probe });
+  await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=1'] } }, {}), ports(), { log, stateDir: '/state' });
+  const before = await fs.readText('/etc/docker/daemon.json');
+  services.calls.length = 0;
+  probe.reload = 'rejected';
+  services.log =
+    'time="2026-12-01T10:53:27Z" level=error msg="an older failure"\n' +
+    'time="2026-12-01T10:53:28Z" level=info msg="Got signal to reload configuration, reloading from: /etc/docker/daemon.json"\n' +
+    'time="2026-12-01T10:53:28Z" level=error msg="file configuration validation failed: specified default runtime \'nope\' does not exist"\n';
+  const err = await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=2'] } }, {}), ports(), { log, stateDir: '/state' }).then(() => undefined, (e: unknown) => e as Error);
+  expect(err?.message).toBe(
+    "dockerd refused to reload the new configuration: file configuration validation failed: specified default runtime 'nope' does not exist. The previous files were restored; dockerd did not apply the change and serves its previous configuration (verified: local socket /var/run/docker.sock answers (Docker 27.5.1, API 1.47)).",
+  );
+  expect(await fs.readText('/etc/docker/daemon.json')).toBe(before);
+  expect(services.calls.filter((c) => c === 'restart' || c === 'start')).toEqual([]);
+  expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
+});
