@@ -254,8 +254,9 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
         }
         return ctx.fs.readText(daemonPath);
       };
-      const ca = await read(config.tlscacert);
-      const cert = await read(config.tlscert);
+      const ca = await read(config.tlscacert).catch(() => undefined);
+      const cert = await read(config.tlscert).catch(() => undefined);
+      if (ca === undefined) spec.tcp.listenOnly = `the TLS listener of the restored configuration, whose CA ${String(config.tlscacert)} could not be read`;
       if (ca !== undefined) {
         spec.tcp.tls = { caPem: ca };
         const fp = cert !== undefined ? fingerprintOf(cert) : undefined;
@@ -293,7 +294,11 @@ export async function verifyServes(spec: VerifySpec, ctx: ApplyContext, justStar
     await clock.sleep(pollMs);
   }
 
-  if (spec.tcp) {
+  if (spec.tcp?.listenOnly !== undefined) {
+    const { host, port, listenOnly } = spec.tcp;
+    const c = await probe.probeTcp(host, port, 5_000);
+    checks.push(c.ok ? `${host}:${port} accepts connections (${listenOnly})` : `${host}:${port} does not accept connections (${c.detail}); ${listenOnly}, so the enable does not depend on it`);
+  } else if (spec.tcp) {
     const { host, port } = spec.tcp;
     for (;;) {
       if (spec.tcp.tls) {

@@ -55,6 +55,8 @@ export interface DaemonProbe {
   info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined>;
   probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe>;
   probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
+  /** A TCP connection only: the port accepts connections (nothing is sent, so nothing is logged). */
+  probeTcp(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
 }
 
 export class NodeDaemonProbe implements DaemonProbe {
@@ -206,6 +208,20 @@ export class NodeDaemonProbe implements DaemonProbe {
         if (secure) done({ reachable: true, serverVerified: true, clientCertRequired: true, detail: 'a client without a certificate is refused (connection closed)' });
         else done({ reachable: false, serverVerified: false, clientCertRequired: false, detail: 'connection closed before the TLS handshake' });
       });
+    });
+  }
+
+  probeTcp(host: string, port: number, timeoutMs: number): Promise<PlainProbe> {
+    return new Promise((resolve) => {
+      const sock = net.createConnection(port, host);
+      const done = (r: PlainProbe) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(r);
+      };
+      const timer = setTimeout(() => done({ ok: false, detail: `no connection within ${timeoutMs} ms` }), timeoutMs);
+      sock.once('connect', () => done({ ok: true, detail: 'accepts connections' }));
+      sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: e.code ?? e.message }));
     });
   }
 

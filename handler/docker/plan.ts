@@ -149,7 +149,8 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   }
   if (action !== 'none') steps.push({ kind: `${action}-service`, reason: reasons.join('; ') });
   const checks = [`GET /_ping on ${desired.verify.socketPath}`];
-  if (desired.verify.tcp?.tls) checks.push(`TLS on ${desired.verify.tcp.host}:${desired.verify.tcp.port}: server certificate verified against certs.ca, client certificate required`);
+  if (desired.verify.tcp?.listenOnly) checks.push(`that ${desired.verify.tcp.host}:${desired.verify.tcp.port} accepts connections (${desired.verify.tcp.listenOnly}; not a condition of success)`);
+  else if (desired.verify.tcp?.tls) checks.push(`TLS on ${desired.verify.tcp.host}:${desired.verify.tcp.port}: server certificate verified against certs.ca, client certificate required`);
   else if (desired.verify.tcp) checks.push(`plain HTTP on ${desired.verify.tcp.host}:${desired.verify.tcp.port}`);
   steps.push({ kind: 'verify', checks, reason: action === 'none' ? 'confirm dockerd serves the configuration' : 'prove the new configuration serves; roll back otherwise' });
 

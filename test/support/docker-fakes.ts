@@ -173,6 +173,10 @@ export class FakeProbe implements DaemonProbe {
     if (this.fingerprint && r.fingerprint256 === undefined) r.fingerprint256 = this.fingerprint;
     return r;
   }
+  async probeTcp(host: string, port: number): Promise<PlainProbe> {
+    this.calls.push(`tcp ${host}:${port}`);
+    return { ok: true, detail: 'accepts connections' };
+  }
   async probePlain(host: string, port: number): Promise<PlainProbe> {
     this.calls.push(`plain ${host}:${port}`);
     return { ok: true, detail: 'OK' };

@@ -253,6 +253,39 @@ d('(integration) direct manager without daemon.json', () => {
   });
 });
 
+// An admin's own TLS listener in daemon.json, and settings without certificates: the listener is
+// not the extension's, so the proof follows what dockerd runs (a plain HTTP probe of it gets 400).
+d('(integration) an admin\'s own TLS listener', () => {
+  let sb: Sandbox;
+  let admin: CertSet;
+  let port: number;
+  const log = silentLogger();
+
+  beforeAll(async () => {
+    sb = createSandbox();
+    admin = makeCertSet(path.join(sb.dir, 'admin'));
+    port = await freePort();
+  });
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('enable without certificates succeeds, keeps the listener, and says whose it is', async () => {
+    const mine = { hosts: [`unix://${sb.socket}`, `tcp://127.0.0.1:${port}`], tlsverify: true, tlscacert: admin.ca, tlscert: admin.serverCert, tlskey: admin.serverKey };
+    await sb.fs.writeAtomic('/etc/docker/daemon.json', `${JSON.stringify(mine, null, 2)}\n`, 0o644);
+    await sb.services.start();
+    expect(await waitPing(sb.socket)).toBe('OK');
+    const client = { ca: pem(admin.ca), cert: pem(admin.clientCert), key: pem(admin.clientKey) };
+    expect(await tlsPing(port, client)).toEqual({ ok: true, status: 200 });
+
+    const out = await reconcileEngine(parseSettings({}, {}), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+    expect(out.steps.find((s) => s.name === 'verify')?.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} accepts connections \\(the TCP listener tcp://127\\.0\\.0\\.1:${port} from /etc/docker/daemon\\.json, not configured by the extension\\)`));
+    expect(out.monitor?.tcp).toBeUndefined();
+    expect(JSON.parse(sb.daemonJson())).toEqual({ ...mine, 'live-restore': true });
+    expect(await tlsPing(port, client)).toEqual({ ok: true, status: 200 });
+  });
+});
+
 async function waitPing(socketPath: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const r = await socketGet(socketPath, '/_ping').catch(() => '');
