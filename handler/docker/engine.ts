@@ -227,6 +227,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     },
     layout,
   );
+  refuseHandStarted(launch, config.action);
   if (install.action === 'install') {
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
@@ -234,6 +235,23 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
+}
+
+/**
+ * A dockerd started by hand with flags of its own (see DirectServiceManager.handStarted) is not
+ * restarted with the extension's command line, which would silently drop them; nor reloaded,
+ * since it may read another file. The admin decides. Checked before anything is written.
+ */
+function refuseHandStarted(launch: DaemonLaunch, action: ServiceAction | 'stop'): void {
+  const hand = launch.handStarted;
+  if (!hand || action === 'none' || action === 'start') return;
+  const flags = hand.foreignArgs.join(' ');
+  const shown = flags.length > 300 ? `${flags.slice(0, 300)}…` : flags;
+  throw new ConfigError(
+    `dockerd (pid ${hand.pid}) was started by hand with ${shown}, which the extension does not pass; to ${action} it with the extension's command line would drop ${hand.foreignArgs.length === 1 ? 'that flag' : 'those flags'}. ` +
+      `Move them into "docker.options" (or daemon.json), stop that dockerd (kill ${hand.pid}), and run enable again: the extension then starts dockerd itself. Nothing was changed.`,
+    'EHANDSTARTED',
+  );
 }
 
 /** An apply left its record behind before it proved the configuration (see progress.ts). */
@@ -410,6 +428,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     },
     layout,
   );
+  refuseHandStarted(launch, removeEngine ? 'stop' : config.action);
   const newState: EngineState = {
     version: 1,
     daemonJson: { path: layout.daemonJson, owned: desired.owned, created: state?.daemonJson.created ?? false },

@@ -31,6 +31,11 @@ export interface DaemonLaunch {
   installed: boolean;
   /** Our drop-in is currently on disk (systemd). */
   dropInPresent?: boolean;
+  /**
+   * direct: the running dockerd was not started with this manager's command line (an admin
+   * started it by hand), and these of its flags the manager would not pass again.
+   */
+  handStarted?: { pid: number; foreignArgs: string[] };
   notes: string[];
 }
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { parseSettings } from '../../../handler/agent/settings.js';
@@ -283,6 +284,42 @@ d('(integration) an admin\'s own TLS listener', () => {
     expect(out.monitor?.tcp).toBeUndefined();
     expect(JSON.parse(sb.daemonJson())).toEqual({ ...mine, 'live-restore': true });
     expect(await tlsPing(port, client)).toEqual({ ok: true, status: 200 });
+  });
+});
+
+// A dockerd an admin started by hand, with a flag of their own: not restarted with the manager's
+// command line (which would drop the flag) without a word.
+d('(integration) a dockerd started by hand', () => {
+  let sb: Sandbox;
+  let certs: CertSet;
+  const log = silentLogger();
+
+  beforeAll(() => {
+    sb = createSandbox();
+    certs = makeCertSet(path.join(sb.dir, 'certs'));
+  });
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('a change that needs a restart is refused, naming its flags and what to do; nothing changes', async () => {
+    const spec = sb.services.spec!;
+    const child = spawn(spec.dockerdPath, ['--pidfile', spec.pidFile, ...spec.extraArgs, '--log-level', 'warn'], { detached: true, stdio: 'ignore' });
+    child.unref();
+    expect(await waitPing(sb.socket)).toBe('OK');
+    const pid = sb.pid();
+    const err = await reconcileEngine(parseSettings({ docker: { port: await freePort() } }, { certs: certsSetting(certs) }), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err?.message).toBe(
+      `dockerd (pid ${pid}) was started by hand with --log-level warn, which the extension does not pass; to restart it with the extension's command line would drop those flags. ` +
+        `Move them into "docker.options" (or daemon.json), stop that dockerd (kill ${pid}), and run enable again: the extension then starts dockerd itself. Nothing was changed.`,
+    );
+    expect(sb.pid()).toBe(pid);
+    expect(await sb.fs.exists('/etc/docker/daemon.json')).toBe(false);
+    expect(await sb.fs.exists('/etc/docker/key.pem')).toBe(false);
   });
 });
 
