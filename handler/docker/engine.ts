@@ -14,7 +14,7 @@ import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf } from './
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
-import { translateDockerOptions } from './options.js';
+import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, writeState, type RollbackRecord } from './state.js';
 import { stepFinished } from './progress.js';
@@ -450,6 +450,9 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
 
   if (removeEngine) {
     const inst = state!.installed!;
+    // Read before dockerd stops and daemon.json loses the keys the extension owned (a
+    // "--data-root" from docker.options is one of them).
+    const roots = await dataRootsOf(status.active ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined, current, launch);
     rep.add('service', 'transitioning', 'stopping dockerd');
     await services.stop();
     for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
@@ -466,11 +469,25 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     const r = await cmd.run(argv[0]!, argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
     opts.log.debug({ event: 'package command', argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
     if (r.exitCode !== 0) throw new StepFailedError(`${argv.slice(0, 1).join(' ')} could not remove ${names.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
-    const dataRoot = typeof desired.config['data-root'] === 'string' ? (desired.config['data-root'] as string) : '/var/lib/docker';
-    await removeDataRoot(fs, dataRoot);
+    const purged: string[] = [];
+    for (const dir of roots) {
+      const why = await whyNotPurge(fs, dir);
+      if (why) {
+        if (dir !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${dir} is kept: ${why}; remove it yourself if its images, containers and volumes are no longer wanted`);
+        continue;
+      }
+      await removeDataRoot(fs, dir);
+      purged.push(dir);
+    }
     await fs.remove(`${opts.stateDir.replace(/\/+$/, '')}/engine-state.json`);
-    rep.add('engine', 'success', `removed ${names.join(' ')} and ${dataRoot}`);
-    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed with its images and containers.` };
+    rep.add('engine', 'success', `removed ${names.join(' ')}${purged.length ? ` and emptied ${purged.join(', ')}` : ''}`);
+    const kept = roots.filter((r) => !purged.includes(r) && r !== DEFAULT_DATA_ROOT);
+    const data = purged.length
+      ? ` with its images, containers and volumes (${purged.join(' and ')} emptied)${kept.length ? `; ${kept.join(', ')} kept (see the warnings)` : ''}`
+      : kept.length
+        ? `; its images, containers and volumes in ${kept.join(', ')} are kept (see the warnings)`
+        : '';
+    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed${data}.` };
   }
 
   const ctx: ApplyContext = {
@@ -499,6 +516,32 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     warnings,
     summary: `Extension configuration removed; dockerd serves the local socket only${result.action !== 'none' ? ` (${past(result.action)})` : ''}. Engine, images and containers are kept.`,
   };
+}
+
+const DEFAULT_DATA_ROOT = '/var/lib/docker';
+
+/**
+ * Where dockerd keeps images, containers and volumes: what the running dockerd says (GET /info
+ * DockerRootDir), else daemon.json's "data-root" (or the old "graph"), else a --data-root on its
+ * command line; and the package default, which an earlier configuration may have filled.
+ * removeOnUninstall purges them all: an admin who asks for the engine to go expects its storage
+ * to go with it, wherever they moved it, and the summary says which directories were emptied.
+ */
+async function dataRootsOf(info: DaemonInfo | undefined, current: JsonObject, launch: DaemonLaunch): Promise<string[]> {
+  const fromFile = typeof current['data-root'] === 'string' ? current['data-root'] : typeof current.graph === 'string' ? current.graph : undefined;
+  const flag = translateFlags([...launch.replaceableArgs, ...launch.fixedArgs], { context: 'unit' }).config['data-root'];
+  const roots = [info?.rootDir, fromFile, typeof flag === 'string' ? flag : undefined, DEFAULT_DATA_ROOT].filter((r): r is string => typeof r === 'string' && r !== '');
+  return [...new Set(roots.map((r) => r.replace(/\/+$/, '') || '/'))];
+}
+
+/** A directory is emptied only when it is Docker's: never a system directory, and only with Docker's own layout in it. */
+async function whyNotPurge(fs: FileSystem, dir: string): Promise<string | undefined> {
+  if (!dir.startsWith('/') || dir.split('/').includes('..')) return 'it is not an absolute path';
+  if (['/', '/var', '/var/lib', '/mnt', '/media', '/home', '/root', '/srv', '/opt', '/tmp', '/usr', '/etc', '/boot', '/data', '/datadrive'].includes(dir)) return 'it is a system or mount directory, not one Docker made';
+  if (!(await fs.exists(dir))) return 'it does not exist';
+  const names = await fs.list(dir);
+  if (names.length > 0 && !names.some((n) => ['image', 'containers', 'volumes', 'overlay2', 'buildkit', 'network', 'engine-id'].includes(n))) return 'it does not hold Docker\'s layout (image, containers, volumes)';
+  return undefined;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface DaemonInfo {
   swarmActive?: boolean;
   /** live-restore as the running dockerd has it (a SIGHUP changes it without a restart). */
   liveRestore?: boolean;
+  /** DockerRootDir: where this dockerd keeps images, containers and volumes. */
+  rootDir?: string;
 }
 
 export interface PlainProbe {
@@ -134,11 +136,12 @@ export class NodeDaemonProbe implements DaemonProbe {
     const r = await httpGet({ socketPath, path: '/info' }, timeoutMs);
     if (r.status !== 200) return undefined;
     try {
-      const info = JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string }; LiveRestoreEnabled?: boolean };
+      const info = JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string }; LiveRestoreEnabled?: boolean; DockerRootDir?: string };
       const state = info.Swarm?.LocalNodeState;
       return {
         ...(state !== undefined ? { swarmActive: state !== 'inactive' && state !== '' } : {}),
         ...(typeof info.LiveRestoreEnabled === 'boolean' ? { liveRestore: info.LiveRestoreEnabled } : {}),
+        ...(typeof info.DockerRootDir === 'string' && info.DockerRootDir !== '' ? { rootDir: info.DockerRootDir } : {}),
       };
     } catch {
       return undefined;
