@@ -7,10 +7,10 @@ import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type Serv
 import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
-import { isObject } from './options.js';
+import { deepEqual, isObject } from './options.js';
 import type { ConfigPlan, ServiceAction } from './plan.js';
 import { recordStep } from './progress.js';
-import { readRollback, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
+import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
   fs: FileSystem;
@@ -65,10 +65,11 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
   // The plan's steps in order, each one recorded when it finished. Every file is written whole
   // (a temporary file renamed over it), so at any kill a file holds its old or its new content.
   if (changing) {
+    const previous = await readState(fs, ctx.stateDir);
     try {
       for (const s of plan.steps) {
         if (s.kind === 'save-state') {
-          await writeState(fs, ctx.stateDir, newState);
+          await writeState(fs, ctx.stateDir, inFlightState(previous, newState));
         } else if (s.kind === 'write-file') {
           const { data, mode } = plan.contents.get(s.path)!;
           await fs.mkdirp(s.path.slice(0, s.path.lastIndexOf('/')) || '/', 0o755);
@@ -79,6 +80,10 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
           await fs.chmod(s.path, s.mode);
         } else continue;
         await step(s.kind === 'save-state' ? s.kind : `${s.kind} ${s.path}`);
+      }
+      if (!deepEqual(JSON.parse(JSON.stringify(inFlightState(previous, newState))), JSON.parse(JSON.stringify(newState)))) {
+        await writeState(fs, ctx.stateDir, newState);
+        await step('save-state final');
       }
     } catch (e) {
       if (rollback) await restoreSnapshot(fs, rollback.entries);

@@ -10,7 +10,7 @@ import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
-import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
+import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
@@ -347,7 +347,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   try {
     result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir));
     if (p.liveRestoreHandover) {
-      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx);
+      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx, p.newState);
       rep.add('service', 'success', 'live-restore switched off by SIGHUP; no container was stopped');
     }
   } catch (e) {
@@ -422,7 +422,8 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
       files: observedFiles,
       running: status.active || removeEngine,
       enabled: true,
-      interrupted: false,
+      // An uninstall killed between its writes and its restart: dockerd still serves what the files no longer say.
+      interrupted: interruptedBeforeProof(await readRollback(fs, opts.stateDir)),
       stateChanged: state !== undefined,
       statePath: statePath(opts.stateDir),
     },
@@ -502,11 +503,11 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     onProgress: (m) => rep.add('service', 'transitioning', m),
   };
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
-  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx);
+  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx, newState);
   await removeEmptyDropInDir(fs, layout, config.removals);
   // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
   if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
-  else await writeState(fs, opts.stateDir, newState);
+  else await writeState(fs, opts.stateDir, { ...newState, daemonJson: { ...newState.daemonJson, owned: desired.owned } });
   rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
   rep.add('verify', 'success', result.verify.checks.join('; '));
   return {
@@ -574,6 +575,8 @@ interface LiveRestoreHandover {
   final: JsonObject;
   finalWanted: boolean;
   mode: number;
+  /** The keys owned without the handover's live-restore (recorded as owned while it is in the file). */
+  ownedBefore: OwnedKeys;
 }
 
 /**
@@ -585,14 +588,19 @@ interface LiveRestoreHandover {
 async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired: DesiredState, launch: DaemonLaunch, fs: FileSystem, layout: EngineLayout): Promise<LiveRestoreHandover | undefined> {
   // From a unit's --live-restore it stays on anyway (and daemon.json may not name it).
   if (running?.liveRestore !== true || desired.config['live-restore'] === true || liveRestoreOnCommandLine(launch)) return undefined;
-  const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 };
+  const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644, ownedBefore: desired.owned };
   desired.config = { ...desired.config, 'live-restore': true };
   desired.configFileWanted = true;
+  // The key is the extension's while the handover has it in the file: a run killed before the
+  // handover ends must find it owned, or the next run would keep it as the admin's for good.
+  if (!('live-restore' in desired.owned)) {
+    desired.owned = { ...desired.owned, 'live-restore': 'live-restore' in handover.final ? { hadPrior: true, prior: handover.final['live-restore']! } : { hadPrior: false } };
+  }
   return handover;
 }
 
-/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file. */
-async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext): Promise<void> {
+/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file and record. */
+async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext, state: EngineState): Promise<void> {
   const { fs, services, probe, clock, layout, log } = ctx;
   await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...h.final, 'live-restore': false }), h.mode);
   stepFinished();
@@ -609,4 +617,7 @@ async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredStat
   else await fs.remove(layout.daemonJson);
   stepFinished();
   desired.config = h.final;
+  desired.owned = h.ownedBefore;
+  await writeState(fs, ctx.stateDir, { ...state, daemonJson: { ...state.daemonJson, owned: h.ownedBefore } });
+  stepFinished();
 }

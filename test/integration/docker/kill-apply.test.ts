@@ -15,7 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { build } from 'esbuild';
 import { parseSettings } from '../../../handler/agent/settings.js';
-import { reconcileEngine } from '../../../handler/docker/engine.js';
+import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
 import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
 import { readRollback } from '../../../handler/docker/state.js';
 import { silentLogger } from '../../../handler/log/logger.js';
@@ -53,17 +53,7 @@ d('(integration) kill -9 after every step of an apply', () => {
     certs = makeCertSet(path.join(sb.dir, 'certs'));
     rotated = makeLeaf(certs.dir, certs, 'server-b', { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', eku: 'serverAuth' });
     driver = path.join(sb.dir, 'apply-driver.cjs');
-    await build({
-      entryPoints: [path.resolve('test/support/apply-driver.ts')],
-      outfile: driver,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-      define: { 'import.meta.url': '__importMetaUrl' },
-      logLevel: 'error',
-    });
+    await bundleDriver(driver);
     a = { public: { docker: { port: await freePort(), options: ['--label', 'gen=a'] } }, protected: { certs: certsSetting(certs) } };
     b = {
       public: { docker: { port: await freePort(), options: ['--label', 'gen=b', '--log-opt', 'max-size=10m'] } },
@@ -151,6 +141,98 @@ d('(integration) kill -9 after every step of an apply', () => {
     expect(kills).toEqual(['snapshot', 'save-state', 'write-file /etc/docker/daemon.json', 'restart-service']);
   }, 600_000);
 });
+
+d('(integration) kill -9 after every step of an uninstall', () => {
+  let sb: Sandbox;
+  let certs: CertSet;
+  let driver: string;
+  const log = silentLogger();
+  const files = () => Object.fromEntries(FILES.map((f) => [f, readOrUndefined(sb.fs.resolve(f))]));
+
+  beforeAll(async () => {
+    sb = createSandbox();
+    certs = makeCertSet(path.join(sb.dir, 'certs'));
+    driver = path.join(sb.dir, 'apply-driver.cjs');
+    await bundleDriver(driver);
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('killed after each step, the next uninstall converges: no listener, no files of the extension, dockerd serving', async () => {
+    const port = await freePort();
+    const a: Settings = { public: { docker: { port } }, protected: { certs: certsSetting(certs) } };
+    const enable = () => reconcileEngine(parseSettings(a.public, a.protected), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+    const remove = () => removeEngineConfig(sb.ports(), { log, stateDir: sb.stateDir, removeEngine: false, layout: sb.layout });
+    const ca = pem(certs.ca);
+    const client = { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) };
+    await enable();
+    const old = files();
+    await remove();
+    const gone = files();
+    expect(Object.values(gone).every((v) => v === undefined)).toBe(true);
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      await enable();
+      expect(files()).toEqual(old);
+      const settingsFile = path.join(sb.dir, 'settings.json');
+      writeFileSync(settingsFile, JSON.stringify({ public: {}, protected: {}, remove: true }), { mode: 0o600 });
+      const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
+      if (r.signal !== 'SIGKILL') {
+        expect(r.stdout).toMatch(/"ok":true/);
+        break;
+      }
+      // Two files have a stage between by design, each written whole: daemon.json during the
+      // live-restore handover (only the key, set to false), the record of the extension's keys
+      // until the handover is done.
+      for (const f of FILES) {
+        const now = files()[f];
+        const handover = f === '/etc/docker/daemon.json' && now !== undefined && JSON.stringify(Object.keys(JSON.parse(now))) === '["live-restore"]';
+        const record = f.endsWith('/engine-state.json') && now !== undefined && JSON.parse(now).version === 1;
+        expect({ f, ok: [old[f], gone[f]].includes(now) || handover || record }).toEqual({ f, ok: true });
+      }
+      expect(await waitPing(sb.socket)).toBe('OK');
+      const starts = sb.starts();
+      kills.push((await readRollback(sb.fs, sb.stateDir))?.done?.at(-1) ?? '(after the proof)');
+      await remove();
+      expect(sb.starts() - starts).toBeLessThanOrEqual(1);
+      expect(files()).toEqual(gone);
+      expect(await waitPing(sb.socket)).toBe('OK');
+      expect((await tlsPing(port, client)).error).toBe('ECONNREFUSED');
+    }
+    expect(kills).toEqual([
+      'snapshot',
+      'save-state',
+      'write-file /etc/docker/daemon.json', // live-restore kept for the restart (the handover)
+      'remove-file /etc/docker/ca.pem',
+      'remove-file /etc/docker/cert.pem',
+      'remove-file /etc/docker/key.pem',
+      'save-state final',
+      'restart-service',
+      'verify',
+      // the live-restore handover, once the restart is proved: "live-restore": false written,
+      // SIGHUP, daemon.json removed, the record without the key
+      '(after the proof)',
+      '(after the proof)',
+      '(after the proof)',
+      '(after the proof)',
+    ]);
+  }, 600_000);
+});
+
+async function bundleDriver(outfile: string): Promise<void> {
+  await build({
+    entryPoints: [path.resolve('test/support/apply-driver.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__importMetaUrl' },
+    logLevel: 'error',
+  });
+}
 
 function readOrUndefined(p: string): string | undefined {
   try {
