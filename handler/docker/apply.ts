@@ -4,13 +4,14 @@ import { READ_LIMITS } from '../system/ports.js';
 import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, FileSystem } from '../system/ports.js';
-import { dockerdFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
+import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
-import { isObject } from './options.js';
+import { deepEqual, isObject } from './options.js';
 import type { ConfigPlan, ServiceAction } from './plan.js';
-import { readRollback, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
+import { recordStep } from './progress.js';
+import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
   fs: FileSystem;
@@ -50,20 +51,41 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
 
   // A record left by an interrupted run holds the last configuration that served: keep it.
   let rollback = await readRollback(fs, ctx.stateDir);
+  if (rollback?.done?.includes('verify')) {
+    // Killed after its proof, before it cleared the record: that apply is complete.
+    await fs.remove(rollbackPath(ctx.stateDir));
+    rollback = undefined;
+  }
+  const step = (name: string) => recordStep(fs, ctx.stateDir, rollback, name);
   if (changing && !rollback) {
     rollback = { createdAt: new Date(ctx.clock.now()).toISOString(), entries: await snapshot(fs, touchedPaths(plan, ctx.layout, statePathValue)), wasRunning: before.active };
     await writeRollback(fs, ctx.stateDir, rollback);
+    await step('snapshot');
   }
 
+  // The plan's steps in order, each one recorded when it finished. Every file is written whole
+  // (a temporary file renamed over it), so at any kill a file holds its old or its new content.
   if (changing) {
+    const previous = await readState(fs, ctx.stateDir);
     try {
-      await writeState(fs, ctx.stateDir, newState);
-      for (const [path, { data, mode }] of plan.contents) {
-        await fs.mkdirp(path.slice(0, path.lastIndexOf('/')) || '/', 0o755);
-        await fs.writeAtomic(path, data, mode);
+      for (const s of plan.steps) {
+        if (s.kind === 'save-state') {
+          await writeState(fs, ctx.stateDir, inFlightState(previous, newState));
+        } else if (s.kind === 'write-file') {
+          const { data, mode } = plan.contents.get(s.path)!;
+          await fs.mkdirp(s.path.slice(0, s.path.lastIndexOf('/')) || '/', 0o755);
+          await fs.writeAtomic(s.path, data, mode);
+        } else if (s.kind === 'remove-file') {
+          await fs.remove(s.path);
+        } else if (s.kind === 'chmod') {
+          await fs.chmod(s.path, s.mode);
+        } else continue;
+        await step(s.kind === 'save-state' ? s.kind : `${s.kind} ${s.path}`);
       }
-      for (const p of plan.removals) await fs.remove(p);
-      for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
+      if (!deepEqual(JSON.parse(JSON.stringify(inFlightState(previous, newState))), JSON.parse(JSON.stringify(newState)))) {
+        await writeState(fs, ctx.stateDir, newState);
+        await step('save-state final');
+      }
     } catch (e) {
       // dockerd has not been touched yet: it keeps serving what it read at its last start.
       let restored = 'The previous files were restored';
@@ -81,28 +103,45 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
       );
     }
   } else {
-    for (const c of plan.chmods) await fs.chmod(c.path, c.mode);
+    for (const c of plan.chmods) {
+      await fs.chmod(c.path, c.mode);
+      await step(`chmod ${c.path}`);
+    }
   }
 
   const result: ApplyResult = { action: plan.action, verify: { ok: false, checks: [] } };
   if (before.pid !== undefined) result.pidBefore = before.pid;
   let failure: string | undefined;
+  let reloadRejected: string | undefined;
   try {
-    if (plan.daemonReload) await services.daemonReload();
-    if (plan.enable) await services.enable();
+    if (plan.daemonReload) {
+      await services.daemonReload();
+      await step('daemon-reload');
+    }
+    if (plan.enable) {
+      await services.enable();
+      await step('enable-service');
+    }
     if (plan.action !== 'none') ctx.onProgress?.(`${verb(plan.action)} dockerd: ${plan.reasons.join('; ')}`);
     if (plan.action === 'start') await services.start();
     else if (plan.action === 'restart') await services.restart();
-    else if (plan.action === 'reload') await services.reload();
+    else if (plan.action === 'reload') {
+      const r = await provenReload(verifySpec.socketPath, ctx);
+      if (r.restarted) result.action = 'restart';
+      if (r.rejected !== undefined) reloadRejected = r.rejected;
+    }
+    if (plan.action !== 'none') await step(`${result.action}-service`);
   } catch (e) {
     failure = (e as Error).message;
   }
+  if (reloadRejected !== undefined) failure = `dockerd refused to reload the new configuration: ${reloadRejected}`;
   if (failure === undefined) {
-    result.verify = await verifyServes(verifySpec, ctx, plan.action !== 'none');
+    result.verify = await verifyServes(verifySpec, ctx, result.action !== 'none' && result.action !== 'reload');
     if (!result.verify.ok) failure = result.verify.failure;
   }
 
   if (failure === undefined) {
+    await step('verify');
     const after = await services.status();
     if (after.pid !== undefined) result.pidAfter = after.pid;
     await fs.remove(rollbackPath(ctx.stateDir));
@@ -128,6 +167,19 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     }
   }
 
+  if (reloadRejected !== undefined && rollback) {
+    // dockerd kept the configuration it ran before the SIGHUP: the files go back to it, and
+    // nothing is restarted (a restart would start it with what it just refused).
+    ctx.onProgress?.(`dockerd refused the new configuration on reload (${reloadRejected}); restoring the previous files`);
+    await restoreSnapshot(fs, rollback.entries);
+    await fs.remove(rollbackPath(ctx.stateDir));
+    const v = await verifyServes(await verifySpecFromSnapshot(rollback.entries, ctx), ctx, false);
+    const tail = v.ok
+      ? `The previous files were restored; dockerd did not apply the change and serves its previous configuration (verified: ${v.checks.join('; ')}).`
+      : `The previous files were restored, but dockerd does not serve: ${v.failure}.`;
+    throw new StepFailedError(`${failure}. ${tail}`, 'EDOCKERDRELOAD');
+  }
+
   const daemonLog = await services.recentLog(50).catch(() => '');
   const reason = dockerdFailureReason(daemonLog) ?? failure;
   log.error({ event: 'dockerd failed with the new configuration', action: plan.action, failure, dockerdLog: daemonLog.slice(-4000) });
@@ -146,6 +198,30 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     ? `The previous configuration was restored and dockerd serves it again (verified: ${back.checks.join('; ')}).`
     : `The previous configuration was restored, but dockerd does not serve it either: ${back.failure}.`;
   throw new StepFailedError(`dockerd did not come up with the new configuration: ${reason}. ${tail}`, 'EDOCKERD');
+}
+
+/**
+ * SIGHUP, proved by dockerd's own "reload" event (see ReloadWatch). `rejected` carries dockerd's
+ * reason when it refused; when its events cannot be watched the reload cannot be proved, so
+ * dockerd is restarted instead (the one way to know it runs the file as written).
+ */
+async function provenReload(socketPath: string, ctx: ApplyContext): Promise<{ restarted: boolean; rejected?: string }> {
+  const { services, probe, log } = ctx;
+  const watch = await probe.watchReload(socketPath, 5_000);
+  if (!watch) {
+    log.warn({ event: 'dockerd reload cannot be proved (no event stream); restarting instead' });
+    ctx.onProgress?.('cannot watch dockerd confirm a reload; restarting it instead');
+    await services.restart();
+    return { restarted: true };
+  }
+  try {
+    await services.reload();
+    if (await watch.reloaded(15_000)) return { restarted: false };
+  } finally {
+    watch.close();
+  }
+  const daemonLog = await services.recentLog(50).catch(() => '');
+  return { restarted: false, rejected: reloadFailureReason(daemonLog) ?? 'it did not report a reload within 15 s and logged no reason' };
 }
 
 async function rollBack(entries: readonly SnapshotEntry[], wasRunning: boolean, ctx: ApplyContext): Promise<VerifyResult> {
@@ -196,8 +272,9 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
         // The admin's own CA, wherever dockerd reads it (/etc/ssl/certs holds links).
         return ctx.fs.readText(daemonPath, { followLinks: true, maxBytes: READ_LIMITS.certificate });
       };
-      const ca = await read(config.tlscacert);
-      const cert = await read(config.tlscert);
+      const ca = await read(config.tlscacert).catch(() => undefined);
+      const cert = await read(config.tlscert).catch(() => undefined);
+      if (ca === undefined) spec.tcp.listenOnly = `the TLS listener of the restored configuration, whose CA ${String(config.tlscacert)} could not be read`;
       if (ca !== undefined) {
         spec.tcp.tls = { caPem: ca };
         const fp = cert !== undefined ? fingerprintOf(cert) : undefined;
@@ -235,7 +312,11 @@ export async function verifyServes(spec: VerifySpec, ctx: ApplyContext, justStar
     await clock.sleep(pollMs);
   }
 
-  if (spec.tcp) {
+  if (spec.tcp?.listenOnly !== undefined) {
+    const { host, port, listenOnly } = spec.tcp;
+    const c = await probe.probeTcp(host, port, 5_000);
+    checks.push(c.ok ? `${host}:${port} accepts connections (${listenOnly})` : `${host}:${port} does not accept connections (${c.detail}); ${listenOnly}, so the enable does not depend on it`);
+  } else if (spec.tcp) {
     const { host, port } = spec.tcp;
     for (;;) {
       if (spec.tcp.tls) {

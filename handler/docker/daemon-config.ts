@@ -102,6 +102,13 @@ export interface VerifySpec {
     port: number;
     /** tlsverify: the CA to check the server against, and the certificate it must serve. */
     tls?: { caPem: string; certFingerprint256?: string };
+    /**
+     * A listener the extension did not configure (the admin's own `hosts` in daemon.json or the
+     * unit), possibly with TLS settings the extension holds no certificates for: the proof only
+     * checks that the port accepts connections, and a port that does not is reported, never an
+     * error of the enable. The text says whose it is.
+     */
+    listenOnly?: string;
   };
 }
 

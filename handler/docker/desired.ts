@@ -230,7 +230,11 @@ export function computeDesired(inp: DesiredInput): DesiredState {
   const target = tcpHost ? tcpTarget(tcpHost) : undefined;
   if (target) {
     verify.tcp = { ...target };
-    if (merged.config.tlsverify === true && certs) {
+    if (!tcp) {
+      // Not ours: dockerd serves it with whatever TLS settings the admin gave it (a plain HTTP
+      // probe of a TLS port gets 400), and it is the admin's to keep working.
+      verify.tcp.listenOnly = `the TCP listener ${tcpHost} from ${asStrings(foreignOnly.hosts) ? layout.daemonJson : 'dockerd\'s command line'}, not configured by the extension`;
+    } else if (merged.config.tlsverify === true && certs) {
       verify.tcp.tls = { caPem: certs.ca, certFingerprint256: fingerprintOf(certs.cert) };
     }
   }

@@ -10,13 +10,14 @@ import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
-import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf } from './daemon-config.js';
+import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
-import { translateDockerOptions } from './options.js';
+import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
-import { readRollback, readState, statePath, writeState } from './state.js';
+import { readRollback, readState, statePath, writeState, type RollbackRecord } from './state.js';
+import { stepFinished } from './progress.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual, type JsonObject } from './options.js';
@@ -220,12 +221,13 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
       files: observedFiles,
       running: status.active,
       enabled: status.enabled,
-      interrupted: (await readRollback(fs, opts.stateDir)) !== undefined,
+      interrupted: interruptedBeforeProof(await readRollback(fs, opts.stateDir)),
       stateChanged: !deepEqual(JSON.parse(JSON.stringify(previousState ?? null)), JSON.parse(JSON.stringify(newState))),
       statePath: statePath(opts.stateDir),
     },
     layout,
   );
+  refuseHandStarted(launch, config.action);
   if (install.action === 'install') {
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
@@ -233,6 +235,28 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
+}
+
+/**
+ * A dockerd started by hand with flags of its own (see DirectServiceManager.handStarted) is not
+ * restarted with the extension's command line, which would silently drop them; nor reloaded,
+ * since it may read another file. The admin decides. Checked before anything is written.
+ */
+function refuseHandStarted(launch: DaemonLaunch, action: ServiceAction | 'stop'): void {
+  const hand = launch.handStarted;
+  if (!hand || action === 'none' || action === 'start') return;
+  const flags = hand.foreignArgs.join(' ');
+  const shown = flags.length > 300 ? `${flags.slice(0, 300)}…` : flags;
+  throw new ConfigError(
+    `dockerd (pid ${hand.pid}) was started by hand with ${shown}, which the extension does not pass; to ${action} it with the extension's command line would drop ${hand.foreignArgs.length === 1 ? 'that flag' : 'those flags'}. ` +
+      `Move them into "docker.options" (or daemon.json), stop that dockerd (kill ${hand.pid}), and run enable again: the extension then starts dockerd itself. Nothing was changed.`,
+    'EHANDSTARTED',
+  );
+}
+
+/** An apply left its record behind before it proved the configuration (see progress.ts). */
+function interruptedBeforeProof(rec: RollbackRecord | undefined): boolean {
+  return rec !== undefined && !(rec.done ?? []).includes('verify');
 }
 
 /** What a not-yet-installed engine's unit will look like (dry run only). */
@@ -323,7 +347,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   try {
     result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir));
     if (p.liveRestoreHandover) {
-      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx);
+      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx, p.newState);
       rep.add('service', 'success', 'live-restore switched off by SIGHUP; no container was stopped');
     }
   } catch (e) {
@@ -398,12 +422,14 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
       files: observedFiles,
       running: status.active || removeEngine,
       enabled: true,
-      interrupted: false,
+      // An uninstall killed between its writes and its restart: dockerd still serves what the files no longer say.
+      interrupted: interruptedBeforeProof(await readRollback(fs, opts.stateDir)),
       stateChanged: state !== undefined,
       statePath: statePath(opts.stateDir),
     },
     layout,
   );
+  refuseHandStarted(launch, removeEngine ? 'stop' : config.action);
   const newState: EngineState = {
     version: 1,
     daemonJson: { path: layout.daemonJson, owned: desired.owned, created: state?.daemonJson.created ?? false },
@@ -425,6 +451,9 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
 
   if (removeEngine) {
     const inst = state!.installed!;
+    // Read before dockerd stops and daemon.json loses the keys the extension owned (a
+    // "--data-root" from docker.options is one of them).
+    const roots = await dataRootsOf(status.active ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined, current, launch);
     rep.add('service', 'transitioning', 'stopping dockerd');
     await services.stop();
     for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
@@ -441,11 +470,25 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     const r = await cmd.run(argv[0]!, argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
     opts.log.debug({ event: 'package command', argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
     if (r.exitCode !== 0) throw new StepFailedError(`${argv.slice(0, 1).join(' ')} could not remove ${names.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
-    const dataRoot = typeof desired.config['data-root'] === 'string' ? (desired.config['data-root'] as string) : '/var/lib/docker';
-    await removeDataRoot(fs, dataRoot);
+    const purged: string[] = [];
+    for (const dir of roots) {
+      const why = await whyNotPurge(fs, dir);
+      if (why) {
+        if (dir !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${dir} is kept: ${why}; remove it yourself if its images, containers and volumes are no longer wanted`);
+        continue;
+      }
+      await removeDataRoot(fs, dir);
+      purged.push(dir);
+    }
     await fs.remove(`${opts.stateDir.replace(/\/+$/, '')}/engine-state.json`);
-    rep.add('engine', 'success', `removed ${names.join(' ')} and ${dataRoot}`);
-    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed with its images and containers.` };
+    rep.add('engine', 'success', `removed ${names.join(' ')}${purged.length ? ` and emptied ${purged.join(', ')}` : ''}`);
+    const kept = roots.filter((r) => !purged.includes(r) && r !== DEFAULT_DATA_ROOT);
+    const data = purged.length
+      ? ` with its images, containers and volumes (${purged.join(' and ')} emptied)${kept.length ? `; ${kept.join(', ')} kept (see the warnings)` : ''}`
+      : kept.length
+        ? `; its images, containers and volumes in ${kept.join(', ')} are kept (see the warnings)`
+        : '';
+    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed${data}.` };
   }
 
   const ctx: ApplyContext = {
@@ -460,11 +503,11 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     onProgress: (m) => rep.add('service', 'transitioning', m),
   };
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
-  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx);
+  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx, newState);
   await removeEmptyDropInDir(fs, layout, config.removals);
   // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
   if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
-  else await writeState(fs, opts.stateDir, newState);
+  else await writeState(fs, opts.stateDir, { ...newState, daemonJson: { ...newState.daemonJson, owned: desired.owned } });
   rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
   rep.add('verify', 'success', result.verify.checks.join('; '));
   return {
@@ -474,6 +517,32 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     warnings,
     summary: `Extension configuration removed; dockerd serves the local socket only${result.action !== 'none' ? ` (${past(result.action)})` : ''}. Engine, images and containers are kept.`,
   };
+}
+
+const DEFAULT_DATA_ROOT = '/var/lib/docker';
+
+/**
+ * Where dockerd keeps images, containers and volumes: what the running dockerd says (GET /info
+ * DockerRootDir), else daemon.json's "data-root" (or the old "graph"), else a --data-root on its
+ * command line; and the package default, which an earlier configuration may have filled.
+ * removeOnUninstall purges them all: an admin who asks for the engine to go expects its storage
+ * to go with it, wherever they moved it, and the summary says which directories were emptied.
+ */
+async function dataRootsOf(info: DaemonInfo | undefined, current: JsonObject, launch: DaemonLaunch): Promise<string[]> {
+  const fromFile = typeof current['data-root'] === 'string' ? current['data-root'] : typeof current.graph === 'string' ? current.graph : undefined;
+  const flag = translateFlags([...launch.replaceableArgs, ...launch.fixedArgs], { context: 'unit' }).config['data-root'];
+  const roots = [info?.rootDir, fromFile, typeof flag === 'string' ? flag : undefined, DEFAULT_DATA_ROOT].filter((r): r is string => typeof r === 'string' && r !== '');
+  return [...new Set(roots.map((r) => r.replace(/\/+$/, '') || '/'))];
+}
+
+/** A directory is emptied only when it is Docker's: never a system directory, and only with Docker's own layout in it. */
+async function whyNotPurge(fs: FileSystem, dir: string): Promise<string | undefined> {
+  if (!dir.startsWith('/') || dir.split('/').includes('..')) return 'it is not an absolute path';
+  if (['/', '/var', '/var/lib', '/mnt', '/media', '/home', '/root', '/srv', '/opt', '/tmp', '/usr', '/etc', '/boot', '/data', '/datadrive'].includes(dir)) return 'it is a system or mount directory, not one Docker made';
+  if (!(await fs.exists(dir))) return 'it does not exist';
+  const names = await fs.list(dir);
+  if (names.length > 0 && !names.some((n) => ['image', 'containers', 'volumes', 'overlay2', 'buildkit', 'network', 'engine-id'].includes(n))) return 'it does not hold Docker\'s layout (image, containers, volumes)';
+  return undefined;
 }
 
 /**
@@ -506,6 +575,8 @@ interface LiveRestoreHandover {
   final: JsonObject;
   finalWanted: boolean;
   mode: number;
+  /** The keys owned without the handover's live-restore (recorded as owned while it is in the file). */
+  ownedBefore: OwnedKeys;
 }
 
 /**
@@ -517,17 +588,24 @@ interface LiveRestoreHandover {
 async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired: DesiredState, launch: DaemonLaunch, fs: FileSystem, layout: EngineLayout): Promise<LiveRestoreHandover | undefined> {
   // From a unit's --live-restore it stays on anyway (and daemon.json may not name it).
   if (running?.liveRestore !== true || desired.config['live-restore'] === true || liveRestoreOnCommandLine(launch)) return undefined;
-  const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644 };
+  const handover = { final: desired.config, finalWanted: desired.configFileWanted, mode: (await fs.stat(layout.daemonJson))?.mode ?? 0o644, ownedBefore: desired.owned };
   desired.config = { ...desired.config, 'live-restore': true };
   desired.configFileWanted = true;
+  // The key is the extension's while the handover has it in the file: a run killed before the
+  // handover ends must find it owned, or the next run would keep it as the admin's for good.
+  if (!('live-restore' in desired.owned)) {
+    desired.owned = { ...desired.owned, 'live-restore': 'live-restore' in handover.final ? { hadPrior: true, prior: handover.final['live-restore']! } : { hadPrior: false } };
+  }
   return handover;
 }
 
-/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file. */
-async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext): Promise<void> {
+/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file and record. */
+async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext, state: EngineState): Promise<void> {
   const { fs, services, probe, clock, layout, log } = ctx;
   await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...h.final, 'live-restore': false }), h.mode);
+  stepFinished();
   await services.reload();
+  stepFinished();
   const deadline = clock.now() + 15_000;
   let off = false;
   while (!off && clock.now() < deadline) {
@@ -537,5 +615,9 @@ async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredStat
   if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
   if (h.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(h.final), h.mode);
   else await fs.remove(layout.daemonJson);
+  stepFinished();
   desired.config = h.final;
+  desired.owned = h.ownedBefore;
+  await writeState(fs, ctx.stateDir, { ...state, daemonJson: { ...state.daemonJson, owned: h.ownedBefore } });
+  stepFinished();
 }

@@ -28,6 +28,8 @@ export interface DaemonInfo {
   swarmActive?: boolean;
   /** live-restore as the running dockerd has it (a SIGHUP changes it without a restart). */
   liveRestore?: boolean;
+  /** DockerRootDir: where this dockerd keeps images, containers and volumes. */
+  rootDir?: string;
 }
 
 export interface PlainProbe {
@@ -35,12 +37,28 @@ export interface PlainProbe {
   detail: string;
 }
 
+/**
+ * A subscription to dockerd's daemon events, opened before a SIGHUP. dockerd sends the daemon
+ * event "reload" only after it applied a new configuration; one it rejects (invalid JSON, a
+ * default runtime that does not exist, a flag also in the file) it only logs, and it keeps serving
+ * the old one, so a ping after the SIGHUP proves nothing.
+ */
+export interface ReloadWatch {
+  /** True once dockerd reported a reload; false when `timeoutMs` passed without one. */
+  reloaded(timeoutMs: number): Promise<boolean>;
+  close(): void;
+}
+
 export interface DaemonProbe {
+  /** Subscribes to dockerd's reload events; undefined when it cannot (then a reload cannot be proved). */
+  watchReload(socketPath: string, timeoutMs: number): Promise<ReloadWatch | undefined>;
   pingSocket(socketPath: string, timeoutMs: number): Promise<SocketPing>;
   /** What GET /info says about swarm membership and live-restore; undefined when dockerd does not answer. */
   info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined>;
   probeTls(host: string, port: number, caPem: string, timeoutMs: number): Promise<TlsProbe>;
   probePlain(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
+  /** A TCP connection only: the port accepts connections (nothing is sent, so nothing is logged). */
+  probeTcp(host: string, port: number, timeoutMs: number): Promise<PlainProbe>;
 }
 
 export class NodeDaemonProbe implements DaemonProbe {
@@ -63,15 +81,67 @@ export class NodeDaemonProbe implements DaemonProbe {
     return out;
   }
 
+  watchReload(socketPath: string, timeoutMs: number): Promise<ReloadWatch | undefined> {
+    return new Promise((resolve) => {
+      let text = '';
+      let open = false;
+      let seen = false;
+      let notify: (() => void) | undefined;
+      const filters = encodeURIComponent(JSON.stringify({ type: ['daemon'], event: ['reload'] }));
+      const sock = net.createConnection(socketPath);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve(undefined);
+      }, timeoutMs);
+      sock.once('connect', () => sock.write(`GET /events?filters=${filters} HTTP/1.1\r\nHost: docker\r\n\r\n`));
+      sock.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+        if (!open) {
+          if (!text.includes('\r\n')) return;
+          clearTimeout(timer);
+          if (!/^HTTP\/1\.[01] 200 /.test(text)) {
+            sock.destroy();
+            resolve(undefined);
+            return;
+          }
+          open = true;
+          resolve({
+            reloaded: (ms) =>
+              new Promise<boolean>((done) => {
+                if (seen) return done(true);
+                const t = setTimeout(() => done(false), ms);
+                notify = () => {
+                  clearTimeout(t);
+                  done(true);
+                };
+              }),
+            close: () => sock.destroy(),
+          });
+        }
+        // The filter lets only reload events through; the body is chunked JSON, one per event.
+        if (!seen && /"Action":"reload"/.test(text)) {
+          seen = true;
+          notify?.();
+        }
+        if (text.length > 65_536) text = text.slice(-1024);
+      });
+      sock.once('error', () => {
+        clearTimeout(timer);
+        if (!open) resolve(undefined);
+      });
+    });
+  }
+
   async info(socketPath: string, timeoutMs: number): Promise<DaemonInfo | undefined> {
     const r = await httpGet({ socketPath, path: '/info' }, timeoutMs);
     if (r.status !== 200) return undefined;
     try {
-      const info = JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string }; LiveRestoreEnabled?: boolean };
+      const info = JSON.parse(r.body) as { Swarm?: { LocalNodeState?: string }; LiveRestoreEnabled?: boolean; DockerRootDir?: string };
       const state = info.Swarm?.LocalNodeState;
       return {
         ...(state !== undefined ? { swarmActive: state !== 'inactive' && state !== '' } : {}),
         ...(typeof info.LiveRestoreEnabled === 'boolean' ? { liveRestore: info.LiveRestoreEnabled } : {}),
+        ...(typeof info.DockerRootDir === 'string' && info.DockerRootDir !== '' ? { rootDir: info.DockerRootDir } : {}),
       };
     } catch {
       return undefined;
@@ -141,6 +211,20 @@ export class NodeDaemonProbe implements DaemonProbe {
         if (secure) done({ reachable: true, serverVerified: true, clientCertRequired: true, detail: 'a client without a certificate is refused (connection closed)' });
         else done({ reachable: false, serverVerified: false, clientCertRequired: false, detail: 'connection closed before the TLS handshake' });
       });
+    });
+  }
+
+  probeTcp(host: string, port: number, timeoutMs: number): Promise<PlainProbe> {
+    return new Promise((resolve) => {
+      const sock = net.createConnection(port, host);
+      const done = (r: PlainProbe) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(r);
+      };
+      const timer = setTimeout(() => done({ ok: false, detail: `no connection within ${timeoutMs} ms` }), timeoutMs);
+      sock.once('connect', () => done({ ok: true, detail: 'accepts connections' }));
+      sock.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: e.code ?? e.message }));
     });
   }
 

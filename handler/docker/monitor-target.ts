@@ -55,7 +55,8 @@ export async function monitorTarget(p: {
     ...(p.engineVersion ? { engineVersion: p.engineVersion } : {}),
   };
   const tcp = desired.verify.tcp;
-  if (tcp) {
+  // The admin's own listener is theirs to watch: the monitor holds dockerd to what the extension configured.
+  if (tcp && tcp.listenOnly === undefined) {
     target.tcp = { host: tcp.host, port: tcp.port };
     if (tcp.tls) {
       target.tcp.tls = { caFile: view(layout.caFile), certFile: view(layout.certFile), ...(tcp.tls.certFingerprint256 ? { fingerprint256: tcp.tls.certFingerprint256 } : {}) };

@@ -122,7 +122,9 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   }
 
   const filesChanged = contents.size > 0 || removals.length > 0;
-  if (filesChanged || observed.stateChanged) steps.push({ kind: 'save-state', path: observed.statePath, reason: 'record which daemon.json keys and files the extension owns' });
+  // First, before any file: a run killed after writing daemon.json must find the keys it wrote
+  // recorded as its own, or the next run would take them for the admin's and never give them back.
+  if (filesChanged || observed.stateChanged) steps.unshift({ kind: 'save-state', path: observed.statePath, reason: 'record which daemon.json keys and files the extension owns' });
   if (daemonReload) steps.push({ kind: 'daemon-reload', reason: 'unit files changed' });
   const enable = !observed.enabled;
   if (enable) steps.push({ kind: 'enable-service', reason: 'dockerd is not enabled at boot' });
@@ -147,7 +149,8 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   }
   if (action !== 'none') steps.push({ kind: `${action}-service`, reason: reasons.join('; ') });
   const checks = [`GET /_ping on ${desired.verify.socketPath}`];
-  if (desired.verify.tcp?.tls) checks.push(`TLS on ${desired.verify.tcp.host}:${desired.verify.tcp.port}: server certificate verified against certs.ca, client certificate required`);
+  if (desired.verify.tcp?.listenOnly) checks.push(`that ${desired.verify.tcp.host}:${desired.verify.tcp.port} accepts connections (${desired.verify.tcp.listenOnly}; not a condition of success)`);
+  else if (desired.verify.tcp?.tls) checks.push(`TLS on ${desired.verify.tcp.host}:${desired.verify.tcp.port}: server certificate verified against certs.ca, client certificate required`);
   else if (desired.verify.tcp) checks.push(`plain HTTP on ${desired.verify.tcp.host}:${desired.verify.tcp.port}`);
   steps.push({ kind: 'verify', checks, reason: action === 'none' ? 'confirm dockerd serves the configuration' : 'prove the new configuration serves; roll back otherwise' });
 

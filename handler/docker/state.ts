@@ -28,6 +28,29 @@ export async function writeState(fs: FileSystem, stateDir: string, state: Engine
   await fs.writeAtomic(statePath(stateDir), `${JSON.stringify(state, null, 2)}\n`, 0o600);
 }
 
+/**
+ * What the extension may own while an apply is in flight: everything the previous record and the
+ * new one own (keys, files, drop-in). Written before the first file changes, so that a run killed
+ * half-way leaves a record that still claims every key and file on disk that is the extension's,
+ * the ones it was adding as well as the ones it was taking away; the next run gives back or
+ * removes what the settings no longer want. The new record alone replaces it once the files are
+ * written.
+ */
+export function inFlightState(before: EngineState | undefined, after: EngineState): EngineState {
+  if (!before) return after;
+  const owned = { ...after.daemonJson.owned };
+  for (const [k, v] of Object.entries(before.daemonJson.owned)) if (!(k in owned)) owned[k] = v;
+  const dropIn = after.dropIn ?? before.dropIn;
+  const installed = after.installed ?? before.installed;
+  return {
+    version: 1,
+    daemonJson: { path: after.daemonJson.path, owned, created: before.daemonJson.created || after.daemonJson.created },
+    files: [...new Set([...before.files, ...after.files])],
+    ...(dropIn !== undefined ? { dropIn } : {}),
+    ...(installed !== undefined ? { installed } : {}),
+  };
+}
+
 export interface SnapshotEntry {
   path: string;
   existed: boolean;
@@ -40,6 +63,8 @@ export interface RollbackRecord {
   entries: SnapshotEntry[];
   /** dockerd was running before the change. */
   wasRunning: boolean;
+  /** The steps that finished, in order (see progress.ts): how far an interrupted apply got. */
+  done?: string[];
 }
 
 export async function snapshot(fs: ReadFileSystem, paths: readonly string[]): Promise<SnapshotEntry[]> {

@@ -23,7 +23,13 @@ export function makeApplier(o: ApplierOptions): Applier {
   return engineApplier(
     async () => {
       const { ExecaCommandRunner } = await import('../system/exec.js');
-      return { fs: new RootedFileSystem(o.root), cmd: new ExecaCommandRunner(o.log), clock: realClock };
+      const fs = new RootedFileSystem(o.root);
+      const cmd = new ExecaCommandRunner(o.log);
+      if (o.root === '/') return { fs, cmd, clock: realClock };
+      // --root: everything is read from the tree, nothing from the machine the dry run runs on.
+      const { TreePackageQueries, treeServiceManager } = await import('../system/tree.js');
+      const queries = new TreePackageQueries(fs, o.root, cmd);
+      return { fs, cmd: queries, clock: realClock, services: await treeServiceManager(fs, o.root, queries) };
     },
     { stateDir: o.stateDir },
   );

@@ -73,6 +73,21 @@ export class DirectServiceManager implements ServiceManager {
     };
   }
 
+  /**
+   * `--config-file` only while the file exists. dockerd refuses a --config-file that is not there
+   * ("open /etc/docker/daemon.json: no such file or directory") but starts with its own defaults
+   * when its default file is missing, and a machine without daemon.json is a normal one (the
+   * extension removes the file it created when it owns nothing in it any more, an admin may delete
+   * it). Started this way dockerd runs exactly as it would by hand, so the command line never
+   * claims a file that is not there. Keeping an empty file instead would leave the admin a file
+   * they never had, and a file deleted by hand would still stop every later start (the monitor's
+   * too). The other way round, an existing file is always named, so a relocated configFile is
+   * read wherever it lives.
+   */
+  configFileArgs(): string[] {
+    return existsSync(this.configFile) ? ['--config-file', this.configFile] : [];
+  }
+
   /** The flags this manager always passes, apart from --config-file. */
   get fixedArgs(): string[] {
     return ['--pidfile', this.pidFile, ...this.extraArgs];
@@ -91,7 +106,43 @@ export class DirectServiceManager implements ServiceManager {
       notes: [],
     };
     if (dockerd !== undefined) launch.dockerdPath = dockerd;
+    const hand = await this.handStarted();
+    if (hand) launch.handStarted = hand;
     return launch;
+  }
+
+  /**
+   * A running dockerd whose command line (/proc/<pid>/cmdline) carries flags this manager would
+   * not pass again: started by hand, not by the extension or the monitor. Its --config-file and
+   * --pidfile when they name this manager's files, and this manager's own extra arguments, are
+   * not counted (restarting it with them loses nothing; a plain `dockerd` reads the same defaults).
+   */
+  async handStarted(): Promise<{ pid: number; foreignArgs: string[] } | undefined> {
+    const pid = await this.currentPid();
+    if (pid === undefined || pid === this.spawnedPid) return undefined;
+    let argv: string[];
+    try {
+      argv = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    } catch {
+      return undefined;
+    }
+    if (argv.at(-1) === '') argv.pop();
+    const args = argv.slice(1);
+    const extraAt = indexOfSlice(args, this.extraArgs);
+    const rest = extraAt >= 0 && this.extraArgs.length > 0 ? [...args.slice(0, extraAt), ...args.slice(extraAt + this.extraArgs.length)] : args;
+    const foreignArgs: string[] = [];
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i]!;
+      const eq = /^(--config-file|--pidfile|-p)=(.*)$/.exec(a);
+      const [flag, value, width] = eq ? [eq[1]!, eq[2]!, 1] : [a, rest[i + 1], 2];
+      const ownFile = flag === '--config-file' ? this.configFile : flag === '--pidfile' || flag === '-p' ? this.pidFile : undefined;
+      if (ownFile !== undefined && value === ownFile) {
+        i += width - 1;
+        continue;
+      }
+      foreignArgs.push(a);
+    }
+    return foreignArgs.length > 0 ? { pid, foreignArgs } : undefined;
   }
 
   async status(): Promise<ServiceStatus> {
@@ -106,7 +157,7 @@ export class DirectServiceManager implements ServiceManager {
     await fsp.mkdir(path.dirname(this.logFile), { recursive: true, mode: 0o755 });
     const fd = openDockerdLog(this.logFile);
     this.logOffset = fstatSync(fd).size;
-    const args = ['--config-file', this.configFile, ...this.fixedArgs];
+    const args = [...this.configFileArgs(), ...this.fixedArgs];
     // Loaded here: the monitor, which holds this manager for weeks, spawns dockerd rarely if ever.
     const { spawn } = await import('node:child_process');
     let child;
@@ -187,6 +238,14 @@ export class DirectServiceManager implements ServiceManager {
     }
     return !(await isLive(pid));
   }
+}
+
+function indexOfSlice(haystack: readonly string[], needle: readonly string[]): number {
+  if (needle.length === 0) return -1;
+  for (let i = 0; i + needle.length <= haystack.length; i++) {
+    if (needle.every((n, j) => haystack[i + j] === n)) return i;
+  }
+  return -1;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

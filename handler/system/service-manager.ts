@@ -31,6 +31,11 @@ export interface DaemonLaunch {
   installed: boolean;
   /** Our drop-in is currently on disk (systemd). */
   dropInPresent?: boolean;
+  /**
+   * direct: the running dockerd was not started with this manager's command line (an admin
+   * started it by hand), and these of its flags the manager would not pass again.
+   */
+  handStarted?: { pid: number; foreignArgs: string[] };
   notes: string[];
 }
 
@@ -115,6 +120,21 @@ export function dockerdFailureReason(log: string): string | undefined {
   }
   if (picked.length > 0) return picked.slice(-2).join('; ');
   return undefined;
+}
+
+/**
+ * Why dockerd refused its last SIGHUP: the errors it logged after "Got signal to reload
+ * configuration" (it logs nothing else about a refused reload; an applied one sends an event).
+ */
+export function reloadFailureReason(log: string): string | undefined {
+  const lines = log.split(/\r?\n/);
+  let from = -1;
+  lines.forEach((l, i) => {
+    if (/signal to reload configuration/.test(l)) from = i;
+  });
+  if (from < 0) return undefined;
+  const errors = lines.slice(from + 1).filter((l) => /level=(error|fatal)/.test(l)).map((l) => logfmtMessage(l.trim()));
+  return errors.length > 0 ? [...new Set(errors)].slice(-2).join('; ') : undefined;
 }
 
 function logfmtMessage(line: string): string {

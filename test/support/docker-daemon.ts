@@ -1,8 +1,14 @@
 // An isolated real dockerd for integration tests: its own data-root, exec-root, pid file, unix
 // socket and TCP port under one temp dir; engine files in a RootedFileSystem under that dir.
 // Nothing touches /etc/docker, /var/run/docker.sock or /var/lib/docker.
+//
+// It starts from the state users have: no daemon.json. dockerd runs in a mount namespace of its
+// own (util-linux unshare) where the sandbox's etc/docker is /etc/docker and the sandbox's run/ is
+// /run, so dockerd's own defaults (the config file at /etc/docker/daemon.json, the socket at
+// /var/run/docker.sock) are the sandbox's files exactly as they are a VM's: a dockerd started
+// without --config-file, or with a daemon.json that names no hosts, behaves here as it does there.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -21,6 +27,8 @@ export function dockerUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
   if (!existsSync(DOCKERD)) return `${DOCKERD} missing`;
+  if (!existsSync('/usr/bin/unshare')) return 'unshare (util-linux) missing';
+  if (!existsSync('/etc/docker')) return '/etc/docker missing (the sandbox mounts over it in its own namespace)';
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
   } catch {
@@ -76,40 +84,66 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
+/** Flags that keep the sandbox dockerd off the host's network; they stay on its command line. */
+export const SANDBOX_NETWORK_ARGS = ['--bridge', 'none', '--iptables=false', '--ip-masq=false'];
+
 export function createSandbox(): Sandbox {
   // Short path: unix socket paths are limited to 108 bytes.
   const dir = mkdtempSync('/tmp/ade-');
   const root = path.join(dir, 'root');
   const dataRoot = path.join(dir, 'data');
   const execRoot = path.join(dir, 'exec');
-  const socket = path.join(dir, 'docker.sock');
+  const run = path.join(dir, 'run');
+  // dockerd's default socket (/var/run/docker.sock) as its namespace sees it.
+  const socket = path.join(run, 'docker.sock');
   const pidFile = path.join(dir, 'docker.pid');
   const logFile = path.join(dir, 'dockerd.log');
+  const wrapper = path.join(dir, 'dockerd');
   try {
     mkdirSync(path.join(root, 'etc/docker'), { recursive: true });
+    mkdirSync(run, { recursive: true });
     // The host's own os-release: the engine's package probes (dpkg-query) run on the host too.
     copyFileSync('/etc/os-release', path.join(root, 'etc/os-release'));
-    // Pre-existing foreign keys: they must survive every merge, and keep this dockerd off the host's network.
+    // exec keeps the pid (the pid file names it as on a VM), and every program in the chain runs
+    // under the name dockerd (symlinks called dockerd): the direct manager, like the monitor, takes
+    // a pid whose /proc/<pid>/comm is not dockerd for a dockerd that exited.
+    mkdirSync(path.join(dir, 'ns'));
+    mkdirSync(path.join(dir, 'sh'));
+    symlinkSync('/usr/bin/unshare', path.join(dir, 'ns/dockerd'));
+    symlinkSync('/bin/sh', path.join(dir, 'sh/dockerd'));
     writeFileSync(
-      path.join(root, 'etc/docker/daemon.json'),
-      JSON.stringify({ 'data-root': dataRoot, 'exec-root': execRoot, bridge: 'none', iptables: false, 'ip-masq': false }, null, 2) + '\n',
+      wrapper,
+      `#!/bin/sh\n# test sandbox: dockerd with this sandbox's /etc/docker and /run\nexec '${dir}/ns/dockerd' --mount --propagation private '${dir}/sh/dockerd' -c 'mount --bind "$0/root/etc/docker" /etc/docker && mount --bind "$0/run" /run && exec ${DOCKERD} "$@"' '${dir}' "$@"\n`,
+      { mode: 0o755 },
     );
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+  return sandboxAt(dir);
+}
+
+/** The sandbox made in `dir` by createSandbox, as another process (a test's child) sees it. */
+export function sandboxAt(dir: string): Sandbox {
+  const root = path.join(dir, 'root');
+  const dataRoot = path.join(dir, 'data');
+  const execRoot = path.join(dir, 'exec');
+  const socket = path.join(dir, 'run', 'docker.sock');
+  const pidFile = path.join(dir, 'docker.pid');
+  const logFile = path.join(dir, 'dockerd.log');
+  const wrapper = path.join(dir, 'dockerd');
   const fs = new RootedFileSystem(root);
   const services = new DirectServiceManager({
     clock: realClock,
-    dockerdPath: DOCKERD,
+    dockerdPath: wrapper,
     configFile: fs.resolve('/etc/docker/daemon.json'),
     pidFile,
     logFile,
     socketPath: socket,
+    extraArgs: ['--data-root', dataRoot, '--exec-root', execRoot, ...SANDBOX_NETWORK_ARGS],
   });
   const cmd = new ProbeOnlyCommandRunner();
   const layout: Partial<EngineLayout> = {
-    localSocket: `unix://${socket}`,
     tcpAddress: '127.0.0.1',
     daemonView: (p) => fs.resolve(p),
     readyTimeoutMs: 20_000,

@@ -3,7 +3,7 @@
 import type { Clock, CommandResult, CommandRunner, RunOptions } from '../../handler/system/ports.js';
 import type { ManagerSpec } from '../../handler/system/manager-spec.js';
 import type { DaemonLaunch, ServiceManager, ServiceStatus } from '../../handler/system/service-manager.js';
-import type { DaemonInfo, DaemonProbe, PlainProbe, SocketPing, TlsProbe } from '../../handler/docker/health.js';
+import type { DaemonInfo, DaemonProbe, PlainProbe, ReloadWatch, SocketPing, TlsProbe } from '../../handler/docker/health.js';
 
 export interface RecordedCall {
   file: string;
@@ -153,6 +153,14 @@ export class FakeProbe implements DaemonProbe {
     this.calls.push(`ping ${socketPath}`);
     return this.socketOk ? { ok: true, detail: 'OK', version: '27.5.1', apiVersion: '1.47' } : { ok: false, detail: 'ECONNREFUSED' };
   }
+  /** What dockerd does with the next SIGHUP: applies it, rejects it (no reload event), or no event stream at all. */
+  reload: 'applied' | 'rejected' | 'unobservable' = 'applied';
+  async watchReload(): Promise<ReloadWatch | undefined> {
+    this.calls.push('watch reload');
+    if (this.reload === 'unobservable') return undefined;
+    const applied = this.reload === 'applied';
+    return { reloaded: async () => applied, close: () => undefined };
+  }
   swarm = false;
   liveRestore: boolean | undefined;
   async info(): Promise<DaemonInfo | undefined> {
@@ -164,6 +172,10 @@ export class FakeProbe implements DaemonProbe {
     const r: TlsProbe = { reachable: true, serverVerified: true, clientCertRequired: true, detail: 'refused', ...this.tls };
     if (this.fingerprint && r.fingerprint256 === undefined) r.fingerprint256 = this.fingerprint;
     return r;
+  }
+  async probeTcp(host: string, port: number): Promise<PlainProbe> {
+    this.calls.push(`tcp ${host}:${port}`);
+    return { ok: true, detail: 'accepts connections' };
   }
   async probePlain(host: string, port: number): Promise<PlainProbe> {
     this.calls.push(`plain ${host}:${port}`);

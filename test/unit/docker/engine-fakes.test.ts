@@ -187,4 +187,69 @@ describe('removeEngineConfig', () => {
     expect(await fs.exists('/var/lib/docker')).toBe(false);
     expect(out.summary).toMatch(/removed/);
   });
+
+  test('removeEngine with "--data-root" in docker.options: the data root dockerd used is emptied too, and the summary names both', async () => {
+    const services = new FakeServiceManager();
+    const probe = new FakeProbe();
+    await reconcileEngine(parseSettings({ docker: { options: ['--data-root', '/mnt/docker'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+    const state = JSON.parse((await fs.readText('/state/engine-state.json'))!);
+    await fs.writeAtomic('/state/engine-state.json', JSON.stringify({ ...state, installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-11-27T00:00:00Z' } }), 0o600);
+    await fs.mkdirp('/mnt/docker/image/overlay2');
+    await fs.mkdirp('/mnt/docker/volumes/data');
+    await fs.writeAtomic('/mnt/docker/volumes/data/v', 'a volume', 0o644);
+    await fs.mkdirp('/var/lib/docker/image');
+    const out = await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: true });
+    expect(await fs.exists('/var/lib/docker')).toBe(false);
+    expect(await fs.exists('/mnt/docker')).toBe(false);
+    expect(out.summary).toBe('Docker engine (docker.io) removed with its images, containers and volumes (/mnt/docker and /var/lib/docker emptied).');
+  });
+
+  test('removeEngine with a data root that is not Docker\'s layout: kept, and the summary and warning say so', async () => {
+    await fs.mkdirp('/state');
+    await fs.writeAtomic(
+      '/state/engine-state.json',
+      JSON.stringify({ version: 1, daemonJson: { path: '/etc/docker/daemon.json', owned: {}, created: false }, files: [], installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-11-27T00:00:00Z' } }),
+      0o600,
+    );
+    await fs.writeAtomic('/etc/docker/daemon.json', '{"data-root":"/srv/stuff"}\n', 0o644);
+    await fs.mkdirp('/srv/stuff/photos');
+    const out = await removeEngineConfig({ fs, cmd: cmd(), clock: new FakeClock(), services: new FakeServiceManager(), probe: new FakeProbe() }, { log, stateDir: '/state', removeEngine: true });
+    expect(await fs.exists('/srv/stuff/photos')).toBe(true);
+    expect(out.summary).toBe('Docker engine (docker.io) removed; its images, containers and volumes in /srv/stuff are kept (see the warnings).');
+    expect(out.warnings.join()).toMatch(/dockerd's data root \/srv\/stuff is kept: it does not hold Docker's layout/);
+  });
+});
+
+test('a reload that cannot be proved (no event stream to watch dockerd confirm it) becomes a restart', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  const ports = () => ({ fs, cmd: cmd(), clock: new FakeClock(), services, probe });
+  await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=1'] } }, {}), ports(), { log, stateDir: '/state' });
+  services.calls.length = 0;
+  probe.reload = 'unobservable';
+  const out = await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=2'] } }, {}), ports(), { log, stateDir: '/state' });
+  expect(out.restarted).toBe('restart');
+  expect(services.calls).toContain('restart');
+  expect(services.calls).not.toContain('reload');
+});
+
+test('a reload dockerd refuses: its logged reason, the files back, nothing restarted', async () => {
+  const services = new FakeServiceManager();
+  const probe = new FakeProbe();
+  const ports = () => ({ fs, cmd: cmd(), clock: new FakeClock(), services, probe });
+  await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=1'] } }, {}), ports(), { log, stateDir: '/state' });
+  const before = await fs.readText('/etc/docker/daemon.json');
+  services.calls.length = 0;
+  probe.reload = 'rejected';
+  services.log =
+    'time="2026-12-01T10:53:27Z" level=error msg="an older failure"\n' +
+    'time="2026-12-01T10:53:28Z" level=info msg="Got signal to reload configuration, reloading from: /etc/docker/daemon.json"\n' +
+    'time="2026-12-01T10:53:28Z" level=error msg="file configuration validation failed: specified default runtime \'nope\' does not exist"\n';
+  const err = await reconcileEngine(parseSettings({ docker: { options: ['--label', 'a=2'] } }, {}), ports(), { log, stateDir: '/state' }).then(() => undefined, (e: unknown) => e as Error);
+  expect(err?.message).toBe(
+    "dockerd refused to reload the new configuration: file configuration validation failed: specified default runtime 'nope' does not exist. The previous files were restored; dockerd did not apply the change and serves its previous configuration (verified: local socket /var/run/docker.sock answers (Docker 27.5.1, API 1.47)).",
+  );
+  expect(await fs.readText('/etc/docker/daemon.json')).toBe(before);
+  expect(services.calls.filter((c) => c === 'restart' || c === 'start')).toEqual([]);
+  expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
 });

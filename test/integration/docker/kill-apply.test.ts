@@ -1,0 +1,269 @@
+// (integration) kill -9 after every step of an apply, then enable again, against the real sandbox
+// dockerd: the next enable converges every time; at every kill each file holds its old or its new
+// content, never a part; dockerd serves after the kill and is restarted at most once by the
+// enable that follows (the interrupted run's own restart aside).
+//
+// The apply runs in a child process (test/support/apply-driver.ts, bundled with esbuild here)
+// that kills itself with SIGKILL right after its N-th finished step: the applier's test-only hook
+// (handler/docker/progress.ts). N goes from 1 until the child finishes without being killed.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import * as tls from 'node:tls';
+import { build } from 'esbuild';
+import { parseSettings } from '../../../handler/agent/settings.js';
+import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
+import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
+import { readRollback } from '../../../handler/docker/state.js';
+import { silentLogger } from '../../../handler/log/logger.js';
+import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { certsSetting, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
+
+const skip = dockerUnavailable();
+const d = skip ? describe.skip : describe;
+if (skip) console.warn(`(integration) kill -9 apply tests skipped: ${skip}`);
+
+const FILES = ['/etc/docker/daemon.json', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem', '/var/lib/azure-docker-extension/engine-state.json'];
+type Settings = { public: Record<string, unknown>; protected: Record<string, unknown> };
+
+d('(integration) kill -9 after every step of an apply', () => {
+  let sb: Sandbox;
+  let certs: CertSet;
+  let driver: string;
+  let a: Settings;
+  let b: Settings;
+  let rotated: { cert: string; key: string };
+  const log = silentLogger();
+  const enable = (s: Settings) => reconcileEngine(parseSettings(s.public, s.protected), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+  const files = () => Object.fromEntries(FILES.map((f) => [f, readOrUndefined(sb.fs.resolve(f))]));
+
+  /** Runs the apply in a child that SIGKILLs itself after its n-th step: 'killed', or how it ended. */
+  const applyKilledAfter = (s: Settings, n: number): { killed: boolean; out: string } => {
+    const settingsFile = path.join(sb.dir, 'settings.json');
+    writeFileSync(settingsFile, JSON.stringify(s), { mode: 0o600 });
+    const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
+    return { killed: r.signal === 'SIGKILL', out: `${r.stdout}${r.stderr}` };
+  };
+
+  beforeAll(async () => {
+    sb = createSandbox();
+    certs = makeCertSet(path.join(sb.dir, 'certs'));
+    rotated = makeLeaf(certs.dir, certs, 'server-b', { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', eku: 'serverAuth' });
+    driver = path.join(sb.dir, 'apply-driver.cjs');
+    await bundleDriver(driver);
+    a = { public: { docker: { port: await freePort(), options: ['--label', 'gen=a'] } }, protected: { certs: certsSetting(certs) } };
+    b = {
+      public: { docker: { port: await freePort(), options: ['--label', 'gen=b', '--log-opt', 'max-size=10m'] } },
+      protected: { certs: { ...certsSetting(certs), cert: pem(rotated.cert), key: pem(rotated.key) } },
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('a restart-requiring change (port, certificate, options): killed after each step, the next enable converges', async () => {
+    await enable(a);
+    const old = files();
+    await enable(b);
+    const neu = files();
+    await enable(a);
+    expect(files()).toEqual(old);
+
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      const r = applyKilledAfter(b, n);
+      if (!r.killed) {
+        expect(r.out).toMatch(/"ok":true/);
+        break;
+      }
+      const rec = await readRollback(sb.fs, sb.stateDir);
+      kills.push(rec?.done?.at(-1) ?? '(no record)');
+      // Every file whole: the old or the new content, never a part, never an unparsable daemon.json.
+      for (const f of FILES) expect({ f, ok: [old[f], neu[f]].includes(files()[f]) }).toEqual({ f, ok: true });
+      // dockerd was not left down by the kill.
+      expect(await waitPing(sb.socket)).toBe('OK');
+
+      const starts = sb.starts();
+      const out = await enable(b);
+      expect(sb.starts() - starts).toBeLessThanOrEqual(1);
+      expect(out.steps.find((s) => s.name === 'verify')?.message).toMatch(/is the configured one/);
+      expect(files()).toEqual(neu);
+      expect(await servedFingerprint(b.public.docker as { port: number })).toBe(new X509Certificate(pem(rotated.cert)).fingerprint256);
+      expect(await readRollback(sb.fs, sb.stateDir)).toBeUndefined();
+
+      await enable(a);
+      expect(files()).toEqual(old);
+    }
+    // snapshot, state, three certificate files, daemon.json, the restart, the proof.
+    expect(kills).toEqual([
+      'snapshot',
+      'save-state',
+      'write-file /etc/docker/cert.pem',
+      'write-file /etc/docker/key.pem',
+      'write-file /etc/docker/daemon.json',
+      'restart-service',
+      'verify',
+    ]);
+  }, 600_000);
+
+  test('a change that cannot serve (port taken): killed after each step, the next enable rolls back to the configuration that served', async () => {
+    await enable(a);
+    const old = files();
+    const blocker = net.createServer();
+    const taken = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as net.AddressInfo).port)));
+    const c: Settings = { public: { docker: { port: taken, options: ['--label', 'gen=c'] } }, protected: a.protected };
+    const kills: string[] = [];
+    try {
+      for (let n = 1; n < 40; n++) {
+        const r = applyKilledAfter(c, n);
+        if (!r.killed) {
+          expect(r.out).toMatch(/previous configuration was restored and dockerd serves it again/);
+          break;
+        }
+        kills.push((await readRollback(sb.fs, sb.stateDir))?.done?.at(-1) ?? '(no record)');
+        // The next enable with the same settings: the files may already match (nothing to
+        // write), but the interrupted run's snapshot is what served, and it comes back.
+        const err = await enable(c).then(() => undefined, (e: unknown) => e as Error);
+        expect(err?.message).toMatch(/address already in use/);
+        expect(err?.message).toMatch(/previous configuration was restored and dockerd serves it again/);
+        expect(files()).toEqual(old);
+        const ca = pem(certs.ca);
+        expect(await tlsPing((a.public.docker as { port: number }).port, { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) })).toEqual({ ok: true, status: 200 });
+        expect(await readRollback(sb.fs, sb.stateDir)).toBeUndefined();
+      }
+    } finally {
+      blocker.close();
+    }
+    expect(kills).toEqual(['snapshot', 'save-state', 'write-file /etc/docker/daemon.json', 'restart-service']);
+  }, 600_000);
+});
+
+d('(integration) kill -9 after every step of an uninstall', () => {
+  let sb: Sandbox;
+  let certs: CertSet;
+  let driver: string;
+  const log = silentLogger();
+  const files = () => Object.fromEntries(FILES.map((f) => [f, readOrUndefined(sb.fs.resolve(f))]));
+
+  beforeAll(async () => {
+    sb = createSandbox();
+    certs = makeCertSet(path.join(sb.dir, 'certs'));
+    driver = path.join(sb.dir, 'apply-driver.cjs');
+    await bundleDriver(driver);
+  }, 60_000);
+  afterAll(async () => {
+    await sb?.cleanup();
+  });
+
+  test('killed after each step, the next uninstall converges: no listener, no files of the extension, dockerd serving', async () => {
+    const port = await freePort();
+    const a: Settings = { public: { docker: { port } }, protected: { certs: certsSetting(certs) } };
+    const enable = () => reconcileEngine(parseSettings(a.public, a.protected), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+    const remove = () => removeEngineConfig(sb.ports(), { log, stateDir: sb.stateDir, removeEngine: false, layout: sb.layout });
+    const ca = pem(certs.ca);
+    const client = { ca, cert: pem(certs.clientCert), key: pem(certs.clientKey) };
+    await enable();
+    const old = files();
+    await remove();
+    const gone = files();
+    expect(Object.values(gone).every((v) => v === undefined)).toBe(true);
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      await enable();
+      expect(files()).toEqual(old);
+      const settingsFile = path.join(sb.dir, 'settings.json');
+      writeFileSync(settingsFile, JSON.stringify({ public: {}, protected: {}, remove: true }), { mode: 0o600 });
+      const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
+      if (r.signal !== 'SIGKILL') {
+        expect(r.stdout).toMatch(/"ok":true/);
+        break;
+      }
+      // Two files have a stage between by design, each written whole: daemon.json during the
+      // live-restore handover (only the key, set to false), the record of the extension's keys
+      // until the handover is done.
+      for (const f of FILES) {
+        const now = files()[f];
+        const handover = f === '/etc/docker/daemon.json' && now !== undefined && JSON.stringify(Object.keys(JSON.parse(now))) === '["live-restore"]';
+        const record = f.endsWith('/engine-state.json') && now !== undefined && JSON.parse(now).version === 1;
+        expect({ f, ok: [old[f], gone[f]].includes(now) || handover || record }).toEqual({ f, ok: true });
+      }
+      expect(await waitPing(sb.socket)).toBe('OK');
+      const starts = sb.starts();
+      kills.push((await readRollback(sb.fs, sb.stateDir))?.done?.at(-1) ?? '(after the proof)');
+      await remove();
+      expect(sb.starts() - starts).toBeLessThanOrEqual(1);
+      expect(files()).toEqual(gone);
+      expect(await waitPing(sb.socket)).toBe('OK');
+      expect((await tlsPing(port, client)).error).toBe('ECONNREFUSED');
+    }
+    expect(kills).toEqual([
+      'snapshot',
+      'save-state',
+      'write-file /etc/docker/daemon.json', // live-restore kept for the restart (the handover)
+      'remove-file /etc/docker/ca.pem',
+      'remove-file /etc/docker/cert.pem',
+      'remove-file /etc/docker/key.pem',
+      'save-state final',
+      'restart-service',
+      'verify',
+      // the live-restore handover, once the restart is proved: "live-restore": false written,
+      // SIGHUP, daemon.json removed, the record without the key
+      '(after the proof)',
+      '(after the proof)',
+      '(after the proof)',
+      '(after the proof)',
+    ]);
+  }, 600_000);
+});
+
+async function bundleDriver(outfile: string): Promise<void> {
+  await build({
+    entryPoints: [path.resolve('test/support/apply-driver.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__importMetaUrl' },
+    logLevel: 'error',
+  });
+}
+
+function readOrUndefined(p: string): string | undefined {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitPing(socketPath: string): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const r = await new Promise<string>((resolve) => {
+      const c = net.createConnection(socketPath, () => c.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'));
+      let data = '';
+      c.on('data', (x) => (data += x.toString()));
+      c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
+      c.on('error', () => resolve(''));
+    });
+    if (r === 'OK') return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return 'no answer';
+}
+
+function servedFingerprint({ port }: { port: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.destroy();
+      resolve(fp);
+    });
+    s.on('error', reject);
+  });
+}

@@ -1,0 +1,53 @@
+// `enable --dry-run --root <tree>` plans entirely against the copied tree: its package database
+// and its units, its dockerd taken as not running; never this machine's dpkg or dockerd.
+import { afterEach, beforeEach, expect, test } from '@jest/globals';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseSettings } from '../../../handler/agent/settings.js';
+import { makeApplier } from '../../../handler/lifecycle/make-applier.js';
+import { silentLogger } from '../../../handler/log/logger.js';
+import { parseDpkgStatus } from '../../../handler/system/tree.js';
+
+let root: string;
+const log = silentLogger();
+const put = (p: string, text: string) => {
+  mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+  writeFileSync(path.join(root, p), text);
+};
+const stanza = (name: string, status: string, version: string, arch = 'amd64') => `Package: ${name}\nStatus: ${status}\nPriority: optional\nArchitecture: ${arch}\nVersion: ${version}\nDescription: x\n continued line\n`;
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'tree-'));
+  put('/etc/os-release', readFileSync(new URL('../../fixtures/os-release/debian-12', import.meta.url), 'utf8'));
+  put('/lib/systemd/systemd', '');
+  put('/lib/systemd/system/docker.service', '[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n');
+  put('/lib/systemd/system/docker.socket', '[Socket]\nListenStream=/run/docker.sock\n');
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+const plan = () => makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(parseSettings({}, {}), log);
+
+test('the tree\'s installed docker.io and its stopped dockerd: configure, enable at boot and start; nothing installed', async () => {
+  put('/var/lib/dpkg/status', [stanza('dpkg', 'install ok installed', '1.21.22'), stanza('docker.io', 'install ok installed', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
+  put('/usr/sbin/dockerd', '');
+  const lines = await plan();
+  expect(lines.join('\n')).not.toMatch(/^install /m);
+  expect(lines).toContain('enable dockerd: dockerd is not enabled at boot');
+  expect(lines).toContain('start dockerd: dockerd is not running');
+});
+
+test('a tree without the engine (removed: config files only) plans its install, whatever this machine has', async () => {
+  put('/var/lib/dpkg/status', [stanza('dpkg', 'install ok installed', '1.21.22'), stanza('docker.io', 'deinstall ok config-files', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
+  // dpkg removed the package's own files (its units under /lib); /etc keeps its conffiles.
+  rmSync(path.join(root, 'lib/systemd/system'), { recursive: true });
+  const lines = await plan();
+  expect(lines[0]).toMatch(/^install docker\.io .*with apt/);
+});
+
+test('parseDpkgStatus reads the stanzas dpkg writes', () => {
+  expect(parseDpkgStatus(`${stanza('a', 'install ok installed', '1')}\n${stanza('b', 'deinstall ok config-files', '2', 'all')}`)).toEqual([
+    { name: 'a', status: 'install ok installed', version: '1', arch: 'amd64' },
+    { name: 'b', status: 'deinstall ok config-files', version: '2', arch: 'all' },
+  ]);
+});
