@@ -49,7 +49,8 @@ export class TreePackageQueries implements CommandRunner {
   async run(file: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult> {
     const ok = (stdout: string, exitCode = 0): CommandResult => ({ exitCode, stdout, stderr: '', timedOut: false });
     if (file === 'dpkg-query' || (file === 'dpkg' && args[0] === '--print-architecture')) {
-      const db = parseDpkgStatus((await this.fs.readText('/var/lib/dpkg/status')) ?? '');
+      // dpkg's database grows with every package installed: several MiB on a busy server.
+      const db = parseDpkgStatus((await this.fs.readText('/var/lib/dpkg/status', { maxBytes: 64 * 1024 * 1024 })) ?? '');
       if (file === 'dpkg') {
         const arch = db.find((e) => e.name === 'dpkg')?.arch;
         return arch ? ok(`${arch}\n`) : ok('', 1);
