@@ -86,8 +86,12 @@ unset NODE_OPTIONS
 # the registry password and the agent's tenant key. Every process started from here (the setsid
 # worker, the monitor without systemd) inherits it; systemd units get LimitCORE=0 of their own
 # (handler/system/detached.ts, handler/monitor/unit.ts). systemd-coredump and apport honour it.
-ulimit -c 0 || {
-  echo "handler.sh: cannot turn core dumps off (ulimit -c 0)" >&2
+# The soft limit is the one the kernel applies, and Node has no call to raise it again. The hard
+# limit is left as it was: the dockerd the direct manager starts gets init's soft limit back
+# (handler/system/direct-manager.ts) without a privilege a container may not have, so the
+# user's containers keep their core dumps.
+ulimit -S -c 0 || {
+  echo "handler.sh: cannot turn core dumps off (ulimit -S -c 0)" >&2
   exit 3
 }
 # Every goal state and boot re-runs enable; V8's on-disk code cache (Node >= 22) saves most of

@@ -164,7 +164,8 @@ export class DirectServiceManager implements ServiceManager {
     try {
       // detached: own session and process group, so the handler's exit (or the agent killing
       // its process group) does not take dockerd down.
-      child = spawn(dockerd, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...BASE_ENV, ...this.opts.env } });
+      const [file, argv] = await withInitCoreLimit(dockerd, args);
+      child = spawn(file, argv, { detached: true, stdio: ['ignore', fd, fd], env: { ...BASE_ENV, ...this.opts.env } });
     } finally {
       closeSync(fd);
     }
@@ -238,6 +239,25 @@ export class DirectServiceManager implements ServiceManager {
     }
     return !(await isLive(pid));
   }
+}
+
+/**
+ * The handler runs with core dumps off (scripts/handler.sh lowers the soft limit: a crashed
+ * worker's core would hold the TLS key and the agent's keys), and a child inherits that limit.
+ * dockerd, and through it every container, must not: it gets init's (PID 1's) soft limit back,
+ * capped by the hard limit handler.sh left alone (raising that would need CAP_SYS_RESOURCE),
+ * through util-linux's prlimit, which sets it and execs dockerd, so dockerd's own command line
+ * is unchanged. Without prlimit, or when the soft limits already match, dockerd starts directly.
+ */
+async function withInitCoreLimit(dockerd: string, args: string[]): Promise<[string, string[]]> {
+  const core = async (pid: string) => /^Max core file size\s+(\S+)\s+(\S+)/m.exec(await fsp.readFile(`/proc/${pid}/limits`, 'utf8').catch(() => ''))?.slice(1, 3);
+  const [init, mine] = await Promise.all([core('1'), core('self')]);
+  if (!init || !mine) return [dockerd, args];
+  const size = (v: string) => (v === 'unlimited' ? Infinity : Number(v));
+  const soft = size(init[0]!) <= size(mine[1]!) ? init[0]! : mine[1]!;
+  const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+  if (soft === mine[0] || !prlimit) return [dockerd, args];
+  return [prlimit, [`--core=${soft}:`, dockerd, ...args]];
 }
 
 function indexOfSlice(haystack: readonly string[], needle: readonly string[]): number {

@@ -458,6 +458,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
       afterBoot: async () => {
         boot = await waitDockerdActive(vm!);
         await startPidSampler(vm!);
+        await startVmCanarySampler(vm!);
         // before the agent runs anything: the monitor came up at boot and keeps the heartbeat fresh
         // (the container's kernel is the host's: systemd's own start is the boot)
         const bootMs = Number((await vm!.check('date -d "$(ps -o lstart= -p 1)" +%s%3N')).trim());

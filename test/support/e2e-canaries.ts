@@ -22,10 +22,13 @@ export interface VmCanaryReport {
   journalHits: number;
 }
 
-export async function startVmCanarySampler(vm: Vm, canaries: readonly string[]): Promise<void> {
-  const needles = [...new Set(canaries.flatMap((c) => canaryForms(c).map((f) => f.needle)))];
-  await vm.writeFile(NEEDLES, needles.join('\n') + '\n', '0600');
-  await vm.exec(['rm', '-f', HITS, SAMPLES]);
+/** Starts sampling; with `canaries`, afresh, without (after a reboot, which ends the unit) it resumes. */
+export async function startVmCanarySampler(vm: Vm, canaries?: readonly string[]): Promise<void> {
+  if (canaries) {
+    const needles = [...new Set(canaries.flatMap((c) => canaryForms(c).map((f) => f.needle)))];
+    await vm.writeFile(NEEDLES, needles.join('\n') + '\n', '0600');
+    await vm.exec(['rm', '-f', HITS, SAMPLES]);
+  }
   await vm.exec(['systemctl', 'reset-failed', UNIT]);
   // One grep per round over every process's argv and environment; a hit records the process.
   await vm.check([

@@ -30,12 +30,15 @@ export interface RunResult {
   stderr: string;
 }
 
-/** `sh scripts/handler.sh <command>` with the agent's environment for one sequence number. */
+/**
+ * `sh scripts/handler.sh <command>` with the agent's environment for one sequence number, with
+ * core dumps on (soft limit raised to the hard one), so that the shim's turning them off shows.
+ */
 export function runPackaged(t: AgentTree, command: string, env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
-      'sh',
-      [path.join(t.extDir, 'scripts/handler.sh'), command],
+      'prlimit',
+      ['--core=unlimited:', 'sh', path.join(t.extDir, 'scripts/handler.sh'), command],
       { cwd: t.extDir, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, timeout: 280_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;

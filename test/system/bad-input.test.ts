@@ -382,14 +382,18 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     // Only this suite's processes (other suites may run handlers of their own meanwhile).
     const ours = report.watched.filter((w) => w.argv.includes(t.extDir));
     const kinds = [...new Set(ours.map((w) => /\.cjs (__worker|__uninstall|__monitor|install|enable|disable|uninstall|update)\b/.exec(w.argv)?.[1] ?? w.argv))].sort();
-    const summary = `canary scan: ${canaries.length} canaries, ${files.files} files, ${outputs.length} captured streams, ${report.samples} process samples over ${report.processes} processes; core limit 0 (soft and hard) in all ${ours.length} handler processes seen (${kinds.join(', ')}); bad enables took ${Math.min(...timing)}-${Math.max(...timing)} ms (median ${timing.sort((a, b) => a - b)[Math.floor(timing.length / 2)]} ms)`;
+    const summary = `canary scan: ${canaries.length} canaries, ${files.files} files, ${outputs.length} captured streams, ${report.samples} process samples over ${report.processes} processes; core soft limit 0 in all ${ours.length} handler processes seen (${kinds.join(', ')}); bad enables took ${Math.min(...timing)}-${Math.max(...timing)} ms (median ${timing.sort((a, b) => a - b)[Math.floor(timing.length / 2)]} ms)`;
     console.log(summary);
     expect(describeHits(hits)).toBe('');
     expect(files.files).toBeGreaterThan(0);
     expect(report.samples).toBeGreaterThan(10);
-    // No core dumps: every handler process seen (the commands, the setsid worker, the monitor).
-    // The hard limit tells: this machine's default soft limit is 0 already, its hard one is not.
+    // No core dumps in any handler process seen (the commands, the setsid worker, the monitor),
+    // though each command was started with them on (runPackaged).
     expect(kinds).toEqual(expect.arrayContaining(['__monitor', '__worker', 'enable']));
-    expect(ours.filter((w) => w.coreSoft !== '0' || w.coreHard !== '0')).toEqual([]);
+    expect(ours.filter((w) => w.coreSoft !== '0')).toEqual([]);
+    // ... but dockerd, which the direct manager started from such a process, and through it every
+    // container, has init's core limit again (a user's container must not lose its core dumps).
+    const core = (pid: number | string) => /^Max core file size.*$/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[0];
+    expect(core(dockerdPid() ?? 0)).toBe(core(1));
   }, 60_000);
 });
