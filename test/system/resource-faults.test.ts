@@ -175,11 +175,12 @@ dEngine("the engine's files on a full or read-only filesystem, with a real docke
     sb = createSandbox();
     certs = makeCertSet(path.join(sb.dir, 'certs'));
     port = await freePort();
-    // /etc/docker of the sandbox root on its own 1 MiB tmpfs, holding the daemon.json it had.
+    // /etc/docker of the sandbox root on its own 1 MiB tmpfs, holding what it had (a fresh
+    // machine's: nothing the extension writes; the first run creates it all on the tmpfs).
     etcDocker = path.join(sb.root, 'etc/docker');
-    const daemonJson = readFileSync(path.join(etcDocker, 'daemon.json'));
+    const had = new Map(readdirSync(etcDocker).map((n) => [n, readFileSync(path.join(etcDocker, n))]));
     mountTmpfs(etcDocker, '1m');
-    writeFileSync(path.join(etcDocker, 'daemon.json'), daemonJson);
+    for (const [n, data] of had) writeFileSync(path.join(etcDocker, n), data);
     const out = await run(['fault=0']);
     expect(out.restarted).toBe('start');
     await serving();
