@@ -17,6 +17,9 @@
 //   8 keeper survived 4–7 (live-restore: it kept running through dockerd's restart in 4; only the reboot in 7 restarted it)
 //   9 bad protected settings (certs.key does not match certs.cert) → agent: error naming certs.key; dockerd
 //     keeps serving the previous configuration
+//  9b kill -9 of the enable worker (run by hand as the agent runs it: the harness waits for a terminal status a killed
+//     worker never writes), right after it starts and in the middle of dockerd's restart: the next enable of the
+//     same sequence number converges; the keeper is not restarted
 //  10 secret canaries (a registry password, user and environment value in both configurations' protected
 //     settings): none in any file, the journal, or the argv and environment of any
 //     process sampled in the VM from step 1 on
@@ -53,6 +56,7 @@ import {
 } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
 import { startVmCanarySampler, vmCanaryReport } from '../support/e2e-canaries.js';
+import * as byHand from '../support/e2e-direct-enable.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
@@ -542,6 +546,39 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     expectTlsServes((figures.tls['after_bad_settings'] = await tlsChecks(vm!)));
     const k = await keeperState(vm!);
     figures.keeper['after_bad_settings'] = k;
+    expect(k).toMatchObject({ running: true, startedAt: kBefore.startedAt });
+  });
+
+  // --------------------------------------------------------------------------------------------------- 9b
+  step('9b kill -9 of the enable worker, after it starts and during the restart: the next enable converges, no container restarted', 10 * 60_000, async () => {
+    const lib = `${session!.dir}/work/lib`;
+    const x = { libDir: lib, extDir: `${lib}/${EXT_NAME}-${V2}`, version: V2 };
+    const kBefore = await keeperState(vm!);
+    for (const [seq, level, when] of [[4, 'error', 'started'], [5, 'warn', 'restarting dockerd']] as const) {
+      // --log-level is restart-only: each configuration restarts dockerd once
+      const pub = { docker: { port: TLS_PORT, options: ['--log-level', level, '--label', `e2e=kill${seq}`] } };
+      await byHand.writeSettings(vm!, x, seq, pub, { certs: certsSetting(certs, 'pem') });
+      expect((await byHand.enable(vm!, x, seq)).exitCode).toBe(0);
+      if (when === 'restarting dockerd') {
+        await byHand.waitStatus(vm!, x, seq, (st) => st.status !== 'transitioning' || st.substatus.some((p) => p.name === 'service' && p.status === 'transitioning'), 120_000, 50);
+      }
+      const killed = await byHand.killWorker(vm!, seq);
+      expect({ when, killed: killed.length }).toEqual({ when, killed: 1 });
+      await new Promise((r) => setTimeout(r, 2_000));
+      // a killed worker writes nothing more: the status stays as it was
+      expect((await byHand.status(vm!, x, seq))?.status).toBe('transitioning');
+
+      const again = await byHand.enable(vm!, x, seq);
+      expect(again.exitCode).toBe(0);
+      expect(again.stdout).not.toMatch(/already applied/);
+      const st = await byHand.waitStatus(vm!, x, seq, (s) => s.status !== 'transitioning', 180_000, 250);
+      expect({ when, status: st.status, message: st.message }).toMatchObject({ when, status: 'success' });
+      expect(JSON.parse(await vm!.readFile('/etc/docker/daemon.json'))).toMatchObject({ 'log-level': level, labels: [`e2e=kill${seq}`] });
+      expectTlsServes(await tlsChecks(vm!));
+      expect((await vm!.exec(['sh', '-c', `systemctl list-units --plain --no-legend 'azure-docker-extension-enable-*' | grep -c running`])).stdout.trim()).toBe('0');
+    }
+    const k = await keeperState(vm!);
+    figures.keeper['after_kills'] = k;
     expect(k).toMatchObject({ running: true, startedAt: kBefore.startedAt });
   });
 
