@@ -225,7 +225,11 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
  */
 export async function applySteps(steps: readonly PlannedStep[], ctx: ApplyContext, record: { paths: readonly string[]; dataRoots?: string[] }): Promise<void> {
   const { fs } = ctx;
-  if (steps.length === 0) return;
+  if (steps.length === 0) {
+    // Nothing left to do: a record that a killed run left behind has served its purpose.
+    await fs.remove(rollbackPath(ctx.stateDir));
+    return;
+  }
   let rollback = await readRollback(fs, ctx.stateDir);
   // A record whose proof finished belongs to a complete apply (see applyConfig).
   if (rollback?.done?.includes('verify')) rollback = undefined;
@@ -287,8 +291,16 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     case 'purge-engine': {
       if (!ctx.cmd) throw new Error('no command runner for the package manager');
       ctx.onProgress?.(`removing ${s.packages.join(' ')}`);
-      const r = await ctx.cmd.run(s.argv[0]!, s.argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+      const purge = () => ctx.cmd!.run(s.argv[0]!, s.argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+      let r = await purge();
       log.debug({ event: 'package command', argv: s.argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
+      if (r.exitCode !== 0 && s.manager === 'apt' && /dpkg was interrupted|dpkg --configure -a/i.test(`${r.stderr}\n${r.stdout}`)) {
+        // An uninstall killed inside dpkg: dpkg finishes its own work first, then the purge again.
+        ctx.onProgress?.('dpkg was interrupted earlier; running dpkg --configure -a');
+        const c = await ctx.cmd.run('dpkg', ['--configure', '-a'], { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+        log.debug({ event: 'package command', argv: ['dpkg', '--configure', '-a'], exitCode: c.exitCode, stdout: c.stdout.slice(-4000), stderr: c.stderr.slice(-4000) });
+        r = await purge();
+      }
       if (r.exitCode !== 0) throw new StepFailedError(`${s.argv[0]} could not remove ${s.packages.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
       return;
     }

@@ -465,10 +465,11 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
   const status = await services.status();
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
-  if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
+  const record = await readRollback(fs, opts.stateDir);
+  // An engine removal killed after its purge has forgotten the record of the install: not a warning.
+  if (opts.removeEngine && !state?.installed && !record?.done?.includes('purge-engine')) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
   const info = status.active ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined;
   const handover = removeEngine ? undefined : await planLiveRestoreHandover(info, desired, launch, fs, layout);
-  const record = await readRollback(fs, opts.stateDir);
   // Read before dockerd stops and daemon.json loses the keys the extension owned (a "--data-root"
   // from docker.options is one of them); a run killed after the stop left them in its record.
   const dataRoots: DataRootFact[] = [];

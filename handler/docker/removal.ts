@@ -57,7 +57,7 @@ export function planRemoval(f: RemovalFacts): RemovalPlan {
     const emptied = f.dataRoots.filter((r) => r.keep === undefined).map((r) => r.path);
     const steps: PlannedStep[] = [
       ...(f.running ? [{ step: { kind: 'stop-service', reason: 'the engine is removed' } } as PlannedStep] : []),
-      ...configSteps(f, false),
+      ...configSteps(f, true),
       { step: { kind: 'purge-engine', manager: f.removeEngine.manager, packages: names, argv: purgeArgv(f.removeEngine.manager, names), reason: '"docker.engine.removeOnUninstall" is set and the extension installed the engine' } },
       ...emptied.map((path): PlannedStep => ({ step: { kind: 'empty-data-root', path, reason: 'the engine\'s images, containers and volumes go with it' } })),
       { step: { kind: 'forget-state', path: f.statePath, reason: 'the engine is gone' } },
