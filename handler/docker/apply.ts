@@ -148,10 +148,7 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     if (!result.verify.ok) failure = result.verify.failure;
   }
 
-  if (failure === undefined) {
-    await step('verify');
-    const now = await services.status();
-    if (now.pid !== undefined) result.pidAfter = now.pid;
+  const runAfter = async () => {
     try {
       for (const s of after) {
         await runStep(s, ctx);
@@ -161,6 +158,13 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
       // Proved: a failure after this point is not one the snapshot could undo.
       await fs.remove(rollbackPath(ctx.stateDir));
     }
+  };
+
+  if (failure === undefined) {
+    await step('verify');
+    const now = await services.status();
+    if (now.pid !== undefined) result.pidAfter = now.pid;
+    await runAfter();
     return result;
   }
 
@@ -169,17 +173,21 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     // daemon): one restart is what an admin would try first.
     log.warn({ event: 'dockerd unhealthy with unchanged configuration', failure });
     ctx.onProgress?.(`dockerd does not serve its configuration (${failure}); restarting it`);
+    let healed: ApplyResult | undefined;
     try {
       await services.resetFailed();
       await services.restart();
       const again = await verifyServes(verifySpec, ctx, true);
       if (again.ok) {
-        const after = await services.status();
-        return { ...result, action: 'restart', verify: again, ...(after.pid !== undefined ? { pidAfter: after.pid } : {}) };
-      }
-      failure = again.failure;
+        const now = await services.status();
+        healed = { ...result, action: 'restart', verify: again, ...(now.pid !== undefined ? { pidAfter: now.pid } : {}) };
+      } else failure = again.failure;
     } catch (e) {
       failure = (e as Error).message;
+    }
+    if (healed) {
+      await runAfter();
+      return healed;
     }
   }
 

@@ -196,7 +196,7 @@ export function describeSteps(steps: readonly Step[]): string[] {
   return steps.map((s) => {
     switch (s.kind) {
       case 'install-engine':
-        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason}`;
+        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason} (the steps that follow are planned again against the installed engine)`;
       case 'write-file':
         return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, sha256 ${s.sha256}${s.sensitive ? ', secret' : ''}): ${s.reason}`;
       case 'remove-file':

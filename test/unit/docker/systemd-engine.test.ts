@@ -263,7 +263,7 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     const planned = await dry.out;
     expect(dry.cmd.lines().filter((l) => l.startsWith('apt-get'))).toEqual([]);
     const lines = planned.steps.find((s) => s.name === 'configuration')!.message;
-    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed; save /);
+    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); save /);
     expect(lines).toMatch(/dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
     expect(await fs.exists('/var/lib/azure-docker-extension/engine-state.json')).toBe(false);
 
