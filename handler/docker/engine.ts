@@ -287,7 +287,7 @@ export async function planEngine(
   const rep = new Reporter();
   const p = await prepare(settings, ports, opts, rep);
   return {
-    plan: p.config.steps,
+    plan: [...p.config.steps, ...p.after.map((s) => s.step)],
     lines: planLines(p),
     action: p.config.action,
     reasons: p.config.reasons,
