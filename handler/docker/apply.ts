@@ -25,7 +25,8 @@ export interface ApplyContext {
   layout: EngineLayout;
   stateDir: string;
   launch: DaemonLaunch;
-  onProgress?: (message: string) => void;
+  /** `kind`: the plan step the message is about, when it comes from one. */
+  onProgress?: (message: string, kind?: Step['kind']) => void;
   /** Package commands (the engine's purge on uninstall). */
   cmd?: CommandRunner;
 }
@@ -282,7 +283,7 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
       await services.daemonReload();
       return;
     case 'stop-service':
-      ctx.onProgress?.('stopping dockerd');
+      ctx.onProgress?.('stopping dockerd', s.kind);
       await services.stop();
       return;
     case 'live-restore-off': {
@@ -298,13 +299,13 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     }
     case 'purge-engine': {
       if (!ctx.cmd) throw new Error('no command runner for the package manager');
-      ctx.onProgress?.(`removing ${s.packages.join(' ')}`);
+      ctx.onProgress?.(`removing ${s.packages.join(' ')}`, s.kind);
       const purge = () => ctx.cmd!.run(s.argv[0]!, s.argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
       let r = await purge();
       log.debug({ event: 'package command', argv: s.argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
       if (r.exitCode !== 0 && s.manager === 'apt' && /dpkg was interrupted|dpkg --configure -a/i.test(`${r.stderr}\n${r.stdout}`)) {
         // An uninstall killed inside dpkg: dpkg finishes its own work first, then the purge again.
-        ctx.onProgress?.('dpkg was interrupted earlier; running dpkg --configure -a');
+        ctx.onProgress?.('dpkg was interrupted earlier; running dpkg --configure -a', s.kind);
         const c = await ctx.cmd.run('dpkg', ['--configure', '-a'], { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
         log.debug({ event: 'package command', argv: ['dpkg', '--configure', '-a'], exitCode: c.exitCode, stdout: c.stdout.slice(-4000), stderr: c.stderr.slice(-4000) });
         r = await purge();

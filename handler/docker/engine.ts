@@ -531,7 +531,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     stateDir: opts.stateDir,
     launch,
     cmd,
-    onProgress: (m) => rep.add(plan.mode === 'engine' ? 'engine' : 'service', 'transitioning', m),
+    onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
   };
   const paths = touchedPaths(config, layout, statePath(opts.stateDir));
   if (plan.mode === 'left-stopped') {
