@@ -243,7 +243,10 @@ describe('removeEngineConfig', () => {
     expect(err?.message).toBe('apt-get could not remove docker.io (exit 100): E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 2279 (unattended-upgr) | E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?');
     expect(services.active).toBe(false);
     expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).not.toHaveProperty('data-root');
-    expect((await readRollback(fs, '/state'))?.dataRoots).toEqual(['/mnt/docker', '/var/lib/docker']);
+    const rec = await readRollback(fs, '/state');
+    expect(rec?.dataRoots).toEqual(['/mnt/docker', '/var/lib/docker']);
+    // The progress record: how far the removal got (the purge did not finish).
+    expect(rec?.done).toEqual(['snapshot', 'stop-service', 'save-state', 'write-file /etc/docker/daemon.json']);
 
     const c = cmd().on('apt-get -q -y -o DPkg::Lock::Timeout=300 purge', APT_PURGE_DOCKER_IO);
     const out = await removeEngineConfig({ fs, cmd: c, clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: true });
