@@ -12,9 +12,10 @@ import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
 import { deepEqual, isObject } from './options.js';
+import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
-import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
+import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
   fs: FileSystem;
@@ -223,6 +224,25 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     ? `The previous configuration was restored and dockerd serves it again (verified: ${back.checks.join('; ')}).`
     : `The previous configuration was restored, but dockerd does not serve it either: ${back.failure}.`;
   throw new StepFailedError(`dockerd did not come up with the new configuration: ${reason}. ${tail}`, 'EDOCKERD');
+}
+
+/**
+ * The plan's install step. The extension's record names the packages before they are installed, so
+ * that a run killed during the install (inside dpkg, say) leaves them recorded as the extension's:
+ * the next enable installs what is missing, and uninstall with removeOnUninstall removes them. A
+ * failed install puts the record back as it was. What follows the install is planned again by the
+ * caller (replanAfterInstall in engine.ts): only the installed engine tells its unit's ExecStart.
+ */
+export async function applyInstall(install: InstallPlan, ictx: InstallContext, stateDir: string, record: { before: EngineState | undefined; during: EngineState }): Promise<void> {
+  await writeState(ictx.fs, stateDir, record.during);
+  try {
+    await executeInstall(install, ictx);
+  } catch (e) {
+    if (record.before) await writeState(ictx.fs, stateDir, record.before);
+    else await ictx.fs.remove(statePath(stateDir));
+    throw e;
+  }
+  await recordStep(ictx.fs, stateDir, undefined, 'install-engine');
 }
 
 /**

@@ -11,16 +11,15 @@ import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
-import { applyConfig, applySteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
+import { applyConfig, applyInstall, applySteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
 import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
-import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
+import { planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
-import { readRollback, readState, statePath, writeState, type RollbackRecord } from './state.js';
-import { stepFinished } from './progress.js';
+import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
 import { sha256Prefix } from '../digest.js';
 import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js';
 import { monitorTarget } from './monitor-target.js';
@@ -93,9 +92,10 @@ interface Prepared {
   layout: EngineLayout;
   reports: EngineStepReport[];
   warnings: string[];
-  /** The extension's record as found, and whether daemon.json existed (for the record the install step saves). */
+  /** The extension's record as found. */
   previousState: EngineState | undefined;
-  daemonJsonExisted: boolean;
+  /** With an install step: the record it saves before installing (the packages named as the extension's). */
+  installState?: EngineState;
   /** Set when the running dockerd's live-restore is to go: switched off by SIGHUP after the proof. */
   liveRestoreHandover?: LiveRestoreHandover;
   /** The steps that follow the proof (the hand-over's). */
@@ -227,7 +227,11 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
   const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
-  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, daemonJsonExisted: text !== undefined, after };
+  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after };
+  if (install.action === 'install') {
+    const base: EngineState = previousState ?? { version: 1, daemonJson: { path: layout.daemonJson, owned: {}, created: text === undefined }, files: [] };
+    prepared.installState = { ...base, installed: installedRecord! };
+  }
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
@@ -386,36 +390,26 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   };
 }
 
-/**
- * The plan's install step. The extension's record names the packages before they are installed, so
- * that a run killed during the install (in dpkg, say) leaves them recorded as the extension's: the
- * next enable installs what is missing, and uninstall with removeOnUninstall removes them. A failed
- * install puts the record back as it was.
- */
+/** The plan's install step, run by the applier (applyInstall); the record it saves was planned with it. */
 async function applyInstallStep(p: Prepared, ports: EnginePorts, opts: EngineOptions, rep: Reporter): Promise<void> {
-  const { fs, cmd, clock } = ports;
   const install = p.install;
   checkAbort(opts.signal, 'installing the engine');
   rep.add('engine', 'transitioning', `installing ${install.packages.join(' ')} (${install.reason})`);
-  const base: EngineState = p.previousState ?? { version: 1, daemonJson: { path: p.layout.daemonJson, owned: {}, created: !p.daemonJsonExisted }, files: [] };
-  await writeState(fs, opts.stateDir, { ...base, installed: installRecord(install, clock) });
-  try {
-    await executeInstall(install, {
-      fs,
-      cmd,
-      clock,
+  await applyInstall(
+    install,
+    {
+      fs: ports.fs,
+      cmd: ports.cmd,
+      clock: ports.clock,
       log: opts.log,
       distro: p.distro,
       ...(ports.random ? { random: ports.random } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: (m) => rep.add('engine', 'transitioning', m),
-    });
-  } catch (e) {
-    if (p.previousState) await writeState(fs, opts.stateDir, p.previousState);
-    else await fs.remove(statePath(opts.stateDir));
-    throw e;
-  }
-  stepFinished();
+    },
+    opts.stateDir,
+    { before: p.previousState, during: p.installState! },
+  );
 }
 
 /**
