@@ -1,17 +1,21 @@
-// Executes a ConfigPlan: snapshot, write, (re)start, prove, and roll back when dockerd does not
-// serve the new configuration.
+// The applier. Executes a ConfigPlan: snapshot, write, (re)start, prove, and roll back when dockerd
+// does not serve the new configuration; then the steps that follow the proof (the live-restore
+// hand-over, an uninstall's clean-up). applySteps runs the plans without a proof (an uninstall
+// with dockerd stopped, or with the engine removed). Every step is recorded in the progress
+// record as it finishes (progress.ts).
 import { READ_LIMITS } from '../system/ports.js';
 import { StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock, FileSystem } from '../system/ports.js';
+import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
 import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
 import { deepEqual, isObject } from './options.js';
-import type { ConfigPlan, ServiceAction } from './plan.js';
+import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
+import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
-import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, writeRollback, writeState, type SnapshotEntry } from './state.js';
+import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
   fs: FileSystem;
@@ -22,7 +26,10 @@ export interface ApplyContext {
   layout: EngineLayout;
   stateDir: string;
   launch: DaemonLaunch;
-  onProgress?: (message: string) => void;
+  /** `kind`: the plan step the message is about, when it comes from one. */
+  onProgress?: (message: string, kind?: Step['kind']) => void;
+  /** Package commands (the engine's purge on uninstall). */
+  cmd?: CommandRunner;
 }
 
 export interface VerifyResult {
@@ -44,7 +51,13 @@ export function touchedPaths(plan: ConfigPlan, layout: EngineLayout, statePathVa
   return [...plan.contents.keys(), ...plan.removals, ...plan.chmods.map((c) => c.path), layout.daemonJson, layout.dropIn, statePathValue];
 }
 
-export async function applyConfig(plan: ConfigPlan, newState: EngineState, verifySpec: VerifySpec, ctx: ApplyContext, statePathValue: string): Promise<ApplyResult> {
+/**
+ * `after`: steps that need the proved configuration (the live-restore hand-over, an uninstall's
+ * clean-up); recorded like the others, and the progress record is cleared only once they are done.
+ * A run killed among them leaves a record whose proof finished: the next run clears it and plans
+ * what is left from the machine as it finds it.
+ */
+export async function applyConfig(plan: ConfigPlan, newState: EngineState, verifySpec: VerifySpec, ctx: ApplyContext, statePathValue: string, after: readonly PlannedStep[] = []): Promise<ApplyResult> {
   const { fs, services, log } = ctx;
   const before = await services.status();
   const changing = plan.filesChanged || plan.steps.some((s) => s.kind === 'save-state');
@@ -73,14 +86,11 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
           await writeState(fs, ctx.stateDir, inFlightState(previous, newState));
         } else if (s.kind === 'write-file') {
           const { data, mode } = plan.contents.get(s.path)!;
-          await fs.mkdirp(s.path.slice(0, s.path.lastIndexOf('/')) || '/', 0o755);
-          await fs.writeAtomic(s.path, data, mode);
-        } else if (s.kind === 'remove-file') {
-          await fs.remove(s.path);
-        } else if (s.kind === 'chmod') {
-          await fs.chmod(s.path, s.mode);
+          await runStep({ step: s, data: { content: data, mode } }, ctx);
+        } else if (s.kind === 'remove-file' || s.kind === 'chmod') {
+          await runStep({ step: s }, ctx);
         } else continue;
-        await step(s.kind === 'save-state' ? s.kind : `${s.kind} ${s.path}`);
+        await step(stepName(s));
       }
       if (!deepEqual(JSON.parse(JSON.stringify(inFlightState(previous, newState))), JSON.parse(JSON.stringify(newState)))) {
         await writeState(fs, ctx.stateDir, newState);
@@ -140,11 +150,23 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     if (!result.verify.ok) failure = result.verify.failure;
   }
 
+  const runAfter = async () => {
+    try {
+      for (const s of after) {
+        await runStep(s, ctx);
+        await step(stepName(s.step));
+      }
+    } finally {
+      // Proved: a failure after this point is not one the snapshot could undo.
+      await fs.remove(rollbackPath(ctx.stateDir));
+    }
+  };
+
   if (failure === undefined) {
     await step('verify');
-    const after = await services.status();
-    if (after.pid !== undefined) result.pidAfter = after.pid;
-    await fs.remove(rollbackPath(ctx.stateDir));
+    const now = await services.status();
+    if (now.pid !== undefined) result.pidAfter = now.pid;
+    await runAfter();
     return result;
   }
 
@@ -153,17 +175,21 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     // daemon): one restart is what an admin would try first.
     log.warn({ event: 'dockerd unhealthy with unchanged configuration', failure });
     ctx.onProgress?.(`dockerd does not serve its configuration (${failure}); restarting it`);
+    let healed: ApplyResult | undefined;
     try {
       await services.resetFailed();
       await services.restart();
       const again = await verifyServes(verifySpec, ctx, true);
       if (again.ok) {
-        const after = await services.status();
-        return { ...result, action: 'restart', verify: again, ...(after.pid !== undefined ? { pidAfter: after.pid } : {}) };
-      }
-      failure = again.failure;
+        const now = await services.status();
+        healed = { ...result, action: 'restart', verify: again, ...(now.pid !== undefined ? { pidAfter: now.pid } : {}) };
+      } else failure = again.failure;
     } catch (e) {
       failure = (e as Error).message;
+    }
+    if (healed) {
+      await runAfter();
+      return healed;
     }
   }
 
@@ -198,6 +224,138 @@ export async function applyConfig(plan: ConfigPlan, newState: EngineState, verif
     ? `The previous configuration was restored and dockerd serves it again (verified: ${back.checks.join('; ')}).`
     : `The previous configuration was restored, but dockerd does not serve it either: ${back.failure}.`;
   throw new StepFailedError(`dockerd did not come up with the new configuration: ${reason}. ${tail}`, 'EDOCKERD');
+}
+
+/**
+ * The plan's install step. The extension's record names the packages before they are installed, so
+ * that a run killed during the install (inside dpkg, say) leaves them recorded as the extension's:
+ * the next enable installs what is missing, and uninstall with removeOnUninstall removes them. A
+ * failed install puts the record back as it was. What follows the install is planned again by the
+ * caller (replanAfterInstall in engine.ts): only the installed engine tells its unit's ExecStart.
+ */
+export async function applyInstall(install: InstallPlan, ictx: InstallContext, stateDir: string, record: { before: EngineState | undefined; during: EngineState }): Promise<void> {
+  await writeState(ictx.fs, stateDir, record.during);
+  try {
+    await executeInstall(install, ictx);
+  } catch (e) {
+    if (record.before) await writeState(ictx.fs, stateDir, record.before);
+    else await ictx.fs.remove(statePath(stateDir));
+    throw e;
+  }
+  await recordStep(ictx.fs, stateDir, undefined, 'install-engine');
+}
+
+/**
+ * Runs a plan that has no proof (an uninstall with dockerd stopped, or with the engine removed):
+ * each step in order, recorded in the progress record as it finishes; the record is cleared at the
+ * end. A run killed half-way leaves the record (and in it the data roots the plan empties, which a
+ * stopped dockerd can no longer tell), and the next run plans what is left. A failed step leaves it
+ * too: the next uninstall goes on from there.
+ */
+export async function applySteps(steps: readonly PlannedStep[], ctx: ApplyContext, record: { paths: readonly string[]; dataRoots?: string[] }): Promise<void> {
+  const { fs } = ctx;
+  if (steps.length === 0) {
+    // Nothing left to do: a record that a killed run left behind has served its purpose.
+    await fs.remove(rollbackPath(ctx.stateDir));
+    return;
+  }
+  let rollback = await readRollback(fs, ctx.stateDir);
+  // A record whose proof finished belongs to a complete apply (see applyConfig).
+  if (rollback?.done?.includes('verify')) rollback = undefined;
+  const fresh = !rollback;
+  if (!rollback) {
+    const before = await ctx.services.status();
+    rollback = { createdAt: new Date(ctx.clock.now()).toISOString(), entries: await snapshot(fs, record.paths), wasRunning: before.active };
+  }
+  if (record.dataRoots?.length) rollback.dataRoots = [...new Set([...(rollback.dataRoots ?? []), ...record.dataRoots])];
+  await writeRollback(fs, ctx.stateDir, rollback);
+  if (fresh) await recordStep(fs, ctx.stateDir, rollback, 'snapshot');
+  for (const s of steps) {
+    await runStep(s, ctx);
+    await recordStep(fs, ctx.stateDir, rollback, stepName(s.step));
+  }
+  await fs.remove(rollbackPath(ctx.stateDir));
+}
+
+/** One step's effect. Service start/restart/reload and the proof stay in applyConfig, which owns the rollback. */
+async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
+  const { fs, services, log } = ctx;
+  const s: Step = p.step;
+  switch (s.kind) {
+    case 'write-file': {
+      if (!p.data) throw new Error(`no content planned for ${s.path}`);
+      await fs.mkdirp(s.path.slice(0, s.path.lastIndexOf('/')) || '/', 0o755);
+      await fs.writeAtomic(s.path, p.data.content, p.data.mode);
+      return;
+    }
+    case 'remove-file':
+    case 'forget-state':
+      await fs.remove(s.path);
+      return;
+    case 'chmod':
+      await fs.chmod(s.path, s.mode);
+      return;
+    case 'save-state':
+      if (!p.state) throw new Error('no ownership record planned');
+      await writeState(fs, ctx.stateDir, p.state);
+      return;
+    case 'daemon-reload':
+      await services.daemonReload();
+      return;
+    case 'stop-service':
+      ctx.onProgress?.('stopping dockerd', s.kind);
+      await services.stop();
+      return;
+    case 'live-restore-off': {
+      await services.reload();
+      const deadline = ctx.clock.now() + 15_000;
+      let off = false;
+      while (!off && ctx.clock.now() < deadline) {
+        off = (await ctx.probe.info(s.socketPath, 5_000))?.liveRestore === false;
+        if (!off) await ctx.clock.sleep(200);
+      }
+      if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
+      return;
+    }
+    case 'purge-engine': {
+      if (!ctx.cmd) throw new Error('no command runner for the package manager');
+      ctx.onProgress?.(`removing ${s.packages.join(' ')}`, s.kind);
+      const purge = () => ctx.cmd!.run(s.argv[0]!, s.argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+      let r = await purge();
+      log.debug({ event: 'package command', argv: s.argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
+      if (r.exitCode !== 0 && s.manager === 'apt' && /dpkg was interrupted|dpkg --configure -a/i.test(`${r.stderr}\n${r.stdout}`)) {
+        // An uninstall killed inside dpkg: dpkg finishes its own work first, then the purge again.
+        ctx.onProgress?.('dpkg was interrupted earlier; running dpkg --configure -a', s.kind);
+        const c = await ctx.cmd.run('dpkg', ['--configure', '-a'], { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
+        log.debug({ event: 'package command', argv: ['dpkg', '--configure', '-a'], exitCode: c.exitCode, stdout: c.stdout.slice(-4000), stderr: c.stderr.slice(-4000) });
+        r = await purge();
+      }
+      if (r.exitCode !== 0) throw new StepFailedError(`${s.argv[0]} could not remove ${s.packages.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
+      return;
+    }
+    case 'empty-data-root':
+      await emptyDataRoot(fs, s.path);
+      return;
+    case 'remove-empty-dir':
+      if ((await fs.exists(s.path)) && (await fs.list(s.path)).length === 0) await fs.remove(s.path);
+      return;
+    default:
+      throw new Error(`the applier runs ${s.kind} only within applyConfig`);
+  }
+}
+
+/**
+ * The data root is often a data disk mounted at /var/lib/docker: rmdir of a mount point fails
+ * with EBUSY, so empty it and keep the directory where it cannot go.
+ */
+async function emptyDataRoot(fs: FileSystem, dir: string): Promise<void> {
+  if (!(await fs.exists(dir))) return;
+  for (const name of await fs.list(dir)) await fs.remove(`${dir.replace(/\/+$/, '')}/${name}`);
+  try {
+    await fs.remove(dir);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EBUSY') throw e;
+  }
 }
 
 /**

@@ -1,23 +1,27 @@
 // The engine part of enable/uninstall: install Docker, make daemon.json (plus at most one systemd
 // drop-in) say what the settings ask, restart only when needed, prove it, roll back otherwise.
 //
-// observe (read ports) → computeDesired (pure) → diffConfig (pure) → applyConfig (effects).
+// observe (read ports) → computeDesired (pure) → diffConfig (pure) → the applier (apply.ts, effects).
+// A missing engine is a step of the plan ("install docker.io with apt"); what only the installed
+// engine can tell (its unit's ExecStart, its socket) comes from replanAfterInstall, which the
+// applier runs right after that step. Uninstall is a plan too (removal.ts).
 import { ConfigError, StepFailedError } from '../errors.js';
 import { parseSettings, type HandlerSettings } from '../agent/settings.js';
 import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
-import { applyConfig, verifyServes, type ApplyContext } from './apply.js';
+import { applyConfig, applyInstall, applySteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
 import { checkCertificates, type CertificateCheck } from './certs.js';
 import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
-import { executeInstall, planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
+import { planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions, translateFlags } from './options.js';
-import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type ServiceAction, type Step } from './plan.js';
-import { readRollback, readState, statePath, writeState, type RollbackRecord } from './state.js';
-import { stepFinished } from './progress.js';
+import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
+import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
+import { sha256Prefix } from '../digest.js';
+import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual, type JsonObject } from './options.js';
@@ -88,8 +92,14 @@ interface Prepared {
   layout: EngineLayout;
   reports: EngineStepReport[];
   warnings: string[];
-  /** Set when the running dockerd's live-restore is to go: switched off by SIGHUP after the apply. */
+  /** The extension's record as found. */
+  previousState: EngineState | undefined;
+  /** With an install step: the record it saves before installing (the packages named as the extension's). */
+  installState?: EngineState;
+  /** Set when the running dockerd's live-restore is to go: switched off by SIGHUP after the proof. */
   liveRestoreHandover?: LiveRestoreHandover;
+  /** The steps that follow the proof (the hand-over's). */
+  after: PlannedStep[];
 }
 
 class Reporter {
@@ -112,15 +122,18 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new StepFailedError(`Cancelled before ${what}; nothing further was changed`, 'EABORTED');
 }
 
-async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, mode: 'plan' | 'apply', rep: Reporter): Promise<Prepared> {
+/**
+ * Observes the machine and plans: reads only. A missing engine becomes the plan's first step, and
+ * the rest is planned against what its package will install (assumedLaunch) until
+ * replanAfterInstall reads the real thing.
+ */
+async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, rep: Reporter): Promise<Prepared> {
   const { fs, cmd, clock } = ports;
-  const log = opts.log;
   const layout = layoutOf(opts);
   const warnings: string[] = [];
 
   const distro = await detectDistro(fs);
   rep.add('distro', 'success', distro.name);
-  if (mode === 'apply') await releaseLeftoverStartHold(fs);
 
   // Everything the settings alone can get wrong is reported before anything is installed.
   const opt = translateDockerOptions(settings.public.docker.options);
@@ -163,28 +176,10 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   );
   warnings.push(...install.warnings);
   const state = await readState(fs, opts.stateDir);
-  let installedRecord = state?.installed;
+  // The engine the extension installs is its own (removeOnUninstall removes it): recorded with the install step.
+  const installedRecord = install.action === 'install' ? installRecord(install, clock) : state?.installed;
   if (install.action === 'install') {
-    if (mode === 'apply') {
-      checkAbort(opts.signal, 'installing the engine');
-      rep.add('engine', 'transitioning', `installing ${install.packages.join(' ')} (${install.reason})`);
-      await executeInstall(install, {
-        fs,
-        cmd,
-        clock,
-        log,
-        distro,
-        ...(ports.random ? { random: ports.random } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (m) => rep.add('engine', 'transitioning', m),
-      });
-      launch = await services.inspect();
-      if (!launch.installed) throw new StepFailedError(`${install.packages.join(' ')} installed, but ${services.description} is not there`, 'ENOENGINE');
-      rep.add('engine', 'success', `installed ${install.packages.join(' ')} with ${install.manager}`);
-      installedRecord = { manager: install.manager, packages: install.packages, source: install.source, at: new Date(clock.now()).toISOString() };
-    } else if (!launch.installed) {
-      launch = assumedLaunch(distro, services, install);
-    }
+    if (!launch.installed) launch = assumedLaunch(distro, services, install);
   } else {
     if (!launch.installed) throw new StepFailedError(`No Docker engine found (${services.description}): ${install.reason}`, 'ENOENGINE');
     rep.add('engine', install.warnings.length ? 'warning' : 'success', [install.reason, ...install.warnings].join('; '));
@@ -231,7 +226,12 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (install.action === 'install') {
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
-  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings };
+  const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
+  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after };
+  if (install.action === 'install') {
+    const base: EngineState = previousState ?? { version: 1, daemonJson: { path: layout.daemonJson, owned: {}, created: text === undefined }, files: [] };
+    prepared.installState = { ...base, installed: installedRecord! };
+  }
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
@@ -259,7 +259,11 @@ function interruptedBeforeProof(rec: RollbackRecord | undefined): boolean {
   return rec !== undefined && !(rec.done ?? []).includes('verify');
 }
 
-/** What a not-yet-installed engine's unit will look like (dry run only). */
+function installRecord(install: InstallPlan, clock: Clock): NonNullable<EngineState['installed']> {
+  return { manager: install.manager, packages: install.packages, source: install.source, at: new Date(clock.now()).toISOString() };
+}
+
+/** What a not-yet-installed engine's unit will look like, until replanAfterInstall reads it. */
 function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: InstallPlan): DaemonLaunch {
   const debianDockerIo = distro.id === 'debian' && install.enginePackage === 'docker.io';
   if (services.kind === 'direct') {
@@ -285,9 +289,9 @@ export async function planEngine(
   opts: EngineOptions,
 ): Promise<EnginePlan> {
   const rep = new Reporter();
-  const p = await prepare(settings, ports, opts, 'plan', rep);
+  const p = await prepare(settings, ports, opts, rep);
   return {
-    plan: p.config.steps,
+    plan: [...p.config.steps, ...p.after.map((s) => s.step)],
     lines: planLines(p),
     action: p.config.action,
     reasons: p.config.reasons,
@@ -300,9 +304,7 @@ export async function planEngine(
 
 /** The plan's steps, and the live-restore handover that follows them (see planLiveRestoreHandover). */
 function planLines(p: Prepared): string[] {
-  const lines = describeSteps(p.config.steps);
-  if (p.liveRestoreHandover) lines.push('switch live-restore off by SIGHUP (no container stops), then write daemon.json without it');
-  return lines;
+  return describeSteps([...p.config.steps, ...p.after.map((s) => s.step)]);
 }
 
 function planSummary(p: Prepared): string {
@@ -315,11 +317,13 @@ function planSummary(p: Prepared): string {
 export async function reconcileEngine(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions): Promise<EngineOutcome> {
   const rep = new Reporter(opts.onProgress);
   const started = ports.clock.now();
-  const p = await prepare(settings, ports, opts, opts.dryRun ? 'plan' : 'apply', rep);
-  const { config, desired } = p;
+  // A start hold that a run killed during its install left behind (see install.ts) goes first.
+  if (!opts.dryRun) await releaseLeftoverStartHold(ports.fs);
+  let p = await prepare(settings, ports, opts, rep);
   const installedNow = p.install.action === 'install' && !opts.dryRun;
 
   if (opts.dryRun) {
+    const { config } = p;
     rep.add('configuration', 'success', `would: ${planLines(p).join('; ')}`);
     return {
       changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install',
@@ -330,6 +334,11 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     };
   }
 
+  if (p.install.action === 'install') {
+    await applyInstallStep(p, ports, opts, rep);
+    p = await replanAfterInstall(settings, ports, opts, rep, p.install);
+  }
+  const { config, desired } = p;
   checkAbort(opts.signal, 'changing the Docker configuration');
   rep.add('configuration', 'transitioning', config.filesChanged ? `writing ${[...config.contents.keys(), ...config.removals].join(', ')}` : 'unchanged');
   const ctx: ApplyContext = {
@@ -345,9 +354,9 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   };
   let result;
   try {
-    result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir));
+    result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir), p.after);
     if (p.liveRestoreHandover) {
-      await switchOffLiveRestore(p.liveRestoreHandover, desired, ctx, p.newState);
+      handedOver(p.liveRestoreHandover, desired);
       rep.add('service', 'success', 'live-restore switched off by SIGHUP; no container was stopped');
     }
   } catch (e) {
@@ -381,6 +390,42 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   };
 }
 
+/** The plan's install step, run by the applier (applyInstall); the record it saves was planned with it. */
+async function applyInstallStep(p: Prepared, ports: EnginePorts, opts: EngineOptions, rep: Reporter): Promise<void> {
+  const install = p.install;
+  checkAbort(opts.signal, 'installing the engine');
+  rep.add('engine', 'transitioning', `installing ${install.packages.join(' ')} (${install.reason})`);
+  await applyInstall(
+    install,
+    {
+      fs: ports.fs,
+      cmd: ports.cmd,
+      clock: ports.clock,
+      log: opts.log,
+      distro: p.distro,
+      ...(ports.random ? { random: ports.random } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (m) => rep.add('engine', 'transitioning', m),
+    },
+    opts.stateDir,
+    { before: p.previousState, during: p.installState! },
+  );
+}
+
+/**
+ * The plan made before the install assumed the package's unit (assumedLaunch); the installed
+ * engine's own (its ExecStart, its socket, whether systemd knows it) is read now, and the rest of
+ * the plan made again from the machine as it is. Run by the applier right after the install step.
+ */
+async function replanAfterInstall(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, rep: Reporter, install: InstallPlan): Promise<Prepared> {
+  const p = await prepare(settings, ports, opts, rep);
+  if (p.install.action === 'install' || !p.launch.installed) {
+    throw new StepFailedError(`${install.packages.join(' ')} installed, but ${p.services.description} is not there`, 'ENOENGINE');
+  }
+  rep.add('engine', 'success', `installed ${install.packages.join(' ')} with ${install.manager}`);
+  return p;
+}
+
 function past(a: ServiceAction): string {
   return a === 'start' ? 'started' : a === 'restart' ? 'restarted' : a === 'reload' ? 'reloaded (SIGHUP)' : 'unchanged';
 }
@@ -394,6 +439,8 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   const { fs, cmd, clock } = ports;
   const rep = new Reporter(opts.onProgress);
   const layout = layoutOf(opts);
+
+  // Observe.
   const state = await readState(fs, opts.stateDir);
   const services = ports.services ?? (await detectServiceManager({ fs, cmd, clock }));
   const launch = await services.inspect();
@@ -412,9 +459,26 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
   const status = await services.status();
   const removeEngine = opts.removeEngine && state?.installed !== undefined;
-  if (opts.removeEngine && !state?.installed) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
-  const running = status.active && !removeEngine ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined;
-  const lrPhase = await planLiveRestoreHandover(running, desired, launch, fs, layout);
+  const record = await readRollback(fs, opts.stateDir);
+  // An engine removal killed after its purge has forgotten the record of the install: not a warning.
+  if (opts.removeEngine && !state?.installed && !record?.done?.includes('purge-engine')) warnings.push('"docker.engine.removeOnUninstall" is set, but the engine was not installed by the extension; it is kept');
+  const info = status.active ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined;
+  const handover = removeEngine ? undefined : await planLiveRestoreHandover(info, desired, launch, fs, layout);
+  // Read before dockerd stops and daemon.json loses the keys the extension owned (a "--data-root"
+  // from docker.options is one of them); a run killed after the stop left them in its record.
+  const dataRoots: DataRootFact[] = [];
+  if (removeEngine) {
+    for (const path of [...new Set([...dataRootsOf(info, current, launch), ...(record?.dataRoots ?? [])])]) {
+      const keep = await whyNotPurge(fs, path);
+      // A recorded root the killed run already emptied and removed is done, not kept.
+      if (keep === NOT_THERE && record?.dataRoots?.includes(path)) continue;
+      dataRoots.push(keep !== undefined ? { path, keep } : { path });
+    }
+  }
+  const dropInDir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
+  const dropInDirOthers = (await fs.exists(dropInDir)) ? (await fs.list(dropInDir)).filter((n) => `${dropInDir}/${n}` !== layout.dropIn) : undefined;
+
+  // Plan (pure).
   const config = diffConfig(
     desired,
     {
@@ -423,7 +487,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
       running: status.active || removeEngine,
       enabled: true,
       // An uninstall killed between its writes and its restart: dockerd still serves what the files no longer say.
-      interrupted: interruptedBeforeProof(await readRollback(fs, opts.stateDir)),
+      interrupted: interruptedBeforeProof(record),
       stateChanged: state !== undefined,
       statePath: statePath(opts.stateDir),
     },
@@ -436,61 +500,21 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     files: [],
     ...(state?.installed ? { installed: state.installed } : {}),
   };
+  const plan = planRemoval({
+    config,
+    layout,
+    statePath: statePath(opts.stateDir),
+    previous: state,
+    newState,
+    nothingOwned: Object.keys(handover ? handover.ownedBefore : desired.owned).length === 0,
+    running: status.active,
+    ...(removeEngine ? { removeEngine: { manager: state!.installed!.manager, packages: state!.installed!.packages } } : {}),
+    dataRoots,
+    handover: handover ? handoverSteps(handover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [],
+    ...(dropInDirOthers ? { dropInDirOthers } : {}),
+  });
 
-  if (!removeEngine && !status.active) {
-    // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.
-    await writeState(fs, opts.stateDir, newState);
-    for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
-    for (const p of config.removals) await fs.remove(p);
-    if (config.daemonReload) await services.daemonReload();
-    await removeEmptyDropInDir(fs, layout, config.removals);
-    if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
-    rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
-    return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
-  }
-
-  if (removeEngine) {
-    const inst = state!.installed!;
-    // Read before dockerd stops and daemon.json loses the keys the extension owned (a
-    // "--data-root" from docker.options is one of them).
-    const roots = await dataRootsOf(status.active ? await probeOf(ports).info(desired.verify.socketPath, 5_000) : undefined, current, launch);
-    rep.add('service', 'transitioning', 'stopping dockerd');
-    await services.stop();
-    for (const [path, { data, mode }] of config.contents) await fs.writeAtomic(path, data, mode);
-    for (const p of config.removals) await fs.remove(p);
-    if (config.daemonReload) await services.daemonReload();
-    rep.add('engine', 'transitioning', `removing ${inst.packages.join(' ')}`);
-    const names = inst.packages.map((p) => p.replace(/[=].*$/, '').replace(/-\d[\w.:~+-]*$/, ''));
-    const argv =
-      inst.manager === 'apt'
-        ? ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300', 'purge', ...names]
-        : inst.manager === 'zypper'
-          ? ['zypper', '--non-interactive', 'remove', ...names]
-          : [inst.manager, '-y', 'remove', ...names];
-    const r = await cmd.run(argv[0]!, argv.slice(1), { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 30 * 60_000 });
-    opts.log.debug({ event: 'package command', argv, exitCode: r.exitCode, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) });
-    if (r.exitCode !== 0) throw new StepFailedError(`${argv.slice(0, 1).join(' ')} could not remove ${names.join(' ')} (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`, 'EPKG');
-    const purged: string[] = [];
-    for (const dir of roots) {
-      const why = await whyNotPurge(fs, dir);
-      if (why) {
-        if (dir !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${dir} is kept: ${why}; remove it yourself if its images, containers and volumes are no longer wanted`);
-        continue;
-      }
-      await removeDataRoot(fs, dir);
-      purged.push(dir);
-    }
-    await fs.remove(`${opts.stateDir.replace(/\/+$/, '')}/engine-state.json`);
-    rep.add('engine', 'success', `removed ${names.join(' ')}${purged.length ? ` and emptied ${purged.join(', ')}` : ''}`);
-    const kept = roots.filter((r) => !purged.includes(r) && r !== DEFAULT_DATA_ROOT);
-    const data = purged.length
-      ? ` with its images, containers and volumes (${purged.join(' and ')} emptied)${kept.length ? `; ${kept.join(', ')} kept (see the warnings)` : ''}`
-      : kept.length
-        ? `; its images, containers and volumes in ${kept.join(', ')} are kept (see the warnings)`
-        : '';
-    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed${data}.` };
-  }
-
+  // Apply.
   const ctx: ApplyContext = {
     fs,
     clock,
@@ -500,14 +524,34 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     layout,
     stateDir: opts.stateDir,
     launch,
-    onProgress: (m) => rep.add('service', 'transitioning', m),
+    cmd,
+    onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
   };
-  const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir));
-  if (lrPhase) await switchOffLiveRestore(lrPhase, desired, ctx, newState);
-  await removeEmptyDropInDir(fs, layout, config.removals);
-  // Nothing left to own: forget the record (a fresh enable starts from the admin's file).
-  if (Object.keys(desired.owned).length === 0) await fs.remove(statePath(opts.stateDir));
-  else await writeState(fs, opts.stateDir, { ...newState, daemonJson: { ...newState.daemonJson, owned: desired.owned } });
+  const paths = touchedPaths(config, layout, statePath(opts.stateDir));
+  if (plan.mode === 'left-stopped') {
+    // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.
+    await applySteps(plan.steps, ctx, { paths });
+    rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
+    return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
+  }
+
+  if (plan.mode === 'engine') {
+    await applySteps(plan.steps, ctx, { paths, dataRoots: dataRoots.map((r) => r.path) });
+    for (const r of plan.kept) if (r.path !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${r.path} is kept: ${r.keep}; remove it yourself if its images, containers and volumes are no longer wanted`);
+    const names = plan.packages;
+    const purged = plan.emptied;
+    rep.add('engine', 'success', `removed ${names.join(' ')}${purged.length ? ` and emptied ${purged.join(', ')}` : ''}`);
+    const kept = plan.kept.map((r) => r.path).filter((r) => r !== DEFAULT_DATA_ROOT);
+    const data = purged.length
+      ? ` with its images, containers and volumes (${purged.join(' and ')} emptied)${kept.length ? `; ${kept.join(', ')} kept (see the warnings)` : ''}`
+      : kept.length
+        ? `; its images, containers and volumes in ${kept.join(', ')} are kept (see the warnings)`
+        : '';
+    return { changed: true, restarted: 'none', steps: rep.reports, warnings, summary: `Docker engine (${names.join(' ')}) removed${data}.` };
+  }
+
+  const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir), plan.after);
+  if (handover) handedOver(handover, desired);
   rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
   rep.add('verify', 'success', result.verify.checks.join('; '));
   return {
@@ -519,8 +563,6 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   };
 }
 
-const DEFAULT_DATA_ROOT = '/var/lib/docker';
-
 /**
  * Where dockerd keeps images, containers and volumes: what the running dockerd says (GET /info
  * DockerRootDir), else daemon.json's "data-root" (or the old "graph"), else a --data-root on its
@@ -528,41 +570,24 @@ const DEFAULT_DATA_ROOT = '/var/lib/docker';
  * removeOnUninstall purges them all: an admin who asks for the engine to go expects its storage
  * to go with it, wherever they moved it, and the summary says which directories were emptied.
  */
-async function dataRootsOf(info: DaemonInfo | undefined, current: JsonObject, launch: DaemonLaunch): Promise<string[]> {
+function dataRootsOf(info: DaemonInfo | undefined, current: JsonObject, launch: DaemonLaunch): string[] {
   const fromFile = typeof current['data-root'] === 'string' ? current['data-root'] : typeof current.graph === 'string' ? current.graph : undefined;
   const flag = translateFlags([...launch.replaceableArgs, ...launch.fixedArgs], { context: 'unit' }).config['data-root'];
   const roots = [info?.rootDir, fromFile, typeof flag === 'string' ? flag : undefined, DEFAULT_DATA_ROOT].filter((r): r is string => typeof r === 'string' && r !== '');
   return [...new Set(roots.map((r) => r.replace(/\/+$/, '') || '/'))];
 }
 
+
+const NOT_THERE = 'it does not exist';
+
 /** A directory is emptied only when it is Docker's: never a system directory, and only with Docker's own layout in it. */
 async function whyNotPurge(fs: FileSystem, dir: string): Promise<string | undefined> {
   if (!dir.startsWith('/') || dir.split('/').includes('..')) return 'it is not an absolute path';
   if (['/', '/var', '/var/lib', '/mnt', '/media', '/home', '/root', '/srv', '/opt', '/tmp', '/usr', '/etc', '/boot', '/data', '/datadrive'].includes(dir)) return 'it is a system or mount directory, not one Docker made';
-  if (!(await fs.exists(dir))) return 'it does not exist';
+  if (!(await fs.exists(dir))) return NOT_THERE;
   const names = await fs.list(dir);
   if (names.length > 0 && !names.some((n) => ['image', 'containers', 'volumes', 'overlay2', 'buildkit', 'network', 'engine-id'].includes(n))) return 'it does not hold Docker\'s layout (image, containers, volumes)';
   return undefined;
-}
-
-/**
- * The data root is often a data disk mounted at /var/lib/docker: rmdir of a mount point fails
- * with EBUSY, so empty it and keep the directory where it cannot go.
- */
-async function removeDataRoot(fs: FileSystem, dir: string): Promise<void> {
-  for (const name of await fs.list(dir)) await fs.remove(`${dir.replace(/\/+$/, '')}/${name}`);
-  try {
-    await fs.remove(dir);
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'EBUSY') throw e;
-  }
-}
-
-/** docker.service.d/ was made for our drop-in; once that is gone and nothing else is in it, so is the directory. */
-async function removeEmptyDropInDir(fs: FileSystem, layout: EngineLayout, removed: readonly string[]): Promise<void> {
-  if (!removed.includes(layout.dropIn)) return;
-  const dir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
-  if ((await fs.exists(dir)) && (await fs.list(dir)).length === 0) await fs.remove(dir);
 }
 
 export { verifyServes };
@@ -599,25 +624,28 @@ async function planLiveRestoreHandover(running: DaemonInfo | undefined, desired:
   return handover;
 }
 
-/** `"live-restore": false` and a SIGHUP (a reloadable key: no container is touched), then the final file and record. */
-async function switchOffLiveRestore(h: LiveRestoreHandover, desired: DesiredState, ctx: ApplyContext, state: EngineState): Promise<void> {
-  const { fs, services, probe, clock, layout, log } = ctx;
-  await fs.writeAtomic(layout.daemonJson, renderDaemonJson({ ...h.final, 'live-restore': false }), h.mode);
-  stepFinished();
-  await services.reload();
-  stepFinished();
-  const deadline = clock.now() + 15_000;
-  let off = false;
-  while (!off && clock.now() < deadline) {
-    off = (await probe.info(desired.verify.socketPath, 5_000))?.liveRestore === false;
-    if (!off) await clock.sleep(200);
-  }
-  if (!off) log.warn({ event: 'dockerd did not confirm live-restore off after SIGHUP; it goes at its next restart' });
-  if (h.finalWanted) await fs.writeAtomic(layout.daemonJson, renderDaemonJson(h.final), h.mode);
-  else await fs.remove(layout.daemonJson);
-  stepFinished();
+
+/**
+ * The hand-over as steps after the proof: `"live-restore": false` in daemon.json and a SIGHUP (a
+ * reloadable key: no container is touched), then the final file and the record without the key.
+ * Each is recorded in the progress record; a run killed among them is finished by the next one,
+ * which finds dockerd's live-restore (on or off) and plans from there.
+ */
+function handoverSteps(h: LiveRestoreHandover, socketPath: string, layout: EngineLayout, state: EngineState, statePathValue: string): PlannedStep[] {
+  const write = (config: JsonObject, reason: string): PlannedStep => {
+    const content = renderDaemonJson(config);
+    return { step: { kind: 'write-file', path: layout.daemonJson, mode: h.mode, size: Buffer.byteLength(content), sha256: sha256Prefix(content), sensitive: false, reason, preview: content }, data: { content, mode: h.mode } };
+  };
+  return [
+    write({ ...h.final, 'live-restore': false }, 'live-restore off, for dockerd to read on SIGHUP'),
+    { step: { kind: 'live-restore-off', socketPath, reason: 'the restart kept live-restore so that no container stopped' } },
+    h.finalWanted ? write(h.final, 'daemon.json without live-restore') : { step: { kind: 'remove-file', path: layout.daemonJson, reason: 'the extension created daemon.json and nothing else is left in it' } },
+    { step: { kind: 'save-state', path: statePathValue, reason: 'live-restore is no longer the extension\'s' }, state: { ...state, daemonJson: { ...state.daemonJson, owned: h.ownedBefore } } },
+  ];
+}
+
+/** After the hand-over: the desired configuration and ownership are the final ones again (for the monitor and the record). */
+function handedOver(h: LiveRestoreHandover, desired: DesiredState): void {
   desired.config = h.final;
   desired.owned = h.ownedBefore;
-  await writeState(fs, ctx.stateDir, { ...state, daemonJson: { ...state.daemonJson, owned: h.ownedBefore } });
-  stepFinished();
 }

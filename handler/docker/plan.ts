@@ -2,7 +2,7 @@
 // serialise: file contents travel separately (`contents`), shown only as sha256 prefixes.
 import { sha256Prefix } from '../digest.js';
 import { changedKeys, renderDaemonJson } from './daemon-config.js';
-import type { DesiredFile, DesiredState, EngineLayout } from './desired.js';
+import type { DesiredFile, DesiredState, EngineLayout, EngineState } from './desired.js';
 import { RELOADABLE_KEYS, type JsonObject } from './options.js';
 
 export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
@@ -16,7 +16,41 @@ export type Step =
   | { kind: 'daemon-reload'; reason: string }
   | { kind: 'enable-service'; reason: string }
   | { kind: 'start-service' | 'restart-service' | 'reload-service'; reason: string }
-  | { kind: 'verify'; checks: string[]; reason: string };
+  | { kind: 'verify'; checks: string[]; reason: string }
+  // Removal (uninstall) and the live-restore hand-over:
+  | { kind: 'stop-service'; reason: string }
+  /** SIGHUP with "live-restore": false in daemon.json, then wait for dockerd to report it off. */
+  | { kind: 'live-restore-off'; socketPath: string; reason: string }
+  | { kind: 'purge-engine'; manager: string; packages: string[]; argv: string[]; reason: string }
+  | { kind: 'empty-data-root'; path: string; reason: string }
+  | { kind: 'remove-empty-dir'; path: string; reason: string }
+  | { kind: 'forget-state'; path: string; reason: string };
+
+/**
+ * A step with what it needs beyond what is safe to print: the content of a file it writes, the
+ * ownership record it saves. Used where one path is written twice in a plan (the live-restore
+ * hand-over writes daemon.json with the key off, then without it), which ConfigPlan.contents,
+ * keyed by path, cannot hold.
+ */
+export interface PlannedStep {
+  step: Step;
+  data?: { content: string; mode: number };
+  state?: EngineState;
+}
+
+/** The name a finished step gets in the progress record (see progress.ts). */
+export function stepName(s: Step): string {
+  switch (s.kind) {
+    case 'write-file':
+    case 'remove-file':
+    case 'chmod':
+    case 'empty-data-root':
+    case 'remove-empty-dir':
+      return `${s.kind} ${s.path}`;
+    default:
+      return s.kind;
+  }
+}
 
 export interface ObservedFile {
   content?: Buffer;
@@ -162,7 +196,7 @@ export function describeSteps(steps: readonly Step[]): string[] {
   return steps.map((s) => {
     switch (s.kind) {
       case 'install-engine':
-        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason}`;
+        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason} (the steps that follow are planned again against the installed engine)`;
       case 'write-file':
         return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, sha256 ${s.sha256}${s.sensitive ? ', secret' : ''}): ${s.reason}`;
       case 'remove-file':
@@ -173,6 +207,16 @@ export function describeSteps(steps: readonly Step[]): string[] {
         return `save ${s.path}: ${s.reason}`;
       case 'verify':
         return `verify ${s.checks.join('; ')}`;
+      case 'live-restore-off':
+        return `switch live-restore off by SIGHUP (no container stops): ${s.reason}`;
+      case 'purge-engine':
+        return `remove ${s.packages.join(' ')} with ${s.manager} (${s.argv.join(' ')}): ${s.reason}`;
+      case 'empty-data-root':
+        return `empty ${s.path}: ${s.reason}`;
+      case 'remove-empty-dir':
+        return `remove the directory ${s.path} if it is empty: ${s.reason}`;
+      case 'forget-state':
+        return `remove ${s.path}: ${s.reason}`;
       default:
         return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
     }

@@ -3,7 +3,10 @@
 // a reboot, an agent restart that takes the worker with it) leaves behind both the configuration
 // that served before it and how far it got. The next run recovers from that record by
 // construction: it restarts dockerd with the files as they are (written or not, each one whole:
-// every write is a rename) and goes back to the snapshot when that does not serve.
+// every write is a rename) and goes back to the snapshot when that does not serve. The record
+// stays until the whole plan is done: the steps after the proof (the live-restore hand-over, an
+// uninstall's clean-up) and an uninstall's stop, purge and data-root emptying are recorded too;
+// what a killed run left undone there the next run plans again from the machine it finds.
 //
 // TEST ONLY: AZURE_DOCKER_EXTENSION_TEST_KILL_AFTER_STEP=N makes the process SIGKILL itself right
 // after the N-th step it finished (counted from 1 over the whole process), so that a test can

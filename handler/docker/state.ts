@@ -65,6 +65,12 @@ export interface RollbackRecord {
   wasRunning: boolean;
   /** The steps that finished, in order (see progress.ts): how far an interrupted apply got. */
   done?: string[];
+  /**
+   * An uninstall that removes the engine: the data roots it empties, found while dockerd still ran
+   * (it alone can tell a root that is not in daemon.json), so that a run killed after the stop
+   * empties the same ones.
+   */
+  dataRoots?: string[];
 }
 
 export async function snapshot(fs: ReadFileSystem, paths: readonly string[]): Promise<SnapshotEntry[]> {

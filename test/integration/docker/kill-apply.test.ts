@@ -20,6 +20,7 @@ import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
 import { readRollback } from '../../../handler/docker/state.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { RecordedPurgeRunner } from '../../support/recorded-purge.js';
 import { certsSetting, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
 
 const skip = dockerUnavailable();
@@ -211,11 +212,103 @@ d('(integration) kill -9 after every step of an uninstall', () => {
       'restart-service',
       'verify',
       // the live-restore handover, once the restart is proved: "live-restore": false written,
-      // SIGHUP, daemon.json removed, the record without the key
-      '(after the proof)',
-      '(after the proof)',
-      '(after the proof)',
-      '(after the proof)',
+      // SIGHUP, daemon.json removed, the record without the key; then the record forgotten
+      'write-file /etc/docker/daemon.json',
+      'live-restore-off',
+      'remove-file /etc/docker/daemon.json',
+      'save-state',
+      'forget-state',
+    ]);
+  }, 600_000);
+
+  /** The uninstall in a child killed after its n-th step; true when it was killed. */
+  const uninstallKilledAfter = (n: number, removeEngine = false): boolean => {
+    const settingsFile = path.join(sb.dir, 'settings.json');
+    writeFileSync(settingsFile, JSON.stringify({ public: {}, protected: {}, remove: true, ...(removeEngine ? { removeEngine } : {}) }), { mode: 0o600 });
+    const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
+    if (r.signal !== 'SIGKILL') expect(r.stdout).toMatch(/"ok":true/);
+    return r.signal === 'SIGKILL';
+  };
+
+  test('dockerd stopped by the admin: killed after each step, the next uninstall gives the files back and leaves dockerd stopped', async () => {
+    const port = await freePort();
+    const a: Settings = { public: { docker: { port } }, protected: { certs: certsSetting(certs) } };
+    const enable = () => reconcileEngine(parseSettings(a.public, a.protected), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+    const remove = () => removeEngineConfig(sb.ports(), { log, stateDir: sb.stateDir, removeEngine: false, layout: sb.layout });
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      await enable();
+      const old = files();
+      await sb.services.stop();
+      const killed = uninstallKilledAfter(n);
+      if (!killed) break;
+      for (const f of FILES) expect({ f, ok: [old[f], undefined].includes(files()[f]) }).toEqual({ f, ok: true });
+      kills.push((await readRollback(sb.fs, sb.stateDir))?.done?.at(-1) ?? '(no record)');
+      const out = await remove();
+      expect(out.summary).toMatch(/dockerd was not running and was left stopped/);
+      expect(Object.values(files()).every((v) => v === undefined)).toBe(true);
+      expect(await readRollback(sb.fs, sb.stateDir)).toBeUndefined();
+      expect((await sb.services.status()).active).toBe(false);
+    }
+    expect(Object.values(files()).every((v) => v === undefined)).toBe(true);
+    expect(kills).toEqual([
+      'snapshot',
+      'save-state',
+      'remove-file /etc/docker/daemon.json',
+      'remove-file /etc/docker/ca.pem',
+      'remove-file /etc/docker/cert.pem',
+      'remove-file /etc/docker/key.pem',
+      'forget-state',
+    ]);
+  }, 600_000);
+
+  test('removeOnUninstall (purge answered from recordings): killed after each step, the next uninstall removes the engine and empties the data root', async () => {
+    const port = await freePort();
+    const a: Settings = { public: { docker: { port } }, protected: { certs: certsSetting(certs) } };
+    const enable = () => reconcileEngine(parseSettings(a.public, a.protected), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout });
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      await enable();
+      // The sandbox's engine came with the machine; the record says the extension installed it (as
+      // an enable that installed docker.io leaves it), and the package default data root holds images.
+      const state = JSON.parse(files()['/var/lib/azure-docker-extension/engine-state.json']!);
+      await sb.fs.writeAtomic(sb.stateDir + '/engine-state.json', JSON.stringify({ ...state, installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-12-01T00:00:00Z' } }), 0o600);
+      await sb.fs.mkdirp('/var/lib/docker/image/overlay2');
+      await sb.fs.writeAtomic('/var/lib/docker/image/overlay2/repositories.json', '{}', 0o600);
+      const old = files();
+      const killed = uninstallKilledAfter(n, true);
+      if (!killed) {
+        expect(await sb.fs.exists('/var/lib/docker')).toBe(false);
+        break;
+      }
+      for (const f of FILES) expect({ f, ok: [old[f], undefined].includes(files()[f]) || f.endsWith('/engine-state.json') }).toEqual({ f, ok: true });
+      const rec = await readRollback(sb.fs, sb.stateDir);
+      kills.push(rec?.done?.at(-1) ?? '(no record)');
+      const runner = new RecordedPurgeRunner(sb.cmd, rec?.done?.includes('purge-engine'));
+      const out = await removeEngineConfig({ ...sb.ports(), cmd: runner }, { log, stateDir: sb.stateDir, removeEngine: true, layout: sb.layout });
+      // The engine's removal is finished by the next uninstall: purged (again, harmlessly, when the
+      // killed run had purged), data root emptied, nothing of the extension left, dockerd stopped.
+      if (!rec?.done?.includes('forget-state')) {
+        expect(out.summary).toMatch(/^Docker engine \(docker\.io\) removed/);
+        expect(runner.purges).toEqual([['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300', 'purge', 'docker.io']]);
+      }
+      expect(out.warnings.join()).not.toMatch(/not installed by the extension/);
+      expect(await sb.fs.exists('/var/lib/docker')).toBe(false);
+      expect(Object.values(files()).every((v) => v === undefined)).toBe(true);
+      expect(await readRollback(sb.fs, sb.stateDir)).toBeUndefined();
+      expect((await sb.services.status()).active).toBe(false);
+    }
+    expect(kills).toEqual([
+      'snapshot',
+      'stop-service',
+      'save-state',
+      'remove-file /etc/docker/daemon.json',
+      'remove-file /etc/docker/ca.pem',
+      'remove-file /etc/docker/cert.pem',
+      'remove-file /etc/docker/key.pem',
+      'purge-engine',
+      'empty-data-root /var/lib/docker',
+      'forget-state',
     ]);
   }, 600_000);
 });

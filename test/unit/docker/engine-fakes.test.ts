@@ -9,7 +9,8 @@ import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/eng
 import { StepFailedError } from '../../../handler/errors.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { RootedFileSystem } from '../../../handler/system/fs.js';
-import { snapshot, writeRollback } from '../../../handler/docker/state.js';
+import { readRollback, snapshot, writeRollback } from '../../../handler/docker/state.js';
+import { APT_PURGE_DOCKER_IO } from '../../support/recorded-purge.js';
 import { FakeClock, FakeCommandRunner, FakeProbe, FakeServiceManager } from '../../support/docker-fakes.js';
 
 let dir: string;
@@ -17,6 +18,14 @@ let fs: RootedFileSystem;
 const log = silentLogger();
 const cmd = () =>
   new FakeCommandRunner().on('dpkg-query', { stdout: 'docker.io\tii \t20.10.24+dfsg1-1+deb12u1+b6\n' }).on('dpkg --print-architecture', { stdout: 'amd64' });
+
+// apt's words when unattended-upgrades holds the dpkg lock past DPkg::Lock::Timeout, and when dpkg
+// was killed mid-run (the same messages install.test.ts replays for the install).
+const APT_FRONTEND_LOCKED = {
+  exitCode: 100,
+  stderr: 'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 2279 (unattended-upgr)\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n',
+};
+const DPKG_INTERRUPTED = { exitCode: 100, stderr: "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem.\n" };
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
@@ -202,6 +211,50 @@ describe('removeEngineConfig', () => {
     expect(await fs.exists('/var/lib/docker')).toBe(false);
     expect(await fs.exists('/mnt/docker')).toBe(false);
     expect(out.summary).toBe('Docker engine (docker.io) removed with its images, containers and volumes (/mnt/docker and /var/lib/docker emptied).');
+  });
+
+  test('removeEngine killed inside dpkg: the purge that finds dpkg interrupted runs dpkg --configure -a, then purges', async () => {
+    await fs.mkdirp('/state');
+    await fs.writeAtomic(
+      '/state/engine-state.json',
+      JSON.stringify({ version: 1, daemonJson: { path: '/etc/docker/daemon.json', owned: {}, created: false }, files: [], installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-11-27T00:00:00Z' } }),
+      0o600,
+    );
+    const c = cmd().on('apt-get -q -y -o DPkg::Lock::Timeout=300 purge', DPKG_INTERRUPTED, APT_PURGE_DOCKER_IO);
+    const out = await removeEngineConfig({ fs, cmd: c, clock: new FakeClock(), services: new FakeServiceManager(), probe: new FakeProbe() }, { log, stateDir: '/state', removeEngine: true });
+    expect(c.lines().filter((l) => /^(apt-get|dpkg --configure)/.test(l))).toEqual([
+      'apt-get -q -y -o DPkg::Lock::Timeout=300 purge docker.io',
+      'dpkg --configure -a',
+      'apt-get -q -y -o DPkg::Lock::Timeout=300 purge docker.io',
+    ]);
+    expect(out.summary).toMatch(/^Docker engine \(docker\.io\) removed/);
+    expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
+  });
+
+  test('removeEngine whose purge fails: the error names apt\'s reason; the next uninstall empties the data root the first one found, though dockerd is stopped and daemon.json no longer names it', async () => {
+    const services = new FakeServiceManager();
+    const probe = new FakeProbe();
+    await reconcileEngine(parseSettings({ docker: { options: ['--data-root', '/mnt/docker'] } }, {}), { fs, cmd: cmd(), clock: new FakeClock(), services, probe }, { log, stateDir: '/state' });
+    const state = JSON.parse((await fs.readText('/state/engine-state.json'))!);
+    await fs.writeAtomic('/state/engine-state.json', JSON.stringify({ ...state, installed: { manager: 'apt', packages: ['docker.io'], source: 'distro', at: '2026-11-27T00:00:00Z' } }), 0o600);
+    await fs.mkdirp('/mnt/docker/image/overlay2');
+    const locked = cmd().on('apt-get -q -y -o DPkg::Lock::Timeout=300 purge', APT_FRONTEND_LOCKED);
+    const err = await removeEngineConfig({ fs, cmd: locked, clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: true }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toBe('apt-get could not remove docker.io (exit 100): E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 2279 (unattended-upgr) | E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?');
+    expect(services.active).toBe(false);
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)).not.toHaveProperty('data-root');
+    const rec = await readRollback(fs, '/state');
+    expect(rec?.dataRoots).toEqual(['/mnt/docker', '/var/lib/docker']);
+    // The progress record: how far the removal got (the purge did not finish).
+    expect(rec?.done).toEqual(['snapshot', 'stop-service', 'save-state', 'write-file /etc/docker/daemon.json']);
+
+    const c = cmd().on('apt-get -q -y -o DPkg::Lock::Timeout=300 purge', APT_PURGE_DOCKER_IO);
+    const out = await removeEngineConfig({ fs, cmd: c, clock: new FakeClock(), services, probe }, { log, stateDir: '/state', removeEngine: true });
+    expect(c.lines().filter((l) => l.startsWith('apt-get'))).toEqual(['apt-get -q -y -o DPkg::Lock::Timeout=300 purge docker.io']);
+    expect(await fs.exists('/mnt/docker')).toBe(false);
+    expect(out.summary).toBe('Docker engine (docker.io) removed with its images, containers and volumes (/mnt/docker emptied).');
+    expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
+    expect(await fs.exists('/state/engine-state.json')).toBe(false);
   });
 
   test('removeEngine with a data root that is not Docker\'s layout: kept, and the summary and warning say so', async () => {

@@ -70,9 +70,9 @@ beforeEach(async () => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const writeUnit = async () => {
+const writeUnit = async (unit = DEBIAN_UNIT) => {
   await fs.mkdirp('/lib/systemd/system');
-  await fs.writeAtomic('/lib/systemd/system/docker.service', DEBIAN_UNIT, 0o644);
+  await fs.writeAtomic('/lib/systemd/system/docker.service', unit, 0o644);
   await fs.writeAtomic('/lib/systemd/system/docker.socket', DEBIAN_SOCKET, 0o644);
 };
 
@@ -152,8 +152,10 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
       .on('dpkg --print-architecture', { stdout: 'amd64' })
       .on('apt-get -q update', { exitCode: 100, stderr: 'E: Could not get lock /var/lib/apt/lists/lock. It is held by process 977 (unattended-upgr)' }, { exitCode: 0 })
       .on('apt-get -q -y', async () => {
+        seenAtInstall.push(await fs.readText('/var/lib/azure-docker-extension/engine-state.json'));
+        if (failInstall) return { exitCode: 100, stderr: 'E: Unable to locate package docker.io' };
         // What installing docker.io leaves behind: the unit, the socket, a running dockerd.
-        await writeUnit();
+        await writeUnit(installedUnit);
         installedDocker = true;
         state.active = true;
         state.pid = 500;
@@ -180,11 +182,18 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
   };
   let installedDocker = false;
   let failRestarts = 0;
+  let failInstall = false;
+  let installedUnit = DEBIAN_UNIT;
+  /** The extension's record as the package install found it. */
+  let seenAtInstall: (string | undefined)[] = [];
   const settings = (pub: Record<string, unknown> = {}) => parseSettings(pub, { certs: certsSetting(certs) });
 
   beforeEach(() => {
     installedDocker = false;
     failRestarts = 0;
+    failInstall = false;
+    installedUnit = DEBIAN_UNIT;
+    seenAtInstall = [];
     state.active = false;
     state.pid = 0;
   });
@@ -240,6 +249,42 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     expect(await fs.exists('/etc/docker/key.pem')).toBe(false);
     expect(await fs.exists('/etc/docker/daemon.json')).toBe(false); // created by the extension, nothing left in it
     expect(cmd3.lines().filter((l) => /^systemctl (daemon-reload|restart)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
+  });
+
+  test('the install is the plan\'s first step; the applier runs it, then re-plans against the unit the package really installed', async () => {
+    // This package's unit passes a flag the plan could not know before the install.
+    installedUnit = DEBIAN_UNIT.replace('$DOCKER_OPTS', '--log-level=info $DOCKER_OPTS');
+    const run = (dryRun: boolean) => {
+      const cmd = systemctl();
+      const ports = { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe(), random: () => 0.5 };
+      return { cmd, out: reconcileEngine(settings(), ports, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension', dryRun }) };
+    };
+    const dry = run(true);
+    const planned = await dry.out;
+    expect(dry.cmd.lines().filter((l) => l.startsWith('apt-get'))).toEqual([]);
+    const lines = planned.steps.find((s) => s.name === 'configuration')!.message;
+    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); save /);
+    expect(lines).toMatch(/dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
+    expect(await fs.exists('/var/lib/azure-docker-extension/engine-state.json')).toBe(false);
+
+    const real = run(false);
+    await real.out;
+    // The record named the packages as the extension's before they were installed.
+    expect(JSON.parse(seenAtInstall[0]!).installed).toMatchObject({ manager: 'apt', packages: ['docker.io'] });
+    // Re-planned after the install: the unit's --log-level moved into daemon.json with the rest.
+    expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['log-level']).toBe('info');
+    expect(JSON.parse((await fs.readText('/var/lib/azure-docker-extension/engine-state.json'))!).installed).toMatchObject({ manager: 'apt', packages: ['docker.io'], source: 'distro' });
+    expect(real.cmd.lines().filter((l) => /^systemctl (daemon-reload|restart|start)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
+  });
+
+  test('an install that fails: the record is put back as it was, nothing else written', async () => {
+    failInstall = true;
+    const cmd = systemctl();
+    const err = await reconcileEngine(settings(), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe(), random: () => 0.5 }, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension' }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/Unable to locate package docker\.io/);
+    expect(JSON.parse(seenAtInstall[0]!).installed.packages).toEqual(['docker.io']);
+    expect(await fs.exists('/var/lib/azure-docker-extension/engine-state.json')).toBe(false);
+    expect(await fs.exists('/etc/docker/daemon.json')).toBe(false);
   });
 
   test('restart fails: previous files restored, reset-failed, restarted, journal reason in the error', async () => {
