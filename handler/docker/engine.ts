@@ -3,7 +3,9 @@
 //
 // observe (read ports) → computeDesired (pure) → diffConfig (pure) → applyConfig (effects).
 import { ConfigError, StepFailedError } from '../errors.js';
-import { parseSettings, type HandlerSettings } from '../agent/settings.js';
+import { givenServerCerts, parseSettings, type HandlerSettings, type ServerCerts } from '../agent/settings.js';
+import { registerSecrets } from '../agent/sanitise.js';
+import { checkIssuer, decide, describeNames, describeValidity, isoDate, policyOf, readHostFacts, wantedNames, type HostFacts } from './issuance.js';
 import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
@@ -35,6 +37,8 @@ export interface EnginePorts {
   probe?: DaemonProbe;
   /** Jitter source for lock-wait backoff. Default Math.random. */
   random?: () => number;
+  /** The VM's host name, FQDN and addresses (certs.issuer). Default: the machine's own. */
+  hostFacts?: () => Promise<HostFacts>;
 }
 
 export interface EngineStepReport {
@@ -130,9 +134,18 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     throw e;
   }
   let certCheck: CertificateCheck | undefined;
-  if (settings.protected.certs) {
+  let issued: ServerCerts | undefined;
+  const given = givenServerCerts(settings.protected.certs);
+  if (settings.protected.certs?.issuer) {
     try {
-      certCheck = checkCertificates(settings.protected.certs, clock.now());
+      issued = await issueOrKeep(settings, ports, layout, mode, rep);
+    } catch (e) {
+      rep.add('certificates', 'error', (e as Error).message);
+      throw e;
+    }
+  } else if (given) {
+    try {
+      certCheck = checkCertificates(given, clock.now());
     } catch (e) {
       rep.add('certificates', 'error', (e as Error).message);
       throw e;
@@ -195,7 +208,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const status = await services.status();
   // Swarm refuses live-restore; only a running dockerd can tell (a new install is not a swarm node).
   const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
-  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
+  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true, ...(issued ? { issued } : {}) });
   warnings.push(...desired.warnings);
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
@@ -235,6 +248,43 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
   return prepared;
+}
+
+/** What a dry run shows in place of a certificate and key it does not make. */
+const NOT_YET_ISSUED = '(issued by enable; a dry run makes no certificate)\n';
+
+/**
+ * "certs.issuer": the certificate and key on disk while they still fit (same issuer, the VM's
+ * names, outside the renewal window), so that a re-enable restarts nothing; otherwise a new key
+ * and certificate made here. A dry run says what it would issue and makes nothing.
+ */
+async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout: EngineLayout, mode: 'plan' | 'apply', rep: Reporter): Promise<ServerCerts> {
+  const c = settings.protected.certs!;
+  const issuer = c.issuer!;
+  const now = ports.clock.now();
+  const facts = checkIssuer(issuer, now);
+  const policy = policyOf(settings.public.docker.tls);
+  const host = await (ports.hostFacts ?? (() => readHostFacts(ports.cmd)))();
+  const names = wantedNames(host, policy.extraNames);
+  const [certPem, keyPem] = await Promise.all([ports.fs.readText(layout.certFile), ports.fs.readText(layout.keyFile)]);
+  if (keyPem !== undefined) registerSecrets([keyPem]);
+  const d = decide({ cert: certPem, key: keyPem }, issuer.cert, names, policy, now);
+  const by = `issuer ${facts.subject} (sha256 ${facts.fingerprint256})`;
+  if (d.kind === 'keep') {
+    rep.add('certificates', 'success', `server certificate issued on this VM by ${by} kept: valid until ${isoDate(d.notAfter)}, renewed by the monitor from ${isoDate(d.renewAt)}; names ${describeNames(names)}`);
+    return { ca: c.ca, cert: certPem!, key: keyPem! };
+  }
+  const what = `for ${describeNames(names)}, valid ${describeValidity(policy.validityMs)}, signed by ${by}`;
+  if (mode === 'plan') {
+    rep.add('certificates', 'success', `would issue a new server certificate and key on this VM (${d.reason}) ${what}`);
+    return { ca: c.ca, cert: NOT_YET_ISSUED, key: NOT_YET_ISSUED };
+  }
+  const { issueServerCertificate } = await import('../crypto/issue-certificate.js');
+  const t0 = ports.clock.now();
+  const cert = await issueServerCertificate(issuer, names, policy.validityMs, now);
+  registerSecrets([cert.keyPem]);
+  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, sha256 ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
+  return { ca: c.ca, cert: cert.certPem, key: cert.keyPem };
 }
 
 /**
