@@ -420,7 +420,16 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
   const filesChanged = config.filesChanged || p.liveRestoreHandover !== undefined;
   const what = restarted === 'none' ? (filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
-  const monitor = await monitorTarget({ fs: ports.fs, layout: p.layout, desired, services: p.services, launch: p.launch, ...(result.verify.version ? { engineVersion: result.verify.version } : {}) });
+  const issuance = settings.protected.certs?.issuer ? policyOf(settings.public.docker.tls) : undefined;
+  const monitor = await monitorTarget({
+    fs: ports.fs,
+    layout: p.layout,
+    desired,
+    services: p.services,
+    launch: p.launch,
+    ...(result.verify.version ? { engineVersion: result.verify.version } : {}),
+    ...(issuance ? { issuance } : {}),
+  });
   return {
     changed: filesChanged || restarted !== 'none' || installedNow,
     restarted,
