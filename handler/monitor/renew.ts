@@ -4,7 +4,7 @@
 // pair put back (and dockerd restarted again) when that proof fails.
 import { registerSecrets } from '../agent/sanitise.js';
 import type { DaemonProbe } from '../docker/health.js';
-import { decide, readHostFacts, wantedNames, type HostFacts } from '../docker/issuance.js';
+import { checkIssuer, decide, readHostFacts, wantedNames, type HostFacts } from '../docker/issuance.js';
 import type { LogSink } from '../log/line-log.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { READ_LIMITS } from '../system/ports.js';
@@ -23,6 +23,8 @@ export interface RenewDeps {
   log: LogSink;
   dataDir: string;
   hostFacts?: () => Promise<HostFacts>;
+  /** How long dockerd has to present the new certificate after its restart (default RESTART_READY_MS). */
+  proofTimeoutMs?: number;
 }
 
 interface Pair {
@@ -63,6 +65,12 @@ export async function renewCertificate(d: RenewDeps, t: MonitorTarget, reason: s
   const certFile = tcp.tls!.certFile;
   const issuer = await readIssuer(fs, t);
   if (!issuer) return { ok: false, error: `the issuer's files ${i.issuerCertFile} and ${i.issuerKeyFile} cannot be read` };
+  // The issuer may have expired since the enable, or its files been replaced: nothing is changed then.
+  try {
+    checkIssuer(issuer, clock.now());
+  } catch (e) {
+    return { ok: false, error: `${(e as Error).message.replace(/^Invalid certificates: /, 'the issuer cannot sign: ').replace(/ Nothing was changed\.$/, '')} (re-apply the extension with a valid "certs.issuer")` };
+  }
   const host = await (d.hostFacts ?? (() => readHostFacts(d.cmd)))();
   const names = wantedNames(host, i.extraNames);
   const old = await readPair(fs, certFile, i.keyFile);
@@ -102,13 +110,14 @@ async function restartAndProve(d: RenewDeps, services: ReturnType<typeof service
   } catch (e) {
     return { ok: false, detail: `restarting dockerd failed: ${(e as Error).message}` };
   }
-  const deadline = clock.now() + RESTART_READY_MS;
+  const timeout = d.proofTimeoutMs ?? RESTART_READY_MS;
+  const deadline = clock.now() + timeout;
   let last = 'no answer yet';
   for (;;) {
     const p = await probe.probeTls(tcp.host, tcp.port, caPem, 2_000);
     if (p.reachable && p.serverVerified && (fingerprint === undefined || p.fingerprint256 === fingerprint)) return { ok: true, detail: p.detail };
     last = p.reachable && p.serverVerified ? `port ${tcp.port} presents another certificate (${p.fingerprint256 ?? 'unknown'})` : p.detail;
-    if (clock.now() >= deadline) return { ok: false, detail: `dockerd did not serve the new certificate on port ${tcp.port} within ${RESTART_READY_MS / 1000} s: ${last}` };
+    if (clock.now() >= deadline) return { ok: false, detail: `dockerd did not serve the new certificate on port ${tcp.port} within ${timeout / 1000} s: ${last}` };
     await clock.sleep(100);
   }
 }

@@ -9,6 +9,11 @@ import * as tls from 'node:tls';
 import { parseSettings } from '../../../handler/agent/settings.js';
 import { planEngine, reconcileEngine } from '../../../handler/docker/engine.js';
 import { ConfigError } from '../../../handler/errors.js';
+import { NodeDaemonProbe } from '../../../handler/docker/health.js';
+import { renewCertificate } from '../../../handler/monitor/renew.js';
+import { RootedFileSystem } from '../../../handler/system/fs.js';
+import { realClock } from '../../../handler/system/clock.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort, type Sandbox } from '../../support/docker-daemon.js';
 import { busyboxUnavailable, containerState, removeContainer, startSleeper } from '../../support/busybox-container.js';
@@ -136,6 +141,38 @@ d('(integration) certs.issuer with a real dockerd', () => {
     expect(containerState(sb.socket, 'issuer-sleeper').running).toBe(true);
     removeContainer(sb.socket, 'issuer-sleeper');
   });
+
+  test('a renewal whose certificate dockerd does not serve verifiably is rolled back: the old pair back, dockerd serving it, the container running', async () => {
+    const noBusybox = busyboxUnavailable();
+    if (noBusybox) throw new Error(noBusybox);
+    const pub = { tls: { subjectAltNames: ['docker.example.com'] } };
+    const out = await run(rsaIssuer, pub);
+    expect(out.restarted).toBe('none');
+    const target = out.monitor!;
+    expect(target.issuance).toBeDefined();
+    startSleeper(sb.socket, 'rollback-sleeper');
+    const files = ['/etc/docker/cert.pem', '/etc/docker/key.pem'].map((f) => sb.fs.resolve(f));
+    const before = files.map((f) => readFileSync(f, 'utf8'));
+    // The one injected fault: the monitor's clock runs a day ahead (a VM clock gone wrong), so the
+    // certificate it issues is not valid yet for a client on real time; the proof on the port fails.
+    const skewed = { ...realClock, now: () => Date.now() + 86_400_000 };
+    const logged: object[] = [];
+    const log = { debug: () => undefined, info: (o: object) => logged.push(o), warn: (o: object) => logged.push(o), error: (o: object) => logged.push(o) };
+    const pid = sb.pid();
+    const r = await renewCertificate(
+      { fs: new RootedFileSystem('/'), clock: skewed, cmd: sb.cmd, probe: new NodeDaemonProbe(), log, dataDir: mkdtempSync(path.join(sb.dir, 'data-')), proofTimeoutMs: 8_000 },
+      target,
+      'test: renewal with a skewed clock',
+    );
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/dockerd did not serve the new certificate on port \d+ within 8 s: .*(not yet valid|CERT_NOT_YET_VALID)/);
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'renewed certificate not served; putting the previous one back' }));
+    expect(files.map((f) => readFileSync(f, 'utf8'))).toEqual(before);
+    expect(sb.pid()).not.toBe(pid); // restarted twice: with the new pair, then with the old one
+    expect(await dockerPing(port, 'docker.example.com', { ca: pem(rsaIssuer.ca), cert: pem(client.cert), key: pem(client.key) })).toMatchObject({ ok: true, fingerprint256: new X509Certificate(before[0]!).fingerprint256 });
+    expect(containerState(sb.socket, 'rollback-sleeper').running).toBe(true);
+    removeContainer(sb.socket, 'rollback-sleeper');
+  }, 60_000);
 
   test('a bad issuer (key of another CA, not a CA, expired): a clear error, nothing changed', async () => {
     const pid = sb.pid();
