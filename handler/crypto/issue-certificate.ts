@@ -4,7 +4,8 @@
 // (already bundled for the CMS settings) signs only with RSA keys, so an ECDSA issuer would be
 // refused. @peculiar/x509 builds and signs through node:crypto's WebCrypto, so RSA and ECDSA
 // (P-256, P-384) issuers both work, with no native code. It is loaded only when a certificate is
-// actually issued (dynamic import): the no-op re-enable and the monitor's ticks never pay for it.
+// actually issued (dynamic import), from a bundle of its own (dist/x509.cjs): the no-op re-enable
+// and the monitor's ticks never load it.
 import { createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 
 export interface Issuer {
@@ -34,7 +35,10 @@ type X509Lib = typeof import('@peculiar/x509');
 let lib: Promise<X509Lib> | undefined;
 async function x509(): Promise<X509Lib> {
   installMetadataShim();
-  lib ??= import('@peculiar/x509').then((m) => {
+  lib ??= import('@peculiar/x509').then((ns) => {
+    // From the package's own bundle (dist/x509.cjs, scripts/build.mjs) the named exports may sit
+    // on the CommonJS default export only.
+    const m = ((ns as { cryptoProvider?: unknown }).cryptoProvider ? ns : (ns as unknown as { default: X509Lib }).default) as X509Lib;
     m.cryptoProvider.set(webcrypto as unknown as Parameters<typeof m.cryptoProvider.set>[0]);
     return m;
   });
