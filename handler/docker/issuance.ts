@@ -1,7 +1,7 @@
 // "certs.issuer": the VM makes its own key and certificate, with the names it answers to. The
 // decisions (which names, keep or issue, is the issuer usable) are pure and shared by enable and
 // the monitor's renewal; the signing itself is in crypto/issue-certificate.ts (loaded lazily).
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { networkInterfaces, hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
@@ -23,9 +23,11 @@ export interface IssuancePolicy {
 }
 
 export function policyOf(tls: TlsSettings): IssuancePolicy {
-  const validityMs = tls.testValiditySeconds !== undefined ? tls.testValiditySeconds * 1000 : tls.days * DAY;
+  const testOnly = tls.testValiditySeconds !== undefined;
+  const validityMs = testOnly ? tls.testValiditySeconds! * 1000 : tls.days * DAY;
+  // "1/k" of the validity; a number of days, except with the test-only validity of seconds (then 1/3).
   const renewBeforeMs =
-    typeof tls.renewBefore === 'number' && tls.testValiditySeconds === undefined ? tls.renewBefore * DAY : validityMs / Number(String(tls.renewBefore).split('/')[1] ?? 3) || validityMs / 3;
+    typeof tls.renewBefore === 'string' ? validityMs / Number(tls.renewBefore.slice(2)) : testOnly ? validityMs / 3 : tls.renewBefore * DAY;
   return { validityMs, renewBeforeMs, extraNames: tls.subjectAltNames };
 }
 
@@ -92,19 +94,18 @@ export function checkIssuer(issuer: Issuer, now: number): IssuerFacts {
       problems.push(`protected setting "certs.issuer.cert" contains a certificate that cannot be parsed`);
     }
   }
-  let keyOk = false;
   if (/ENCRYPTED/.test(issuer.key)) problems.push(`protected setting "certs.issuer.key" is encrypted with a passphrase; give the unencrypted key (openssl pkey -in key.pem -out plain.pem)`);
   else {
+    let key: KeyObject | undefined;
     try {
-      const key = createPrivateKey(issuer.key);
-      keyOk = true;
-      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec') {
-        problems.push(`protected setting "certs.issuer.key" is an ${key.asymmetricKeyType ?? 'unknown'} key; an RSA or ECDSA (P-256, P-384, P-521) key is expected`);
-      } else if (cert && !cert.checkPrivateKey(key)) {
-        problems.push(`protected setting "certs.issuer.key" does not belong to the certificate in "certs.issuer.cert" (their public keys differ)`);
-      }
+      key = createPrivateKey(issuer.key);
     } catch {
-      if (!keyOk) problems.push(`protected setting "certs.issuer.key" is not a PEM private key`);
+      problems.push(`protected setting "certs.issuer.key" is not a PEM private key`);
+    }
+    if (key && key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec') {
+      problems.push(`protected setting "certs.issuer.key" is an ${key.asymmetricKeyType ?? 'unknown'} key; an RSA or ECDSA (P-256, P-384, P-521) key is expected`);
+    } else if (key && cert && !cert.checkPrivateKey(key)) {
+      problems.push(`protected setting "certs.issuer.key" does not belong to the certificate in "certs.issuer.cert" (their public keys differ)`);
     }
   }
   if (cert) {

@@ -65,6 +65,8 @@ describe('settings', () => {
     expect(s.public.docker.tls).toEqual({ subjectAltNames: [], days: 90, renewBefore: '1/3' });
     expect(policyOf(s.public.docker.tls)).toEqual({ validityMs: 90 * DAY, renewBeforeMs: 30 * DAY, extraNames: [] });
     expect(policyOf(parseSettings({ docker: { tls: { days: 30, renewBefore: 10 } } }, {}).public.docker.tls).renewBeforeMs).toBe(10 * DAY);
+    expect(policyOf(parseSettings({ docker: { tls: { days: 30, renewBefore: '1/2' } } }, {}).public.docker.tls).renewBeforeMs).toBe(15 * DAY);
+    expect(policyOf(parseSettings({ docker: { tls: { testValiditySeconds: 60 } } }, {}).public.docker.tls)).toEqual({ validityMs: 60_000, renewBeforeMs: 20_000, extraNames: [] });
     expect(() => parseSettings({ docker: { tls: { days: 0, renewBefore: 'soon', subjectAltNames: ['a b'] } } }, {})).toThrow(
       /"docker\.tls\.subjectAltNames\.0" must hold DNS names or IP addresses.*"docker\.tls\.days" must be between 1 and 825 days.*"docker\.tls\.renewBefore" must be a fraction of the validity such as "1\/3", or a number of days/,
     );
