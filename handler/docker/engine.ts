@@ -94,6 +94,8 @@ interface Prepared {
   warnings: string[];
   /** Set when the running dockerd's live-restore is to go: switched off by SIGHUP after the apply. */
   liveRestoreHandover?: LiveRestoreHandover;
+  /** "certs.issuer": the certificate kept, or the one that would be issued (the dry run prints it). */
+  issuance?: string;
 }
 
 class Reporter {
@@ -247,6 +249,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings };
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
+  if (issued) prepared.issuance = rep.reports.find((r) => r.name === 'certificates')?.message;
   return prepared;
 }
 
@@ -350,7 +353,7 @@ export async function planEngine(
 
 /** The plan's steps, and the live-restore handover that follows them (see planLiveRestoreHandover). */
 function planLines(p: Prepared): string[] {
-  const lines = describeSteps(p.config.steps);
+  const lines = [...(p.issuance ? [p.issuance] : []), ...describeSteps(p.config.steps)];
   if (p.liveRestoreHandover) lines.push('switch live-restore off by SIGHUP (no container stops), then write daemon.json without it');
   return lines;
 }

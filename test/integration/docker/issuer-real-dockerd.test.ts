@@ -74,6 +74,8 @@ d('(integration) certs.issuer with a real dockerd', () => {
     const fp = new X509Certificate(pem(ecIssuer.ca)).fingerprint256;
     const line = p.lines.join('\n');
     expect(line).toMatch(/write \/etc\/docker\/key\.pem \(mode 600, .*secret\)/);
+    // what --dry-run prints: the certificate first, then the steps
+    expect(p.lines[0]).toMatch(/^would issue a new server certificate and key on this VM \(no certificate was issued on this VM yet\) for DNS:.*IP:127\.0\.0\.1.*, valid 90 days, signed by issuer CN=server-issuer \(sha256 [0-9A-F:]+\)$/);
     const out = await reconcileEngine(parseSettings({ docker: { port } }, { certs: issuerSetting(clientCa.ca, ecIssuer) }), sb.ports(), { log, stateDir: sb.stateDir, layout: sb.layout, dryRun: true });
     const certs = out.steps.find((s) => s.name === 'certificates')!.message;
     expect(certs).toContain(`would issue a new server certificate and key on this VM (no certificate was issued on this VM yet) for DNS:`);
