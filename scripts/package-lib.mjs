@@ -8,7 +8,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildHandler, BUNDLE, METAFILE, MONITOR_BUNDLE, ROOT } from './build.mjs';
+import { buildHandler, BUNDLE, METAFILE, MONITOR_BUNDLE, ROOT, X509_BUNDLE } from './build.mjs';
 
 // Node.js LTS shipped as the handler's runtime, from the npm registry's node-linux-<arch>
 // packages (the only registry reachable from our build machines), pinned in
@@ -188,7 +188,7 @@ function thirdPartyNotice(nodeLicense, packages) {
     '',
     `Node.js ${NODE_RUNTIME_VERSION} (runtime/linux-*/node): MIT, with the licenses of its bundled`,
     '  dependencies listed in its LICENSE below',
-    'npm packages bundled into dist/handler.cjs:',
+    'npm packages bundled into dist/ (handler.cjs, monitor.cjs, x509.cjs):',
     ...packages.map((p) => `  ${p.name} ${p.version}: ${p.license}`),
     '',
     rule,
@@ -240,6 +240,7 @@ export async function buildPackage({ outDir = OUT_DIR, arch, build = true, cache
       { src: path.join(ROOT, 'scripts', 'handler.sh'), name: 'scripts/handler.sh', mode: 0o755 },
       { src: BUNDLE, name: 'dist/handler.cjs', mode: 0o644 },
       { src: MONITOR_BUNDLE, name: 'dist/monitor.cjs', mode: 0o644 },
+      { src: X509_BUNDLE, name: 'dist/x509.cjs', mode: 0o644 },
       ...runtimes.map((r) => ({ fromZip: r.compressed, name: `runtime/linux-${r.arch}/node` })),
       { src: path.join(staging, 'VERSION'), name: 'VERSION', mode: 0o644 },
       { src: path.join(staging, 'LICENSES'), name: 'LICENSES', mode: 0o644 },

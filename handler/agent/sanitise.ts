@@ -120,7 +120,7 @@ export function sanitiseValue(v: unknown, depth = 0): unknown {
 // that scrubbing them would blank every message. Any other key in the protected settings is user
 // data (an environment variable's name, or a secret pasted as a key by mistake).
 // The reserved names validation refuses (and names in its message) are no secret either.
-const PROTECTED_SCHEMA_KEYS = new Set(['certs', 'ca', 'cert', 'key', 'login', 'server', 'username', 'password', 'email', 'environment', '__proto__', 'constructor', 'prototype']);
+const PROTECTED_SCHEMA_KEYS = new Set(['certs', 'ca', 'cert', 'key', 'issuer', 'login', 'server', 'username', 'password', 'email', 'environment', '__proto__', 'constructor', 'prototype']);
 
 /**
  * Every secret in decrypted protected settings as they came, before validation: each string

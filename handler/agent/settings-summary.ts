@@ -19,7 +19,13 @@ export function summariseSettings(s: HandlerSettings): string {
   const parts: string[] = [];
   const d = s.public.docker;
   const certs = s.protected.certs;
-  if (certs) {
+  if (certs?.issuer) {
+    const t = d.tls;
+    parts.push(
+      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${fingerprint(certs.ca)}); a server certificate issued on this VM by issuer ${fingerprint(certs.issuer.cert)} ` +
+        `for ${t.testValiditySeconds !== undefined ? `${t.testValiditySeconds} s (test-only validity)` : `${t.days} days`}, renewed ${typeof t.renewBefore === 'number' ? `${t.renewBefore} days` : `${t.renewBefore} of its validity`} before it expires`,
+    );
+  } else if (certs?.cert !== undefined && certs.key !== undefined) {
     parts.push(
       `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${fingerprint(certs.ca)}, cert ${fingerprint(certs.cert)}, key ${fingerprint(certs.key)})`,
     );
@@ -66,7 +72,7 @@ export function notYetApplied(s: HandlerSettings): string[] {
 export function secretValues(s: HandlerSettings): string[] {
   const out: string[] = [];
   const { certs, login, environment } = s.protected;
-  if (certs) out.push(certs.key, certs.ca, certs.cert);
+  if (certs) out.push(certs.ca, ...[certs.key, certs.cert, certs.issuer?.key, certs.issuer?.cert].filter((v): v is string => v !== undefined));
   // Not the server: a host name, shown in the status (registry-host.ts).
   if (login) out.push(login.username, login.password, ...(login.email ? [login.email] : []));
   if (environment) for (const [k, v] of Object.entries(environment)) out.push(k, v);

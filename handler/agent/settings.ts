@@ -71,8 +71,26 @@ export const EngineSchema = z.strictObject({
   removeOnUninstall: z._default(z.boolean(), false),
 });
 
+const RENEW_EXPECTED = 'must be a fraction of the validity such as "1/3", or a number of days';
+/** `certs.issuer`: what the certificate this VM issues itself looks like and when it is renewed. */
+export const TlsSchema = z.strictObject({
+  /** Extra names (DNS names or IP addresses) besides the VM's own host name, FQDN and addresses. */
+  subjectAltNames: z._default(z.array(z.string().check(z.regex(/^[A-Za-z0-9.:*_-]+$/, 'must hold DNS names or IP addresses, for example docker.example.com or 10.0.0.4'))), []),
+  days: z._default(z.number().check(z.refine(Number.isInteger, 'must be a whole number of days'), z.gte(1, 'must be between 1 and 825 days'), z.lte(825, 'must be between 1 and 825 days')), 90),
+  renewBefore: z._default(
+    z.union([z.string().check(z.regex(/^1\/[2-9]$/, RENEW_EXPECTED)), z.number().check(z.gt(0, RENEW_EXPECTED))], { error: RENEW_EXPECTED }),
+    '1/3',
+  ),
+  /**
+   * TEST ONLY: a validity of seconds instead of `days`, so that a test sees the monitor renew the
+   * certificate within a minute. Never use it on a real VM: the certificate is renewed constantly.
+   */
+  testValiditySeconds: z.optional(z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.gte(30, 'must be at least 30'))),
+});
+
 export const DockerSchema = z.strictObject({
   port: z.optional(portSchema),
+  tls: z.prefault(TlsSchema, {}),
   options: z._default(z.array(z.string()), []),
   engine: z.prefault(EngineSchema, {}),
   /** Explicit opt-in to a TCP listener without TLS: anyone who reaches the port is root on the VM. */
@@ -93,10 +111,21 @@ export const PublicSettingsSchema = z.strictObject({
   'azure-environment': z._default(z.enum(AZURE_ENVIRONMENTS), 'AzureCloud'),
 });
 
-export const CertsSchema = z.strictObject({
-  ca: pemOrBase64('CA certificate'),
-  cert: pemOrBase64('server certificate'),
+export const IssuerSchema = z.strictObject({
+  cert: pemOrBase64('CA certificate'),
   key: pemOrBase64('private key'),
+});
+
+export const CertsSchema = z.strictObject({
+  /** The CA dockerd verifies client certificates with. */
+  ca: pemOrBase64('CA certificate'),
+  cert: z.optional(pemOrBase64('server certificate')),
+  key: z.optional(pemOrBase64('private key')),
+  /**
+   * A CA that signs this VM's own server certificate (instead of cert + key): the VM makes its key
+   * and the monitor renews the certificate. Best a server-only issuing CA, not the one in "ca".
+   */
+  issuer: z.optional(IssuerSchema),
 });
 
 export const LoginSchema = z.strictObject({
@@ -118,6 +147,14 @@ export const ProtectedSettingsSchema = z.strictObject({
 export type PublicSettings = z.output<typeof PublicSettingsSchema>;
 export type ProtectedSettings = z.output<typeof ProtectedSettingsSchema>;
 export type Certs = z.output<typeof CertsSchema>;
+export type Issuer = z.output<typeof IssuerSchema>;
+export type TlsSettings = z.output<typeof TlsSchema>;
+/** The files dockerd is given: from the settings, or issued on the VM (handler/docker/issuance.ts). */
+export interface ServerCerts {
+  ca: string;
+  cert: string;
+  key: string;
+}
 export type DockerSettings = z.output<typeof DockerSchema>;
 export interface HandlerSettings {
   public: PublicSettings;
@@ -134,6 +171,7 @@ export function parseSettings(rawPublic: unknown, rawProtected: unknown): Handle
   const problems: string[] = [];
   const pub = checkSide(rawPublic ?? {}, 'public', PublicSettingsSchema, problems);
   const prot = checkSide(rawProtected ?? {}, 'protected', ProtectedSettingsSchema, problems);
+  problems.push(...certsChoiceProblems(rawProtected));
   if (pub && prot) problems.push(...crossFieldProblems(pub, prot));
   if (problems.length > 0) {
     throw new ConfigError(`Invalid extension settings: ${problems.join('; ')}.`, 'ESETTINGS');
@@ -230,6 +268,23 @@ function shownPrefix(schema: z.ZodMiniType, path: readonly string[]): string[] {
   return shown;
 }
 
+/**
+ * Exactly one of "certs.issuer" and "certs.cert" + "certs.key". Judged on the raw value, by which
+ * keys are present, so that it is said together with any problem of the values themselves.
+ */
+function certsChoiceProblems(rawProtected: unknown): string[] {
+  const c = (rawProtected as { certs?: unknown } | null)?.certs;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return [];
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(c, k) && (c as Record<string, unknown>)[k] !== undefined;
+  if (has('issuer')) {
+    return has('cert') || has('key')
+      ? [`protected setting "certs.issuer" is given together with "certs.cert"/"certs.key": give either an issuer (each VM issues its own certificate) or a certificate and its key, not both`]
+      : [];
+  }
+  const missing = ['cert', 'key'].filter((k) => !has(k));
+  return missing.map((k) => `protected setting "certs.${k}" is required (the server ${k === 'cert' ? 'certificate' : "certificate's key"}), unless "certs.issuer" is given instead of "certs.cert" and "certs.key"`);
+}
+
 function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): string[] {
   const out: string[] = [];
   if (pub.docker.port !== undefined && !prot.certs && !pub.docker.allowInsecureTcp) {
@@ -238,6 +293,12 @@ function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): strin
         `supply the certificates, or remove "docker.port" to serve the local socket only ` +
         `(a listener without TLS needs the explicit "docker.allowInsecureTcp": true)`,
     );
+  }
+  if (pub.docker.tls.testValiditySeconds !== undefined && pub.docker.tls.testValiditySeconds >= pub.docker.tls.days * 86_400) {
+    out.push(`public setting "docker.tls.testValiditySeconds" is for tests only and must be shorter than "docker.tls.days"`);
+  }
+  if (typeof pub.docker.tls.renewBefore === 'number' && pub.docker.tls.renewBefore >= pub.docker.tls.days && pub.docker.tls.testValiditySeconds === undefined) {
+    out.push(`public setting "docker.tls.renewBefore" (${pub.docker.tls.renewBefore} days) must be less than "docker.tls.days" (${pub.docker.tls.days}), or the certificate would be renewed all the time`);
   }
   if (pub.docker.allowInsecureTcp && prot.certs) {
     out.push(`public setting "docker.allowInsecureTcp" is true while protected setting "certs" is given: remove one of them`);
@@ -310,6 +371,11 @@ function article(expected: string): string {
   if (expected === 'object') return 'a JSON object';
   if (expected === 'array') return 'a JSON array';
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+/** The certificate files as the settings give them, or undefined while an issuer's are not issued yet. */
+export function givenServerCerts(c: Certs | undefined): ServerCerts | undefined {
+  return c && c.cert !== undefined && c.key !== undefined ? { ca: c.ca, cert: c.cert, key: c.key } : undefined;
 }
 
 /** Keys that the (strict) object schema at `path` accepts, walking through wrappers. */

@@ -2,7 +2,7 @@
 // only reports a bad key pair after it has already mounted its data root (research §6).
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import type { Certs } from '../agent/settings.js';
+import type { ServerCerts } from '../agent/settings.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const ANY_EKU = '2.5.29.37.0';
@@ -32,7 +32,7 @@ export function splitPemCertificates(pem: string): string[] {
  * certs.cert), everything is valid at `now`, and the certificate may be used for TLS server
  * authentication. All problems are reported together, each naming its setting.
  */
-export function checkCertificates(certs: Certs, now: number): CertificateCheck {
+export function checkCertificates(certs: ServerCerts, now: number): CertificateCheck {
   const problems: string[] = [];
   const warnings: string[] = [];
 

@@ -1,6 +1,6 @@
 // settings + what the machine runs → the files dockerd should see. Pure.
 import { ConfigError } from '../errors.js';
-import { DEFAULT_TLS_PORT, type HandlerSettings } from '../agent/settings.js';
+import { DEFAULT_TLS_PORT, givenServerCerts, type HandlerSettings, type ServerCerts } from '../agent/settings.js';
 import type { DaemonLaunch } from '../system/service-manager.js';
 import { hostsOf } from '../system/systemd-manager.js';
 import { X509Certificate } from 'node:crypto';
@@ -20,6 +20,9 @@ export interface EngineLayout {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** With "certs.issuer": the issuer's certificate and key, kept for the monitor's renewals. */
+  issuerCertFile: string;
+  issuerKeyFile: string;
   dropIn: string;
   /** Override of the local socket entry in `hosts` ("unix:///tmp/x/docker.sock"); default: the unit's. */
   localSocket?: string;
@@ -36,6 +39,8 @@ export const DEFAULT_LAYOUT: EngineLayout = {
   caFile: '/etc/docker/ca.pem',
   certFile: '/etc/docker/cert.pem',
   keyFile: '/etc/docker/key.pem',
+  issuerCertFile: '/etc/docker/issuer.pem',
+  issuerKeyFile: '/etc/docker/issuer-key.pem',
   dropIn: '/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf',
   tcpAddress: '0.0.0.0',
   daemonView: (p) => p,
@@ -59,6 +64,8 @@ export interface DesiredFile {
   mode: number;
   sensitive: boolean;
   what: string;
+  /** dockerd does not read it: a change alone restarts nothing (the issuer's files). */
+  notForDockerd?: boolean;
 }
 
 export interface DesiredState {
@@ -88,6 +95,8 @@ export interface DesiredInput {
   removal?: boolean;
   /** The running dockerd is a swarm node (live-restore is refused there). Unknown counts as no. */
   swarmActive?: boolean;
+  /** With "certs.issuer": the certificate and key kept or issued on this VM (issuance.ts). */
+  issued?: ServerCerts;
 }
 
 /** dockerd's unit passes --live-restore: it stays on whatever daemon.json says, and the file may not name it. */
@@ -98,7 +107,8 @@ export function liveRestoreOnCommandLine(launch: DaemonLaunch): boolean {
 export function computeDesired(inp: DesiredInput): DesiredState {
   const { settings, launch, layout } = inp;
   const docker = settings.public.docker;
-  const certs = inp.removal ? undefined : settings.protected.certs;
+  const certs = inp.removal ? undefined : (inp.issued ?? givenServerCerts(settings.protected.certs));
+  if (!inp.removal && settings.protected.certs && !certs) throw new Error('internal: the issued certificate was not resolved before computeDesired');
   const warnings = [...launch.notes];
   const view = layout.daemonView;
 
@@ -220,6 +230,13 @@ export function computeDesired(inp: DesiredInput): DesiredState {
         { path: layout.keyFile, content: certs.key, mode: 0o600, sensitive: true, what: 'server private key' },
       ]
     : [];
+  const issuer = inp.removal ? undefined : settings.protected.certs?.issuer;
+  if (issuer && certs) {
+    files.push(
+      { path: layout.issuerCertFile, content: issuer.cert, mode: 0o644, sensitive: false, what: 'issuer CA certificate', notForDockerd: true },
+      { path: layout.issuerKeyFile, content: issuer.key, mode: 0o600, sensitive: true, what: 'issuer private key', notForDockerd: true },
+    );
+  }
   const removeFiles = (inp.state?.files ?? []).filter((p) => !files.some((f) => f.path === p));
 
   const configFileWanted = inp.currentExists ? !(inp.state?.daemonJson.created === true && Object.keys(merged.config).length === 0) : Object.keys(merged.config).length > 0;
@@ -235,7 +252,9 @@ export function computeDesired(inp: DesiredInput): DesiredState {
       // probe of a TLS port gets 400), and it is the admin's to keep working.
       verify.tcp.listenOnly = `the TCP listener ${tcpHost} from ${asStrings(foreignOnly.hosts) ? layout.daemonJson : 'dockerd\'s command line'}, not configured by the extension`;
     } else if (merged.config.tlsverify === true && certs) {
-      verify.tcp.tls = { caPem: certs.ca, certFingerprint256: fingerprintOf(certs.cert) };
+      // An issued certificate chains to the issuer, which need not be the CA of the clients.
+      const fp = fingerprintOf(certs.cert);
+      verify.tcp.tls = { caPem: issuer?.cert ?? certs.ca, ...(fp ? { certFingerprint256: fp } : {}) };
     }
   }
 

@@ -6,7 +6,9 @@
 // engine can tell (its unit's ExecStart, its socket) comes from replanAfterInstall, which the
 // applier runs right after that step. Uninstall is a plan too (removal.ts).
 import { ConfigError, StepFailedError } from '../errors.js';
-import { parseSettings, type HandlerSettings } from '../agent/settings.js';
+import { givenServerCerts, parseSettings, type HandlerSettings, type ServerCerts } from '../agent/settings.js';
+import { registerSecrets } from '../agent/sanitise.js';
+import { checkIssuer, decide, describeNames, describeValidity, isoDate, policyOf, readHostFacts, wantedNames, type HostFacts } from './issuance.js';
 import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
@@ -39,6 +41,8 @@ export interface EnginePorts {
   probe?: DaemonProbe;
   /** Jitter source for lock-wait backoff. Default Math.random. */
   random?: () => number;
+  /** The VM's host name, FQDN and addresses (certs.issuer). Default: the machine's own. */
+  hostFacts?: () => Promise<HostFacts>;
 }
 
 export interface EngineStepReport {
@@ -100,6 +104,8 @@ interface Prepared {
   liveRestoreHandover?: LiveRestoreHandover;
   /** The steps that follow the proof (the hand-over's). */
   after: PlannedStep[];
+  /** "certs.issuer": the certificate kept, or the one that would be issued (the dry run prints it). */
+  issuance?: string;
 }
 
 class Reporter {
@@ -127,7 +133,8 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
  * the rest is planned against what its package will install (assumedLaunch) until
  * replanAfterInstall reads the real thing.
  */
-async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, rep: Reporter): Promise<Prepared> {
+/** `mode` 'plan' (the dry run) describes a certificate it would issue; 'apply' makes it (in memory: the plan writes it). */
+async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, rep: Reporter, mode: 'plan' | 'apply'): Promise<Prepared> {
   const { fs, cmd, clock } = ports;
   const layout = layoutOf(opts);
   const warnings: string[] = [];
@@ -143,9 +150,18 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     throw e;
   }
   let certCheck: CertificateCheck | undefined;
-  if (settings.protected.certs) {
+  let issued: ServerCerts | undefined;
+  const given = givenServerCerts(settings.protected.certs);
+  if (settings.protected.certs?.issuer) {
     try {
-      certCheck = checkCertificates(settings.protected.certs, clock.now());
+      issued = await issueOrKeep(settings, ports, layout, mode, rep);
+    } catch (e) {
+      rep.add('certificates', 'error', (e as Error).message);
+      throw e;
+    }
+  } else if (given) {
+    try {
+      certCheck = checkCertificates(given, clock.now());
     } catch (e) {
       rep.add('certificates', 'error', (e as Error).message);
       throw e;
@@ -190,7 +206,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const status = await services.status();
   // Swarm refuses live-restore; only a running dockerd can tell (a new install is not a swarm node).
   const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
-  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true });
+  const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true, ...(issued ? { issued } : {}) });
   warnings.push(...desired.warnings);
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
@@ -234,7 +250,45 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   }
   if (liveRestoreHandover) prepared.liveRestoreHandover = liveRestoreHandover;
   if (certCheck) prepared.certCheck = certCheck;
+  if (issued) prepared.issuance = rep.reports.find((r) => r.name === 'certificates')?.message;
   return prepared;
+}
+
+/** What a dry run shows in place of a certificate and key it does not make. */
+const NOT_YET_ISSUED = '(issued by enable; a dry run makes no certificate)\n';
+
+/**
+ * "certs.issuer": the certificate and key on disk while they still fit (same issuer, the VM's
+ * names, outside the renewal window), so that a re-enable restarts nothing; otherwise a new key
+ * and certificate made here. A dry run says what it would issue and makes nothing.
+ */
+async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout: EngineLayout, mode: 'plan' | 'apply', rep: Reporter): Promise<ServerCerts> {
+  const c = settings.protected.certs!;
+  const issuer = c.issuer!;
+  const now = ports.clock.now();
+  const facts = checkIssuer(issuer, now);
+  const policy = policyOf(settings.public.docker.tls);
+  const host = await (ports.hostFacts ?? (() => readHostFacts(ports.cmd)))();
+  const names = wantedNames(host, policy.extraNames);
+  const [certPem, keyPem] = await Promise.all([ports.fs.readText(layout.certFile), ports.fs.readText(layout.keyFile)]);
+  if (keyPem !== undefined) registerSecrets([keyPem]);
+  const d = decide({ cert: certPem, key: keyPem }, issuer.cert, names, policy, now);
+  const by = `issuer ${facts.subject} (sha256 ${facts.fingerprint256})`;
+  if (d.kind === 'keep') {
+    rep.add('certificates', 'success', `server certificate issued on this VM by ${by} kept: valid until ${isoDate(d.notAfter)}, renewed by the monitor from ${isoDate(d.renewAt)}; names ${describeNames(names)}`);
+    return { ca: c.ca, cert: certPem!, key: keyPem! };
+  }
+  const what = `for ${describeNames(names)}, valid ${describeValidity(policy.validityMs)}, signed by ${by}`;
+  if (mode === 'plan') {
+    rep.add('certificates', 'success', `would issue a new server certificate and key on this VM (${d.reason}) ${what}`);
+    return { ca: c.ca, cert: NOT_YET_ISSUED, key: NOT_YET_ISSUED };
+  }
+  const { issueServerCertificate } = await import('../crypto/issue-certificate.js');
+  const t0 = ports.clock.now();
+  const cert = await issueServerCertificate(issuer, names, policy.validityMs, now);
+  registerSecrets([cert.keyPem]);
+  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, sha256 ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
+  return { ca: c.ca, cert: cert.certPem, key: cert.keyPem };
 }
 
 /**
@@ -289,7 +343,7 @@ export async function planEngine(
   opts: EngineOptions,
 ): Promise<EnginePlan> {
   const rep = new Reporter();
-  const p = await prepare(settings, ports, opts, rep);
+  const p = await prepare(settings, ports, opts, rep, 'plan');
   return {
     plan: [...p.config.steps, ...p.after.map((s) => s.step)],
     lines: planLines(p),
@@ -304,7 +358,7 @@ export async function planEngine(
 
 /** The plan's steps, and the live-restore handover that follows them (see planLiveRestoreHandover). */
 function planLines(p: Prepared): string[] {
-  return describeSteps([...p.config.steps, ...p.after.map((s) => s.step)]);
+  return [...(p.issuance ? [p.issuance] : []), ...describeSteps([...p.config.steps, ...p.after.map((s) => s.step)])];
 }
 
 function planSummary(p: Prepared): string {
@@ -319,7 +373,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const started = ports.clock.now();
   // A start hold that a run killed during its install left behind (see install.ts) goes first.
   if (!opts.dryRun) await releaseLeftoverStartHold(ports.fs);
-  let p = await prepare(settings, ports, opts, rep);
+  let p = await prepare(settings, ports, opts, rep, opts.dryRun ? 'plan' : 'apply');
   const installedNow = p.install.action === 'install' && !opts.dryRun;
 
   if (opts.dryRun) {
@@ -379,7 +433,16 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
   const filesChanged = config.filesChanged || p.liveRestoreHandover !== undefined;
   const what = restarted === 'none' ? (filesChanged ? 'configuration updated without a restart' : 'configuration unchanged, nothing restarted') : `${past(restarted)} (${config.reasons.join('; ') || 'unhealthy'})`;
-  const monitor = await monitorTarget({ fs: ports.fs, layout: p.layout, desired, services: p.services, launch: p.launch, ...(result.verify.version ? { engineVersion: result.verify.version } : {}) });
+  const issuance = settings.protected.certs?.issuer ? policyOf(settings.public.docker.tls) : undefined;
+  const monitor = await monitorTarget({
+    fs: ports.fs,
+    layout: p.layout,
+    desired,
+    services: p.services,
+    launch: p.launch,
+    ...(result.verify.version ? { engineVersion: result.verify.version } : {}),
+    ...(issuance ? { issuance } : {}),
+  });
   return {
     changed: filesChanged || restarted !== 'none' || installedNow,
     restarted,
@@ -418,7 +481,7 @@ async function applyInstallStep(p: Prepared, ports: EnginePorts, opts: EngineOpt
  * the plan made again from the machine as it is. Run by the applier right after the install step.
  */
 async function replanAfterInstall(settings: HandlerSettings, ports: EnginePorts, opts: EngineOptions, rep: Reporter, install: InstallPlan): Promise<Prepared> {
-  const p = await prepare(settings, ports, opts, rep);
+  const p = await prepare(settings, ports, opts, rep, 'apply');
   if (p.install.action === 'install' || !p.launch.installed) {
     throw new StepFailedError(`${install.packages.join(' ')} installed, but ${p.services.description} is not there`, 'ENOENGINE');
   }

@@ -17,6 +17,8 @@ export async function monitorTarget(p: {
   services: ServiceManager;
   launch: DaemonLaunch;
   engineVersion?: string;
+  /** "certs.issuer": what the monitor's renewals need (issuance.ts). */
+  issuance?: { validityMs: number; renewBeforeMs: number; extraNames: string[] };
 }): Promise<MonitorTarget | undefined> {
   const { fs, layout, desired, services } = p;
   const manager = services.spec;
@@ -59,7 +61,10 @@ export async function monitorTarget(p: {
   if (tcp && tcp.listenOnly === undefined) {
     target.tcp = { host: tcp.host, port: tcp.port };
     if (tcp.tls) {
-      target.tcp.tls = { caFile: view(layout.caFile), certFile: view(layout.certFile), ...(tcp.tls.certFingerprint256 ? { fingerprint256: tcp.tls.certFingerprint256 } : {}) };
+      // An issued certificate is verified against its issuer, which need not be the clients' CA.
+      const caFile = p.issuance ? layout.issuerCertFile : layout.caFile;
+      target.tcp.tls = { caFile: view(caFile), certFile: view(layout.certFile), ...(tcp.tls.certFingerprint256 ? { fingerprint256: tcp.tls.certFingerprint256 } : {}) };
+      if (p.issuance) target.issuance = { issuerCertFile: view(layout.issuerCertFile), issuerKeyFile: view(layout.issuerKeyFile), keyFile: view(layout.keyFile), ...p.issuance };
     }
   }
   return target;

@@ -95,7 +95,7 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   const writeFile = (f: DesiredFile, reason: string) => {
     contents.set(f.path, { data: f.content, mode: f.mode });
     const step: Step = { kind: 'write-file', path: f.path, mode: f.mode, size: Buffer.byteLength(f.content), sha256: sha256Prefix(f.content), sensitive: f.sensitive, reason };
-    if (!f.sensitive && f.path !== layout.caFile && f.path !== layout.certFile) step.preview = f.content;
+    if (!f.sensitive && f.path !== layout.caFile && f.path !== layout.certFile && f.path !== layout.issuerCertFile) step.preview = f.content;
     steps.push(step);
   };
 
@@ -105,7 +105,7 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
     const cur = observed.files[f.path];
     if (cur?.content === undefined || !cur.content.equals(Buffer.from(f.content))) {
       writeFile(f, cur?.content === undefined ? `${f.what} is missing` : `${f.what} differs`);
-      certsChanged = true;
+      if (!f.notForDockerd) certsChanged = true;
     } else if (cur.mode !== undefined && cur.mode !== f.mode) {
       chmods.push({ path: f.path, mode: f.mode });
       steps.push({ kind: 'chmod', path: f.path, mode: f.mode, reason: `${f.what} has mode ${cur.mode.toString(8)}, expected ${f.mode.toString(8)}` });

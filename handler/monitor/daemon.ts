@@ -22,6 +22,11 @@ import { acquireMonitorLock } from './lock.js';
 import { CertificateReader, readWatchedFiles } from './read-files.js';
 import { DEBOUNCE_MS, HEALTHY_RESET_MS, recheckDelay, RESTART_READY_MS, restartDelay, TICK_MS, TLS_RECHECK_MS } from './schedule.js';
 import { EMPTY_SPEC, monitorSpecPath, readMonitorSpec, type MonitorSpec, type MonitorTarget } from './spec.js';
+import { checkRenewal, renewCertificate, type RenewDeps } from './renew.js';
+import { readHostFacts, type HostFacts } from '../docker/issuance.js';
+
+/** How long the VM's names are trusted before they are read again. */
+const HOST_FACTS_MS = 5 * 60_000;
 import { judge, type CertState, type DaemonHealth, type Observation, type Recovery, type Verdict } from './verdict.js';
 
 export interface MonitorDeps {
@@ -37,6 +42,8 @@ export interface MonitorDeps {
   emitEvent: (level: EventLevel, message: string) => Promise<void>;
   /** Aborting stops the monitor (tests); SIGTERM does the same in the real process. */
   signal?: AbortSignal;
+  /** The VM's names for an issued certificate (certs.issuer); default: the machine's own. */
+  hostFacts?: () => Promise<HostFacts>;
 }
 
 /** Runs until stopped; resolves with the process exit code (0: stopped on purpose or a twin runs). */
@@ -84,6 +91,9 @@ class Monitor {
   private healthySince: number | undefined;
   private tls: TlsResult | undefined;
   private restart: RestartState = { failures: 0, inProgress: false };
+  /** The last renewal that failed (the old certificate still serves) and when it is tried again. */
+  private renewFailure: { at: number; error: string; nextAt: number } | undefined;
+  private renewProblem: string | undefined;
   private stream: EventStream | undefined;
   private streamPid: number | undefined;
   private watcher: FSWatcher | undefined;
@@ -235,6 +245,15 @@ class Monitor {
     if (worker) obs.worker = { pid: worker.pid, seq: worker.seq, kind: worker.kind ?? 'enable', startedAt: worker.startedAt };
     if (spec.lastEnable) obs.lastEnable = spec.lastEnable;
     const t = spec.target;
+    // A renewal first: what follows observes the certificate that serves after it. Renewed, the
+    // record changed (the files' new hashes): judge again from it rather than report drift.
+    if (t?.issuance && t.tcp?.tls && !worker && !spec.disabled && (await this.renewIfDue(t, now))) {
+      this.pending = true;
+      return;
+    }
+    if (spec.renewal) obs.renewal = { last: spec.renewal };
+    if (this.renewFailure) obs.renewal = { ...obs.renewal, failure: this.renewFailure };
+    if (this.renewProblem) obs.renewal = { ...obs.renewal, problem: this.renewProblem };
     let cert: { state: CertState; sha256?: string; fingerprint256?: string } | undefined;
     if (t) {
       obs.target = t;
@@ -252,6 +271,59 @@ class Monitor {
     const verdict = judge(obs);
     await this.report(verdict, obs, why);
     this.followUp(obs);
+  }
+
+  private hostCache: { at: number; facts: Promise<HostFacts> } | undefined;
+
+  private renewDeps(cmd: CommandRunner): RenewDeps {
+    const { fs, clock, probe, log, env } = this.d;
+    // The names are read at most every few minutes: each check would otherwise run hostname(1).
+    const hostFacts = () => {
+      const now = clock.now();
+      if (!this.hostCache || now - this.hostCache.at > HOST_FACTS_MS) this.hostCache = { at: now, facts: (this.d.hostFacts ?? (() => readHostFacts(cmd)))() };
+      return this.hostCache.facts;
+    };
+    return { fs, clock, cmd, probe, log, dataDir: env.dataDir, hostFacts };
+  }
+
+  /** Renews the issued certificate when it is due; true when a new one serves. */
+  private async renewIfDue(t: MonitorTarget, now: number): Promise<boolean> {
+    if (this.renewFailure && now < this.renewFailure.nextAt) return false;
+    const deps = this.renewDeps(await this.d.cmd());
+    const check = await checkRenewal(deps, t, now).catch((e: unknown) => ({ kind: 'unreadable' as const, problem: (e as Error).message }));
+    if (check.kind === 'unreadable') {
+      if (this.renewProblem !== check.problem) this.d.log.warn({ event: 'certificate renewal not possible', problem: check.problem });
+      this.renewProblem = check.problem;
+      return false;
+    }
+    this.renewProblem = undefined;
+    if (check.kind === 'keep') {
+      // Exactly when it is due (setTimeout takes at most 2^31-1 ms; the tick looks again anyway).
+      this.setTimer('renew', Math.min(check.renewAt - now + 1_000, 2 ** 31 - 1), () => void this.evaluate('certificate renewal due'));
+      return false;
+    }
+    // No restart of dockerd by the monitor may cross the renewal's.
+    this.restart.inProgress = true;
+    let result;
+    try {
+      result = await renewCertificate(deps, t, check.reason).catch((e: unknown) => ({ ok: false as const, error: (e as Error).message }));
+    } finally {
+      this.restart.inProgress = false;
+    }
+    if (result.ok) {
+      this.renewFailure = undefined;
+      this.tls = undefined;
+      this.d.log.info({ event: 'server certificate renewed', reason: check.reason, notAfter: result.renewal.notAfter, fingerprint256: result.renewal.fingerprint256, issueMs: result.issueMs, restartToServingMs: result.restartToServingMs });
+      await this.event('Informational', `server certificate renewed (${check.reason}); valid until ${result.renewal.notAfter}`);
+      return true;
+    }
+    const i = t.issuance!;
+    const retry = Math.max(5_000, Math.min(10 * 60_000, i.renewBeforeMs / 10));
+    this.renewFailure = { at: now, error: result.error, nextAt: this.d.clock.now() + retry };
+    this.setTimer('renew', retry, () => void this.evaluate('certificate renewal retry'));
+    this.d.log.error({ event: 'certificate renewal failed', reason: check.reason, error: result.error });
+    await this.event('Warning', `renewing the server certificate failed: ${result.error}; the previous certificate serves`);
+    return false;
   }
 
   private async observeDockerd(t: MonitorTarget, disabled: boolean, now: number, cert: { sha256?: string; fingerprint256?: string } | undefined): Promise<DaemonHealth> {

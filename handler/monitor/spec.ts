@@ -49,6 +49,20 @@ export const MonitorTargetSchema = z.object({
     }),
   ),
   files: z.array(WatchedFileSchema),
+  /**
+   * "certs.issuer": the monitor renews the certificate it issued. The issuer's key stays in its
+   * own 0600 file (issuerKeyFile); only paths and numbers are here.
+   */
+  issuance: z.optional(
+    z.object({
+      issuerCertFile: nonEmpty(),
+      issuerKeyFile: nonEmpty(),
+      keyFile: nonEmpty(),
+      validityMs: z.number().check(z.gt(0)),
+      renewBeforeMs: z.number().check(z.gt(0)),
+      extraNames: z.array(z.string()),
+    }),
+  ),
   /** Engine version proven at the last enable (decoration for messages). */
   engineVersion: z.optional(z.string()),
 });
@@ -64,8 +78,18 @@ export const LastEnableSchema = z.object({
 });
 export type LastEnable = z.infer<typeof LastEnableSchema>;
 
+/** The monitor's last renewal of an issued certificate (kept across enables: it is history). */
+export const RenewalSchema = z.object({
+  at: z.string(),
+  notAfter: z.string(),
+  fingerprint256: z.string(),
+  reason: z.string(),
+});
+export type Renewal = z.infer<typeof RenewalSchema>;
+
 export const MonitorSpecSchema = z.object({
   schema: z.literal(1),
+  renewal: z.optional(RenewalSchema),
   /** The agent disabled the extension: report, restart nothing. */
   disabled: z.boolean(),
   target: z.optional(MonitorTargetSchema),

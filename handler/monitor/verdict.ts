@@ -3,7 +3,7 @@
 // gathers observations and writes the result.
 import type { HeartbeatStatus } from '../agent/heartbeat.js';
 import type { DriftItem } from './drift.js';
-import type { LastEnable, MonitorTarget } from './spec.js';
+import type { LastEnable, MonitorTarget, Renewal } from './spec.js';
 
 export const EXPIRY_NOTICE_DAYS = 30;
 /** How long a restart by the monitor stays mentioned once dockerd serves again. */
@@ -46,6 +46,8 @@ export interface Observation {
   dockerd?: DaemonHealth;
   drift: readonly DriftItem[];
   cert?: CertState;
+  /** "certs.issuer": the monitor's renewals of the certificate issued on the VM. */
+  renewal?: { last?: Renewal; failure?: { at: number; error: string; nextAt: number }; problem?: string };
 }
 
 export interface Verdict {
@@ -134,6 +136,17 @@ export function judge(o: Observation): Verdict {
   if (o.cert && 'problem' in o.cert) {
     notes.push(`The server certificate cannot be read: ${o.cert.problem}.`);
     reasons.push('cert-unreadable');
+  } else if (o.cert && o.target?.issuance) {
+    // Issued on the VM: the monitor renews it; only an expired one stops clients (NotReady).
+    const r = o.renewal;
+    const why = r?.failure ? `renewing it failed (${short(r.failure.error, 200)}); the monitor tries again at ${utc(r.failure.nextAt)}` : r?.problem ? `it cannot be renewed: ${short(r.problem, 200)}` : undefined;
+    if (o.cert.notAfter <= o.now) {
+      down.push(`The server certificate issued on this VM (${o.cert.subject}) expired at ${utc(o.cert.notAfter)}: clients refuse it; ${why ?? 'it was not renewed yet'}. Re-applying the extension issues a new one.`);
+      reasons.push('cert-expired');
+    } else if (why) {
+      notes.push(`The server certificate issued on this VM stays valid until ${utc(o.cert.notAfter)}, but ${why}.`);
+      reasons.push('renewal-failed');
+    }
   } else if (o.cert) {
     const left = o.cert.notAfter - o.now;
     if (left <= 0) {
@@ -172,7 +185,9 @@ function servingText(o: Observation): string | undefined {
   if (!d || d.pid === undefined || !d.socket?.ok) return undefined;
   const engine = d.socket.version ? `Docker ${d.socket.version}` : t.engineVersion ? `Docker ${t.engineVersion}` : 'Docker';
   const tcp = t.tcp ? (t.tcp.tls ? ` and TLS on port ${t.tcp.port}` : ` and plain TCP on port ${t.tcp.port} (no TLS)`) : '';
-  const cert = o.cert && 'notAfter' in o.cert && o.cert.notAfter > o.now ? ` (server certificate ${o.cert.subject}, valid until ${date(o.cert.notAfter)})` : '';
+  const live = o.cert && 'notAfter' in o.cert && o.cert.notAfter > o.now ? o.cert : undefined;
+  const renewed = o.renewal?.last ? `, last renewed ${utc(Date.parse(o.renewal.last.at))}` : '';
+  const cert = !live ? '' : t.issuance ? ` (server certificate ${live.subject} issued on this VM, valid until ${utc(live.notAfter)}${renewed})` : ` (server certificate ${live.subject}, valid until ${date(live.notAfter)})`;
   return `${engine} serves ${t.socketPath}${tcp}${cert}.${applied}`;
 }
 

@@ -14,7 +14,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** Lays the package out in the tree's extension directory, as the agent unpacks it. */
 export function installPackage(t: AgentTree): void {
-  for (const f of ['scripts/handler.sh', 'dist/handler.cjs', 'dist/monitor.cjs', 'HandlerManifest.json']) {
+  for (const f of ['scripts/handler.sh', 'dist/handler.cjs', 'dist/monitor.cjs', 'dist/x509.cjs', 'HandlerManifest.json']) {
     mkdirSync(path.dirname(path.join(t.extDir, f)), { recursive: true });
     copyFileSync(path.join(ROOT, f), path.join(t.extDir, f));
   }

@@ -57,3 +57,33 @@ export function certsSetting(c: { ca: string; serverCert: string; serverKey: str
   const norm = (s: string) => s.replace(/\r\n/g, '\n').trim() + '\n';
   return { ca: norm(pem(c.ca)), cert: norm(pem(c.serverCert)), key: norm(pem(c.serverKey)) };
 }
+
+/** A CA with an ECDSA P-256 key (the issuer case node-forge could not sign with). */
+export function makeEcCa(dir: string, name = 'ec-ca', days = 30): { ca: string; caKey: string } {
+  mkdirSync(dir, { recursive: true });
+  ossl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}-key.pem`], dir);
+  ossl(['req', '-new', '-x509', '-days', String(days), '-key', `${name}-key.pem`, '-sha256', '-subj', `/CN=${name}`, '-out', `${name}.pem`], dir);
+  return { ca: path.join(dir, `${name}.pem`), caKey: path.join(dir, `${name}-key.pem`) };
+}
+
+/** A CA certificate whose validity ended in 2020 (openssl ca sets the dates that req -x509 cannot). */
+export function makeExpiredCa(dir: string, name = 'expired-ca'): { ca: string; caKey: string } {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${name}-index.txt`), '');
+  writeFileSync(path.join(dir, `${name}-serial`), '01\n');
+  writeFileSync(
+    path.join(dir, `${name}.cnf`),
+    [
+      '[ca]', 'default_ca = d', '[d]', `database = ${name}-index.txt`, 'new_certs_dir = .', `serial = ${name}-serial`, 'default_md = sha256', 'policy = p', 'unique_subject = no',
+      '[p]', 'commonName = supplied', '[v3_ca]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', '',
+    ].join('\n'),
+  );
+  ossl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-subj', `/CN=${name}`, '-out', `${name}.csr`], dir);
+  ossl(['ca', '-batch', '-selfsign', '-config', `${name}.cnf`, '-keyfile', `${name}-key.pem`, '-in', `${name}.csr`, '-out', `${name}.pem`, '-startdate', '20200101000000Z', '-enddate', '20200201000000Z', '-extensions', 'v3_ca', '-notext'], dir);
+  return { ca: path.join(dir, `${name}.pem`), caKey: path.join(dir, `${name}-key.pem`) };
+}
+
+/** The protected `certs` setting with an issuer instead of cert + key. */
+export function issuerSetting(clientCa: string, issuer: { ca: string; caKey: string }): { ca: string; issuer: { cert: string; key: string } } {
+  return { ca: pem(clientCa), issuer: { cert: pem(issuer.ca), key: pem(issuer.caKey) } };
+}

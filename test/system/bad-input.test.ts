@@ -16,7 +16,7 @@ import { dockerdPid, finalStatus, installPackage, pidsOf, pingDocker, runPackage
 import { restoreTree, snapshotTree } from '../support/host-state.js';
 import { encryptLikePlatform, makeWaagentCertificate, type WaagentCertificate } from '../support/openssl-vectors.js';
 import { describeHits, scanCanaryPaths, scanCanaryText, startProcessSampler, type CanaryHit, type ProcessSampler } from '../support/secret-canary.js';
-import { certsSetting, makeCa, makeCertSet, makeLeaf, pem, type CertSet } from '../support/tls-certs.js';
+import { certsSetting, issuerSetting, makeCa, makeCertSet, makeEcCa, makeExpiredCa, makeLeaf, pem, type CertSet } from '../support/tls-certs.js';
 
 const skip = dockerUnavailable() ?? (existsSync('/run/systemd/system') ? 'systemd runs here: this suite drives the direct manager' : undefined);
 const d = skip ? describe.skip : describe;
@@ -225,7 +225,7 @@ function cases(): Case[] {
 }
 
 // Cases that need certificates made in beforeAll, resolved lazily.
-const certCases: Array<{ name: string; make: () => { ca: string; cert: string; key: string }; says: RegExp }> = [];
+const certCases: Array<{ name: string; make: () => Record<string, unknown>; says: RegExp }> = [];
 
 d('bad input through the packaged handler changes nothing and leaks nothing', () => {
   beforeAll(async () => {
@@ -249,13 +249,21 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     const expired = leafWith(path.join(pki, 'dated'), 'expired', cs, { start: '200101000000Z', end: '210101000000Z' });
     const future = leafWith(path.join(pki, 'dated'), 'future', cs, { start: '350101000000Z', end: '360101000000Z' });
     const otherKey = makeLeaf(path.join(pki, 'wrong'), wrongCa, 'otherkey');
-    for (const k of [expired.key, future.key, otherKey.key]) keyCanaries.push(...pem(k).split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+    // certs.issuer: a CA that signs each VM's certificate; each of these is wrong in one way.
+    const ecIssuer = makeEcCa(path.join(pki, 'issuer'), 'ec-issuer');
+    const expiredIssuer = makeExpiredCa(path.join(pki, 'issuer'));
+    const notCa = makeLeaf(path.join(pki, 'issuer'), ecIssuer, 'not-a-ca', { eku: 'serverAuth' });
+    for (const k of [expired.key, future.key, otherKey.key, ecIssuer.caKey, expiredIssuer.caKey, notCa.key]) keyCanaries.push(...pem(k).split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
     certCases.push(
       { name: 'expired server certificate', make: () => certsOf({ ca: cs.ca, serverCert: expired.cert, serverKey: expired.key }), says: /protected setting "certs.cert": the server certificate expired on 2021-01-01/ },
       { name: 'server certificate not valid yet', make: () => certsOf({ ca: cs.ca, serverCert: future.cert, serverKey: future.key }), says: /protected setting "certs.cert".*(not valid before|not yet valid).*2035/ },
       { name: 'wrong CA (cert not issued by ca)', make: () => certsOf({ ca: wrongCa.ca, serverCert: cs.serverCert, serverKey: cs.serverKey }), says: /protected setting "certs.cert" was not issued by the CA in "certs.ca"/ },
       { name: 'key does not match the certificate', make: () => certsOf({ ca: cs.ca, serverCert: cs.serverCert, serverKey: otherKey.key }), says: /protected setting "certs.key" does not belong to the certificate in "certs.cert"/ },
       { name: 'certs.ca is a server certificate, not a CA', make: () => certsOf({ ca: cs.serverCert, serverCert: cs.serverCert, serverKey: cs.serverKey }), says: /protected setting "certs\.(ca|cert)"/ },
+      { name: "certs.issuer whose key is not its certificate's", make: () => issuerSetting(cs.ca, { ca: ecIssuer.ca, caKey: cs.serverKey }), says: /protected setting "certs\.issuer\.key" does not belong to the certificate in "certs\.issuer\.cert"/ },
+      { name: 'certs.issuer that is not a CA', make: () => issuerSetting(cs.ca, { ca: notCa.cert, caKey: notCa.key }), says: /protected setting "certs\.issuer\.cert" is not a CA certificate/ },
+      { name: 'certs.issuer expired', make: () => issuerSetting(cs.ca, expiredIssuer), says: /protected setting "certs\.issuer\.cert": the issuer CA expired on 2020-02-01/ },
+      { name: 'certs.issuer together with certs.cert and certs.key', make: () => ({ ...certsOf(cs), issuer: issuerSetting(cs.ca, ecIssuer).issuer }), says: /protected setting "certs\.issuer" is given together with "certs\.cert"\/"certs\.key"/ },
     );
 
     sampler = await startProcessSampler([...Object.values(C), ...HOSTILE, ...keyCanaries], { watch: /handler\.cjs|monitor\.cjs/ });
@@ -349,7 +357,18 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     }, 90_000);
   }
 
-  for (const [i, name] of ['expired server certificate', 'server certificate not valid yet', 'wrong CA (cert not issued by ca)', 'key does not match the certificate', 'certs.ca is a server certificate, not a CA'].entries()) {
+  const certCaseNames = [
+    'expired server certificate',
+    'server certificate not valid yet',
+    'wrong CA (cert not issued by ca)',
+    'key does not match the certificate',
+    'certs.ca is a server certificate, not a CA',
+    "certs.issuer whose key is not its certificate's",
+    'certs.issuer that is not a CA',
+    'certs.issuer expired',
+    'certs.issuer together with certs.cert and certs.key',
+  ];
+  for (const [i, name] of certCaseNames.entries()) {
     test(`${names.length + i + 1}. ${name}`, async () => {
       const c = certCases[i]!;
       await run({ name: c.name, pub: { docker: { port } }, prot: { certs: c.make() }, says: c.says });
@@ -357,7 +376,7 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
   }
 
   // Issue 8 item 5: invalid UTF-8 in the settings file was silently replaced (U+FFFD) and applied.
-  test(`${names.length + 6}. invalid UTF-8 in the settings file`, async () => {
+  test(`${names.length + certCaseNames.length + 1}. invalid UTF-8 in the settings file`, async () => {
     const prot = await encryptLikePlatform(JSON.stringify(goodProt), t.cert.crtPath);
     const body = Buffer.concat([
       Buffer.from(`{"runtimeSettings":[{"handlerSettings":{"publicSettings":${JSON.stringify(goodPub).replace(/}$/, '')}${Object.keys(goodPub).length ? ',' : ''}"compose-environment":{"A":"`),

@@ -12,7 +12,7 @@ import {
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const EXPECTED_ENTRIES = [
-  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.cjs', 'dist/monitor.cjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
+  'HandlerManifest.json', 'LICENSES', 'VERSION', 'dist/handler.cjs', 'dist/monitor.cjs', 'dist/x509.cjs', 'runtime/linux-x64/node', 'scripts/handler.sh',
 ];
 const VERBS = ['install', 'enable', 'disable', 'uninstall', 'update'];
 // What the agent has under systemd, minus everything optional: no HOME, no LANG.

@@ -19,7 +19,7 @@ function errorOf(pub: unknown, prot: unknown): string {
 describe('parseSettings: every key of the old DockerExtension', () => {
   test('null public and protected settings give the secure defaults: local socket only', () => {
     const s = parseSettings(null, null);
-    expect(s.public.docker).toEqual({ options: [], engine: { source: 'distro', removeOnUninstall: false }, allowInsecureTcp: false, liveRestore: true });
+    expect(s.public.docker).toEqual({ options: [], engine: { source: 'distro', removeOnUninstall: false }, allowInsecureTcp: false, liveRestore: true, tls: { subjectAltNames: [], days: 90, renewBefore: '1/3' } });
     expect(s.public['azure-environment']).toBe('AzureCloud');
     expect(s.protected).toEqual({});
     expect(summariseSettings(s)).toMatch(/local socket only/);

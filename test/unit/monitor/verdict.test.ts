@@ -130,3 +130,31 @@ describe('the heartbeat verdict', () => {
     expect([ago(0), ago(89_000), ago(91_000), ago(89 * 60_000), ago(3 * 3_600_000), ago(3 * DAY)]).toEqual(['0 s', '89 s', '2 min', '89 min', '3 h', '3 days']);
   });
 });
+
+describe('a certificate issued on the VM (certs.issuer)', () => {
+  const issued: MonitorTarget = {
+    ...target,
+    issuance: { issuerCertFile: '/etc/docker/issuer.pem', issuerKeyFile: '/etc/docker/issuer-key.pem', keyFile: '/etc/docker/key.pem', validityMs: 90 * DAY, renewBeforeMs: 30 * DAY, extraNames: [] },
+  };
+  const last = { at: '2026-11-30T08:00:00Z', notAfter: '2027-02-28T08:00:00Z', fingerprint256: 'AA:BB', reason: 'the certificate expires at …, within the renewal window' };
+
+  test('Ready with its expiry and the last renewal; no "renew certs.cert" note when it nears its end (the monitor renews it)', () => {
+    const v = judge(obs({ target: issued, cert: { subject: 'CN=vm1', notAfter: NOW + 5 * DAY }, renewal: { last } }));
+    expect(v.status).toBe('Ready');
+    expect(v.message).toContain('(server certificate CN=vm1 issued on this VM, valid until 2026-12-06 10:00:00 UTC, last renewed 2026-11-30 08:00:00 UTC)');
+    expect(v.message).not.toMatch(/renew certs\.cert/);
+    expect(v.reasons).toEqual([]);
+  });
+
+  test('a failed renewal is a note while the old certificate is valid, NotReady once it expired', () => {
+    const failure = { at: NOW - 60_000, error: 'dockerd did not serve the new certificate on port 2376 within 60 s', nextAt: NOW + 540_000 };
+    const note = judge(obs({ target: issued, cert: { subject: 'CN=vm1', notAfter: NOW + DAY }, renewal: { failure } }));
+    expect(note.status).toBe('Ready');
+    expect(note.message).toMatch(/^The server certificate issued on this VM stays valid until 2026-12-02 10:00:00 UTC, but renewing it failed \(dockerd did not serve .*\); the monitor tries again at 2026-12-01 10:09:00 UTC\./);
+    expect(note.reasons).toEqual(['renewal-failed']);
+    const expired = judge(obs({ target: issued, cert: { subject: 'CN=vm1', notAfter: NOW - 1000 }, renewal: { failure } }));
+    expect(expired.status).toBe('NotReady');
+    expect(expired.message).toMatch(/^The server certificate issued on this VM \(CN=vm1\) expired at 2026-12-01 09:59:59 UTC: clients refuse it; renewing it failed .* Re-applying the extension issues a new one\./);
+    expect(expired.reasons).toEqual(['cert-expired']);
+  });
+});
