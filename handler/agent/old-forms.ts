@@ -29,11 +29,11 @@ const OLD_FIELDS: Record<Side, OldTree> = {
 };
 
 /** Objects whose emptiness meant "none": the old extension skipped them unless filled in. */
-const NONE_WHEN_EMPTY: Record<Side, Record<string, string>> = {
+const NONE_WHEN_EMPTY: Record<Side, Record<string, { lacks: string; means: string }>> = {
   public: {},
   protected: {
-    certs: 'no TLS certificates',
-    login: 'no registry login',
+    certs: { lacks: 'no values', means: 'no TLS certificates' },
+    login: { lacks: 'no username and password', means: 'no registry login' },
   },
 };
 
@@ -117,7 +117,7 @@ export function normaliseOldForms(raw: unknown, side: Side): OldFormsResult {
         if (none !== undefined && isPlainObject(x) && emptyMeansNone(canonical, x)) {
           // One warning for the whole object rather than one per empty value in it.
           warnings.splice(before);
-          warnings.push(`${name(at)} has no values (${none}, as the old extension took it): remove "${canonical}"`);
+          warnings.push(`${name(at)} has ${none.lacks} (${none.means}, as the old extension took it): remove "${canonical}"`);
           continue;
         }
       }

@@ -166,7 +166,7 @@ describe('install and enable', () => {
       'public setting "docker.port" is written "Port": setting names are lower case; write "port"',
       'public setting "azure-environment" is an empty string, which is taken as not set: remove it',
       'protected setting "certs" is written with capitals: setting names are lower case; write "certs"',
-      'protected setting "login" has no values (no registry login, as the old extension took it): remove "login"',
+      'protected setting "login" has no username and password (no registry login, as the old extension took it): remove "login"',
     ];
     expect(st.formattedMessage.message).toBe(`Docker serves TLS on 2376. Warnings: ${warnings.join('; ')}.`);
     expect(st.substatus[0].formattedMessage.message).toContain(`Old forms taken in their old meaning: ${warnings.join('; ')}.`);

@@ -60,7 +60,7 @@ describe('an old extension\'s template through the bundle', () => {
       'Warning: public setting "azure-environment" is an empty string, which is taken as not set: remove it.',
       'Warning: protected setting "certs" has no values (no TLS certificates, as the old extension took it): remove "certs".',
       'Warning: protected setting "login" is written with capitals: setting names are lower case; write "login".',
-      'Warning: protected setting "login" has no values (no registry login, as the old extension took it): remove "login".',
+      'Warning: protected setting "login" has no username and password (no registry login, as the old extension took it): remove "login".',
       'warning: public setting "docker.options" has "-g", the old name of "--data-root", and is taken as such: write "--data-root=/mnt/docker"',
       'warning: public setting "docker.options" has "--disable-legacy-registry", which is left out',
     ]) {

@@ -97,7 +97,13 @@ describe('old forms: accepted in their old meaning, one warning each', () => {
   test('a login without username and password is no login, in one warning', () => {
     const s = parseSettings({}, { login: { server: '', username: '', password: '', email: '' } });
     expect(s.protected.login).toBeUndefined();
-    expect(s.warnings).toEqual(['protected setting "login" has no values (no registry login, as the old extension took it): remove "login"']);
+    expect(s.warnings).toEqual(['protected setting "login" has no username and password (no registry login, as the old extension took it): remove "login"']);
+  });
+
+  test('a login with only a server (no username, no password) never logged in: no login, in one warning', () => {
+    const s = parseSettings({}, { login: { server: 'r.example' } });
+    expect(s.protected.login).toBeUndefined();
+    expect(s.warnings).toEqual(['protected setting "login" has no username and password (no registry login, as the old extension took it): remove "login"']);
   });
 
   test('an empty login email is dropped; the login stays', () => {
