@@ -188,6 +188,7 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
     }
     const settings = parseSettings(pub, prot);
     out.push(`Dry run: nothing on this machine is changed.`, `Settings from ${source}: valid.`, `Would configure: ${summariseSettings(settings)}`);
+    for (const w of settings.warnings ?? []) out.push(`Warning: ${w}.`);
     const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true, stateDir });
     const lines = await applier.plan(settings, log);
     out.push('Plan:', ...(lines.length ? lines.map((l, i) => `  ${i + 1}. ${l}`) : ['  nothing to do: the machine already matches']));

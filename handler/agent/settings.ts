@@ -4,6 +4,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
 import { nonEmpty } from '../schema-mini.js';
 import { closest } from './closest.js';
+import { normaliseOldForms, type Side } from './old-forms.js';
 import { isRegistryHost, REGISTRY_HOST_RE } from './registry-host.js';
 
 export { closest };
@@ -159,6 +160,8 @@ export type DockerSettings = z.output<typeof DockerSchema>;
 export interface HandlerSettings {
   public: PublicSettings;
   protected: ProtectedSettings;
+  /** The old extension's forms that were taken (old-forms.ts), each saying what to write instead. */
+  warnings?: readonly string[];
 }
 
 export const DEFAULT_TLS_PORT = 2376;
@@ -169,29 +172,39 @@ export const DEFAULT_TLS_PORT = 2376;
  */
 export function parseSettings(rawPublic: unknown, rawProtected: unknown): HandlerSettings {
   const problems: string[] = [];
-  const pub = checkSide(rawPublic ?? {}, 'public', PublicSettingsSchema, problems);
-  const prot = checkSide(rawProtected ?? {}, 'protected', ProtectedSettingsSchema, problems);
-  problems.push(...certsChoiceProblems(rawProtected));
-  if (pub && prot) problems.push(...crossFieldProblems(pub, prot));
+  const warnings: string[] = [];
+  const pub = checkSide(rawPublic ?? {}, 'public', PublicSettingsSchema, problems, warnings);
+  const prot = checkSide(rawProtected ?? {}, 'protected', ProtectedSettingsSchema, problems, warnings);
+  problems.push(...certsChoiceProblems(prot.normalised));
+  if (pub.data && prot.data) problems.push(...crossFieldProblems(pub.data, prot.data));
   if (problems.length > 0) {
     throw new ConfigError(`Invalid extension settings: ${problems.join('; ')}.`, 'ESETTINGS');
   }
-  return { public: pub!, protected: prot! };
+  return { public: pub.data!, protected: prot.data!, ...(warnings.length ? { warnings } : {}) };
 }
 
-function checkSide<T extends z.ZodMiniType>(raw: unknown, side: Side, schema: T, problems: string[]): z.output<T> | undefined {
+function checkSide<T extends z.ZodMiniType>(
+  raw: unknown,
+  side: Side,
+  schema: T,
+  problems: string[],
+  warnings: string[],
+): { data: z.output<T> | undefined; normalised: unknown } {
   // What zod cannot be trusted with comes first: it drops a "__proto__" key of a record without a
   // word (and without validating its value), and a stack overflow is no message for an admin.
   const structural = structureProblems(raw, side, schema);
   problems.push(...structural.problems);
-  if (structural.tooDeep) return undefined;
+  if (structural.tooDeep) return { data: undefined, normalised: undefined };
   // The rest is still checked, without the reserved keys, so that every problem is said at once.
-  const r = schema.safeParse(structural.reservedKeys ? withoutReservedKeys(raw) : raw);
-  if (!r.success) problems.push(...describeIssues(r.error.issues, side, schema, raw));
-  return r.success && structural.problems.length === 0 ? r.data : undefined;
+  // The old extension's spellings and empty values are brought to their meaning first.
+  const old = normaliseOldForms(structural.reservedKeys ? withoutReservedKeys(raw) : raw, side);
+  problems.push(...old.problems);
+  warnings.push(...old.warnings);
+  const r = schema.safeParse(old.value);
+  if (!r.success) problems.push(...describeIssues(r.error.issues, side, schema, old.value));
+  const ok = r.success && structural.problems.length === 0 && old.problems.length === 0;
+  return { data: ok ? r.data : undefined, normalised: old.value };
 }
-
-type Side = 'public' | 'protected';
 
 /** Deeper than any setting goes (compose files included); bounded so that every walk is. */
 export const MAX_SETTINGS_DEPTH = 32;
@@ -289,9 +302,10 @@ function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): strin
   const out: string[] = [];
   if (pub.docker.port !== undefined && !prot.certs && !pub.docker.allowInsecureTcp) {
     out.push(
-      `public setting "docker.port" asks for a TCP listener, but protected setting "certs" (ca, cert, key) is missing: ` +
-        `supply the certificates, or remove "docker.port" to serve the local socket only ` +
-        `(a listener without TLS needs the explicit "docker.allowInsecureTcp": true)`,
+      `public setting "docker.port" asks for a TCP listener, but protected setting "certs" is missing, and dockerd is never opened to the network without TLS: ` +
+        `add to the protected settings "certs": {"ca": <CA certificate>, "cert": <server certificate>, "key": <its private key>} ` +
+        `(PEM or base64 of it; or "ca" and "issuer" for a certificate issued on the VM), or remove "docker.port" to serve the local socket only ` +
+        `(a listener without TLS needs the explicit public setting "docker.allowInsecureTcp": true)`,
     );
   }
   if (pub.docker.tls.testValiditySeconds !== undefined && pub.docker.tls.testValiditySeconds >= pub.docker.tls.days * 86_400) {

@@ -47,6 +47,26 @@ export const SUPPORTED_DISTROS: readonly Row[] = [
   { id: 'flatcar', label: 'Flatcar Container Linux', family: 'flatcar', packageManager: 'none' },
 ];
 
+/**
+ * Releases their vendors no longer update: refused by name, with the date, rather than as merely
+ * "not supported", because the Go extension ran on them and admins move over from there. Matched
+ * on ID and the major version (ubuntu: VERSION_ID). CentOS Stream shares ID=centos: its 8 ended
+ * too, and its later versions stay refused as a derivative.
+ */
+export const END_OF_LIFE: readonly { id: string; version: string; label: string; ended: string }[] = [
+  { id: 'centos', version: '6', label: 'CentOS Linux 6', ended: '2020-11-30' },
+  { id: 'centos', version: '7', label: 'CentOS Linux 7', ended: '2024-06-30' },
+  { id: 'centos', version: '8', label: 'CentOS 8 (Linux and Stream)', ended: '2024-05-31' },
+  { id: 'rhel', version: '6', label: 'Red Hat Enterprise Linux 6', ended: '2020-11-30' },
+  { id: 'rhel', version: '7', label: 'Red Hat Enterprise Linux 7', ended: '2024-06-30' },
+  { id: 'ubuntu', version: '14.04', label: 'Ubuntu 14.04', ended: '2019-04-30' },
+  { id: 'ubuntu', version: '16.04', label: 'Ubuntu 16.04', ended: '2021-04-30' },
+  { id: 'ubuntu', version: '18.04', label: 'Ubuntu 18.04', ended: '2023-05-31' },
+  { id: 'debian', version: '9', label: 'Debian 9', ended: '2022-06-30' },
+  { id: 'debian', version: '10', label: 'Debian 10', ended: '2024-06-30' },
+  { id: 'sles', version: '12', label: 'SUSE Linux Enterprise Server 12', ended: '2024-10-31' },
+];
+
 const CODENAMES: Record<string, string> = {
   'ubuntu:20.04': 'focal',
   'ubuntu:22.04': 'jammy',
@@ -71,6 +91,13 @@ export function classifyDistro(os: OsRelease): DistroInfo {
   const id = (os.ID ?? '').toLowerCase();
   const versionId = os.VERSION_ID ?? '';
   const pretty = os.PRETTY_NAME || [os.NAME, os.VERSION].filter(Boolean).join(' ') || id || 'unknown';
+  const eol = END_OF_LIFE.find((e) => e.id === id && e.version === (id === 'ubuntu' ? versionId : versionId.split('.')[0]));
+  if (eol) {
+    throw new UnsupportedDistroError(
+      `"${pretty}" is past its vendor's end of life (${eol.label}: ${eol.ended}) and gets no more updates, so the Docker extension does not install or configure Docker on it. ` +
+        `Move the workload to a VM with a supported distribution: ${supportedDistrosText()}.`,
+    );
+  }
   const row = SUPPORTED_DISTROS.find((r) => r.id === id);
   if (!row) {
     const like = os.ID_LIKE ? `, ID_LIKE=${os.ID_LIKE}` : '';

@@ -118,6 +118,7 @@ export function computeDesired(inp: DesiredInput): DesiredState {
     const opts = translateDockerOptions(docker.options);
     if (opts.problems.length > 0) throw new ConfigError(`Invalid settings: ${opts.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
     Object.assign(ours, opts.config);
+    warnings.push(...opts.notes);
   }
 
   // live-restore by default, so that a restart for a configuration change stops no container; an

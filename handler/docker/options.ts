@@ -116,6 +116,18 @@ const NON_KEY_FLAGS: Record<string, string> = {
   '-h': 'it does not run a daemon',
 };
 
+/**
+ * Spellings older engines took and the Go extension passed through: users' templates still hold
+ * them. A renamed flag is taken as its new name; a removed one is left out. Either way with a note.
+ */
+const OLD_FLAGS: Record<string, { now: string } | { removed: string }> = {
+  '-g': { now: '--data-root' },
+  '--graph': { now: '--data-root' },
+  '--disable-legacy-registry': {
+    removed: 'Docker removed it with the V1 registries it switched off (deprecated in 17.12; engines from 19.03 refuse to start with it, and every engine this extension installs is newer)',
+  },
+};
+
 const BY_FLAG = new Map<string, FlagSpec>();
 for (const f of FLAG_TABLE) {
   BY_FLAG.set(f.flag, f);
@@ -174,6 +186,8 @@ export interface TranslatedFlags {
   configFile?: string;
   /** Flags we could not translate (unit context only). */
   unknown: string[];
+  /** Old spellings taken in their meaning (OLD_FLAGS), each saying what to write instead. */
+  notes: string[];
 }
 
 export interface TranslateOptions {
@@ -191,6 +205,7 @@ export function translateFlags(tokens: readonly string[], opts: TranslateOptions
   const origin = new Map<string, string>();
   const problems: string[] = [];
   const unknown: string[] = [];
+  const notes: string[] = [];
   let configFile: string | undefined;
   const where = opts.context === 'options' ? 'public setting "docker.options"' : 'the unit';
 
@@ -201,8 +216,22 @@ export function translateFlags(tokens: readonly string[], opts: TranslateOptions
       continue;
     }
     const eq = tok.indexOf('=');
-    const name = eq >= 0 ? tok.slice(0, eq) : tok;
+    let name = eq >= 0 ? tok.slice(0, eq) : tok;
     let value: string | undefined = eq >= 0 ? tok.slice(eq + 1) : undefined;
+
+    const old = OLD_FLAGS[name];
+    if (old && 'removed' in old) {
+      // A boolean: a following "true"/"false" word is its value, not an option of its own.
+      if (value === undefined && (tokens[i + 1] === 'true' || tokens[i + 1] === 'false')) i++;
+      notes.push(`${where} has "${name}", which is left out: ${old.removed}; remove it`);
+      continue;
+    }
+    if (old) {
+      const v = value ?? tokens[i + 1];
+      const shown = v !== undefined && !v.startsWith('-') ? `${old.now}=${v}` : old.now;
+      notes.push(`${where} has "${name}", the old name of "${old.now}", and is taken as such: write "${shown}"`);
+      name = old.now;
+    }
 
     if (name in NON_KEY_FLAGS || (name === '--config-file' && opts.context === 'unit')) {
       if (opts.context === 'unit' && name === '--config-file') {
@@ -256,7 +285,7 @@ export function translateFlags(tokens: readonly string[], opts: TranslateOptions
     const bad = addValue(spec, value, tok);
     if (bad) problems.push(`${where} has "${name} ${value}": ${bad}`);
   }
-  const result: TranslatedFlags = { config, origin, problems, unknown };
+  const result: TranslatedFlags = { config, origin, problems, unknown, notes };
   if (configFile !== undefined) result.configFile = configFile;
   return result;
 

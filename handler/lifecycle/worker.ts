@@ -55,7 +55,14 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
   try {
     const loaded = await requireSettings(ctx.agentFs, ctx.env, seq);
     secrets = loaded.secrets;
-    settingsStep = { name: 'settings', status: 'success', message: `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` };
+    const oldForms = loaded.settings.warnings ?? [];
+    settingsStep = {
+      name: 'settings',
+      status: 'success',
+      message:
+        `Settings decrypted and validated. Will configure: ${summariseSettings(loaded.settings)}` +
+        (oldForms.length ? ` Old forms taken in their old meaning: ${oldForms.join('; ')}.` : ''),
+    };
     const onProgress = (step: SubStatus) => {
       const i = progress.findIndex((p) => p.name === step.name);
       if (i >= 0) progress[i] = step;
@@ -68,7 +75,8 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     };
     const outcome = await ctx.applier.apply(loaded.settings, { log: ctx.log, onProgress, signal });
     await pending;
-    const warnings = [...outcome.warnings, ...notYetApplied(loaded.settings), ...(monitorProblem ? [monitorProblem] : [])];
+    // The old extension's forms first: the admin's template is what to fix.
+    const warnings = [...oldForms, ...outcome.warnings, ...notYetApplied(loaded.settings), ...(monitorProblem ? [monitorProblem] : [])];
     const warned = warnings.length > 0;
     await recordEnable(ctx, { seq, result: 'success', message: scrubSecrets(outcome.message, secrets) }, outcome.monitor);
     await markApplied(ctx, seq);

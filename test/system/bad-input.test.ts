@@ -176,6 +176,10 @@ function cases(): Case[] {
     { name: 'docker.port 1.5', pub: { docker: { port: 1.5 } }, prot: { certs: good }, says: /public setting "docker.port" must be a whole number/ },
     { name: 'docker.port true', pub: { docker: { port: true } }, prot: { certs: good }, says: /public setting "docker.port" must be a port number/ },
     { name: 'docker.port without certificates', pub: { docker: { port } }, prot: {}, says: /public setting "docker.port" asks for a TCP listener, but protected setting "certs"/ },
+    // An old extension's template: its forms are taken, and what they ask for is still refused.
+    { name: 'old template: "Docker"."Port" with empty certs', pub: { Docker: { Port: String(port) } }, prot: { Certs: { ca: '', cert: '', key: '' } }, says: /add to the protected settings "certs": \{"ca": <CA certificate>, "cert": <server certificate>, "key": <its private key>\}/ },
+    { name: 'old template: a typo in capitals', pub: { Dockr: { port: '' } }, says: /unknown public setting "Dockr"; did you mean "docker"\?/ },
+    { name: 'old template: "docker" twice in different capitals', pub: { docker: {}, DOCKER: {} }, says: /public setting "docker" is given twice, as "docker" and "DOCKER"/ },
     { name: 'docker.allowInsecureTcp with certificates', pub: { docker: { port, allowInsecureTcp: true } }, prot: { certs: good }, says: /"docker.allowInsecureTcp" is true while protected setting "certs" is given/ },
     { name: 'docker.allowInsecureTcp "yes"', pub: { docker: { allowInsecureTcp: 'yes' } }, says: /public setting "docker.allowInsecureTcp" must be a boolean/ },
     { name: 'docker.liveRestore "true"', pub: { docker: { liveRestore: 'true' } }, says: /public setting "docker.liveRestore" must be a boolean/ },
@@ -218,7 +222,8 @@ function cases(): Case[] {
     { name: 'certs without the key', pub: tls, prot: { certs: { ca: good.ca, cert: good.cert } }, says: /protected setting "certs.key" is required/ },
     { name: 'certs.key not a key (a canary)', pub: tls, prot: { certs: { ...good, key: C.badKey } }, says: /protected setting "certs.key" must be a private key in PEM format/ },
     { name: 'certs.key a PEM block of garbage', pub: tls, prot: { certs: { ...good, key: `-----BEGIN PRIVATE KEY-----\n${b64(C.badKey)}\n-----END PRIVATE KEY-----\n` } }, says: /protected setting "certs.key"/ },
-    { name: 'certs.key empty', pub: tls, prot: { certs: { ...good, key: '' } }, says: /protected setting "certs.key" must be a non-empty private key/ },
+    // "" is the old extension's "not set": with ca and cert given, the key is then missing.
+    { name: 'certs.key empty', pub: tls, prot: { certs: { ...good, key: '' } }, says: /protected setting "certs.key" is required \(the server certificate's key\)/ },
     { name: 'certs.cert base64 of garbage', pub: tls, prot: { certs: { ...good, cert: b64('not a certificate at all') } }, says: /protected setting "certs.cert" must be a server certificate in PEM format/ },
   ];
   return list;

@@ -147,6 +147,45 @@ describe('install and enable', () => {
     await t.cleanup();
   });
 
+  test('an old extension\'s template: taken in its old meaning, one warning per form in the success status', async () => {
+    const t = await tree();
+    const c = ex.protectedSettings.certs as { ca: string; cert: string; key: string };
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    await t.writeSettings(
+      0,
+      { Docker: { Port: '2376', options: ['-g /mnt/docker'] }, 'azure-environment': '' },
+      { Certs: { ca: b64(c.ca), cert: b64(c.cert), key: b64(c.key) }, login: { server: '', username: '', password: '', email: '' } },
+    );
+    const applier = recordingApplier();
+    expect((await runApp(['enable'], deps(t, applier, 0))).exitCode).toBe(0);
+    expect(applier.applied).toBe(1);
+    const st = await statusOf(t, 0);
+    expect(st.status).toBe('success');
+    const warnings = [
+      'public setting "docker" is written "Docker": setting names are lower case; write "docker"',
+      'public setting "docker.port" is written "Port": setting names are lower case; write "port"',
+      'public setting "azure-environment" is an empty string, which is taken as not set: remove it',
+      'protected setting "certs" is written with capitals: setting names are lower case; write "certs"',
+      'protected setting "login" has no username and password (no registry login, as the old extension took it): remove "login"',
+    ];
+    expect(st.formattedMessage.message).toBe(`Docker serves TLS on 2376. Warnings: ${warnings.join('; ')}.`);
+    expect(st.substatus[0].formattedMessage.message).toContain(`Old forms taken in their old meaning: ${warnings.join('; ')}.`);
+    expect(st.substatus[0].formattedMessage.message).toMatch(/TLS on port 2376|2376/);
+    await t.cleanup();
+  });
+
+  test('an old template\'s port with empty certs stays refused, saying what to add; nothing applied', async () => {
+    const t = await tree();
+    await t.writeSettings(1, { docker: { port: '2375' } }, { certs: { ca: '', cert: '', key: '' } });
+    const applier = recordingApplier();
+    expect((await runApp(['enable'], deps(t, applier, 1))).exitCode).toBe(3);
+    expect(applier.applied).toBe(0);
+    const st = await statusOf(t, 1);
+    expect(st.status).toBe('error');
+    expect(st.formattedMessage.message).toContain('add to the protected settings "certs": {"ca": <CA certificate>, "cert": <server certificate>, "key": <its private key>}');
+    await t.cleanup();
+  });
+
   test('the empty 0.settings of an extension without settings applies the defaults', async () => {
     const t = await tree();
     await t.writeSettings(0, null, undefined, { empty: true });

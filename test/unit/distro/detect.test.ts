@@ -46,10 +46,12 @@ describe('classifyDistro: every supported row from a recorded os-release', () =>
 
 describe('classifyDistro: unsupported', () => {
   test.each([
-    ['centos-7', /not supported: "CentOS Linux 7 \(Core\)" \(ID=centos, ID_LIKE=rhel fedora, VERSION_ID=7\)/],
+    ['centos-7', /^"CentOS Linux 7 \(Core\)" is past its vendor's end of life \(CentOS Linux 7: 2024-06-30\) and gets no more updates/],
+    ['rhel-7.9', /^"Red Hat Enterprise Linux Server 7\.9 \(Maipo\)" is past its vendor's end of life \(Red Hat Enterprise Linux 7: 2024-06-30\)/],
+    ['ubuntu-16.04', /^"Ubuntu 16\.04\.7 LTS" is past its vendor's end of life \(Ubuntu 16\.04: 2021-04-30\)/],
     ['ol-9.4', /ID=ol, ID_LIKE=fedora/],
     ['opensuse-leap-15.6', /ID=opensuse-leap/],
-    ['ubuntu-18.04', /Ubuntu 18\.04 is not supported: supported Ubuntu versions are 20\.04, 22\.04, 24\.04/],
+    ['ubuntu-18.04', /^"Ubuntu 18\.04\.6 LTS" is past its vendor's end of life \(Ubuntu 18\.04: 2023-05-31\)/],
   ])('%s is refused naming what is supported', (file, msg) => {
     let err: unknown;
     try {
@@ -60,6 +62,19 @@ describe('classifyDistro: unsupported', () => {
     expect(err).toBeInstanceOf(UnsupportedDistroError);
     expect((err as Error).message).toMatch(msg);
     expect((err as Error).message).toMatch(/Ubuntu 20\.04\/22\.04\/24\.04, Debian 11\/12\/13, Red Hat Enterprise Linux 8\/9\/10, AlmaLinux 8\/9\/10, Rocky Linux 8\/9\/10, CBL-Mariner 2, Azure Linux 3, SUSE Linux Enterprise Server 15, Flatcar/);
+  });
+});
+
+describe('classifyDistro: end of life', () => {
+  test('CentOS Stream 9 (ID=centos, not past its end) stays refused as a derivative, not as end of life', () => {
+    expect(() => classifyDistro(parseOsRelease('ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\nPRETTY_NAME="CentOS Stream 9"\n'))).toThrow(/This Linux distribution is not supported: "CentOS Stream 9"/);
+  });
+  test('a point release of an ended major is matched by its major (RHEL 7.4, Debian 10.13)', () => {
+    expect(() => classifyDistro(parseOsRelease('ID="rhel"\nVERSION_ID="7.4"\n'))).toThrow(/end of life \(Red Hat Enterprise Linux 7: 2024-06-30\)/);
+    expect(() => classifyDistro(parseOsRelease('ID=debian\nVERSION_ID="10"\n'))).toThrow(/end of life \(Debian 10: 2024-06-30\)/);
+  });
+  test('an ended release never reaches the version check of its distribution', () => {
+    expect(() => classifyDistro(parseOsRelease('ID=ubuntu\nVERSION_ID="18.04"\n'))).not.toThrow(/supported Ubuntu versions are/);
   });
 });
 

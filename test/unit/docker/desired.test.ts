@@ -115,6 +115,15 @@ describe('computeDesired', () => {
     expect(d.warnings.join()).toMatch(/WITHOUT TLS/);
   });
 
+  test('an old template\'s "-g" and "--disable-legacy-registry": data-root set, the flag left out, both warned', () => {
+    const d = desired({ Docker: { port: '', options: ['-g /mnt/docker', '--disable-legacy-registry'] } }, {}, debianUnit);
+    expect(d.config['data-root']).toBe('/mnt/docker');
+    expect(d.config).not.toHaveProperty('disable-legacy-registry');
+    expect(JSON.stringify(d.config)).not.toContain('tcp://');
+    expect(d.warnings.join('\n')).toMatch(/"-g", the old name of "--data-root", and is taken as such: write "--data-root=\/mnt\/docker"/);
+    expect(d.warnings.join('\n')).toMatch(/"--disable-legacy-registry", which is left out/);
+  });
+
   test('a foreign drop-in that sorts after ours and sets ExecStart is reported, nothing changed', () => {
     expect(() => desired({}, { certs: CERTS }, { ...debianUnit, overriddenBy: '/etc/systemd/system/docker.service.d/override.conf', fixedArgs: ['-H', 'fd://'] })).toThrow(
       /override\.conf sets ExecStart= for docker\.service and sorts after the extension's drop-in/,

@@ -88,6 +88,50 @@ describe('translateDockerOptions: known flags to daemon.json keys', () => {
   });
 });
 
+describe('the old extension\'s dockerd flags', () => {
+  test.each([
+    ['-g /mnt/docker', ['-g /mnt/docker']],
+    ['-g=/mnt/docker', ['-g=/mnt/docker']],
+    ['--graph /mnt/docker', ['--graph', '/mnt/docker']],
+    ['--graph=/mnt/docker', ['--graph=/mnt/docker']],
+  ])('%s is data-root, with a note saying to write --data-root', (_name, opts) => {
+    const r = translateDockerOptions(opts);
+    expect(r.problems).toEqual([]);
+    expect(r.config).toEqual({ 'data-root': '/mnt/docker' });
+    expect(r.notes).toHaveLength(1);
+    expect(r.notes[0]).toMatch(/^public setting "docker\.options" has "(-g|--graph)", the old name of "--data-root", and is taken as such: write "--data-root=\/mnt\/docker"$/);
+  });
+
+  test('-g keeps the path check of --data-root', () => {
+    expect(translateDockerOptions(['-g mnt/docker']).problems.join('\n')).toContain('--data-root takes an absolute path without ".."');
+  });
+
+  test.each([['--disable-legacy-registry'], ['--disable-legacy-registry=true'], ['--disable-legacy-registry', 'true'], ['--disable-legacy-registry false']])(
+    '%s is left out (removed from dockerd), with a note',
+    (...opts) => {
+      const r = translateDockerOptions([...opts, '--debug']);
+      expect(r.problems).toEqual([]);
+      expect(r.config).toEqual({ debug: true });
+      expect(r.notes).toEqual([expect.stringMatching(/^public setting "docker\.options" has "--disable-legacy-registry", which is left out: Docker removed it .*; remove it$/)]);
+    },
+  );
+
+  test('an old template\'s options all at once: one note per old flag', () => {
+    const r = translateDockerOptions(['--graph=/mnt/docker --disable-legacy-registry --log-driver=journald']);
+    expect(r.problems).toEqual([]);
+    expect(r.config).toEqual({ 'data-root': '/mnt/docker', 'log-driver': 'journald' });
+    expect(r.notes).toHaveLength(2);
+  });
+
+  test('the current spellings give no notes', () => {
+    expect(translateDockerOptions(['--data-root=/mnt/docker']).notes).toEqual([]);
+  });
+
+  test('a misspelt old flag is still unknown, with a suggestion', () => {
+    expect(translateDockerOptions(['--grap=/x']).problems.join('\n')).toMatch(/unknown dockerd option "--grap"/);
+  });
+});
+
 describe('translateFlags in a unit', () => {
   test('vendor ExecStart flags move; managed flags allowed; unknown collected', () => {
     const r = translateFlags(['-H', 'fd://', '--containerd=/run/containerd/containerd.sock', '--exec-opt', 'native.cgroupdriver=systemd', '--weird', '--config-file=/x.json'], { context: 'unit' });
