@@ -158,12 +158,15 @@ export function computeDesired(inp: DesiredInput): DesiredState {
 
   const owned: OwnedKeys = inp.state?.daemonJson.owned ?? {};
   const foreignOnly = mergeDaemonConfig(inp.current, owned, {}).config;
-  const vendor = translateFlags(launch.replaceableArgs, { context: 'unit' });
+  const legacy = legacyUnitEdit(launch);
+  const vendor = translateFlags(legacy ? legacy.keptArgs : launch.replaceableArgs, { context: 'unit' });
   const manageHosts = tcp !== undefined || layout.localSocket !== undefined;
   const candidate = new Set([...Object.keys(foreignOnly), ...Object.keys(ours), ...(manageHosts ? ['hosts'] : [])]);
   const conflicts = Object.keys(vendor.config).filter((k) => candidate.has(k));
   const foreignConfigFile = vendor.configFile !== undefined && vendor.configFile !== view(layout.daemonJson);
-  const needDropIn = launch.manager === 'systemd' && (conflicts.length > 0 || foreignConfigFile);
+  // The unit DockerExtension 1.x rewrote is always overridden (even by uninstall): left to itself it
+  // would serve 1.x's listener with whatever certificate files are still there.
+  const needDropIn = launch.manager === 'systemd' && (legacy !== undefined || conflicts.length > 0 || foreignConfigFile);
 
   let moved: JsonObject = {};
   const movedFlags: string[] = [];
@@ -198,7 +201,7 @@ export function computeDesired(inp: DesiredInput): DesiredState {
   // hosts: the local socket as the unit had it (fd:// with socket activation), plus our TCP listener.
   let managed: JsonObject = combineConfigs(moved, ours);
   if (manageHosts) {
-    const baseline = asStrings(moved.hosts) ?? asStrings(foreignOnly.hosts) ?? (needDropIn ? [] : hostsOf(launch.replaceableArgs));
+    const baseline = (asStrings(moved.hosts) ?? asStrings(foreignOnly.hosts) ?? (needDropIn ? [] : hostsOf(launch.replaceableArgs))).map(withScheme);
     const local = layout.localSocket ? [layout.localSocket] : baseline.filter((h) => !h.startsWith('tcp://'));
     if (local.length === 0) local.push(`unix://${launch.socketPath}`);
     const baseTcp = baseline.filter((h) => h.startsWith('tcp://'));
@@ -224,6 +227,17 @@ export function computeDesired(inp: DesiredInput): DesiredState {
     throw new ConfigError(`dockerd refuses an option given both as a flag and in daemon.json: ${what.join('; ')}. Nothing was changed.`, 'EFLAGCONFLICT');
   }
 
+  if (legacy) {
+    const src = launch.replaceableSource ?? 'docker.service';
+    const ourTcp = asStrings(merged.config.hosts)?.find((h) => h.startsWith('tcp://'));
+    const listener = legacy.tcp.length === 0
+      ? ''
+      : ourTcp && legacy.tcp.includes(ourTcp)
+        ? `; its listener ${ourTcp} is kept, served with the certificates from the settings`
+        : `; its listener ${legacy.tcp.join(', ')} is no longer served (${ourTcp ? `the settings ask for ${ourTcp}` : 'the settings configure no TCP listener'})`;
+    warnings.push(`DockerExtension 1.x had rewritten ExecStart in ${src}; the extension's drop-in replaces it${listener}`);
+  }
+
   const files: DesiredFile[] = certs
     ? [
         { path: layout.caFile, content: certs.ca, mode: 0o644, sensitive: false, what: 'CA certificate' },
@@ -239,6 +253,12 @@ export function computeDesired(inp: DesiredInput): DesiredState {
     );
   }
   const removeFiles = (inp.state?.files ?? []).filter((p) => !files.some((f) => f.path === p));
+  if (legacy?.tls && !certs) {
+    // 1.x's certificate files (the same names as ours) with nothing serving them any more: a stray
+    // private key is not left behind.
+    for (const p of [layout.caFile, layout.certFile, layout.keyFile]) if (!removeFiles.includes(p)) removeFiles.push(p);
+    if (!inp.removal) warnings.push(`the certificate files DockerExtension 1.x wrote (${layout.caFile}, ${layout.certFile}, ${layout.keyFile}) are removed: the settings give no "certs"`);
+  }
 
   const configFileWanted = inp.currentExists ? !(inp.state?.daemonJson.created === true && Object.keys(merged.config).length === 0) : Object.keys(merged.config).length > 0;
 
@@ -279,6 +299,55 @@ export function computeDesired(inp: DesiredInput): DesiredState {
 
 export function renderConfig(d: DesiredState): string {
   return renderDaemonJson(d.config);
+}
+
+export interface LegacyUnitEdit {
+  /** The flags that stay meaningful: 1.x's `-H=fd://` (and anything else that is not its TLS listener). */
+  keptArgs: string[];
+  /** 1.x's TCP listeners (with their scheme). */
+  tcp: string[];
+  /** It passed --tlsverify/--tlscacert/... (its certificate files in /etc/docker). */
+  tls: boolean;
+}
+
+/**
+ * DockerExtension 1.x rewrote the ExecStart line of the vendor unit in place to
+ * `<dockerd> [daemon] -H=fd:// [--tlsverify --tlscacert=/etc/docker/ca.pem --tlscert=… --tlskey=…] [-H=0.0.0.0:<port>] [options]`.
+ * Its first argument (`daemon`, or `-H=fd://` in that spelling) tells it apart from a vendor unit,
+ * which writes `-H fd://`. Its TLS flags and TCP listener are 1.x's configuration, not the admin's:
+ * the settings say what TCP and TLS to serve now.
+ */
+export function legacyUnitEdit(launch: DaemonLaunch): LegacyUnitEdit | undefined {
+  const args = launch.replaceableArgs;
+  if (launch.manager !== 'systemd' || (args[0] !== 'daemon' && args[0] !== '-H=fd://')) return undefined;
+  const keptArgs: string[] = [];
+  const tcp: string[] = [];
+  let tls = false;
+  for (const a of args) {
+    if (a === 'daemon') continue;
+    if (a === '--tls' || a === '--tlsverify' || /^--tls(verify)?=/.test(a) || /^--tls(cacert|cert|key)=/.test(a)) {
+      tls = true;
+      continue;
+    }
+    const host = /^(-H|--host)=(.*)$/.exec(a)?.[2];
+    if (host !== undefined && withScheme(host).startsWith('tcp://')) {
+      tcp.push(withScheme(host));
+      continue;
+    }
+    keptArgs.push(a);
+  }
+  return { keptArgs, tcp, tls };
+}
+
+/**
+ * dockerd reads a -H without a scheme as TCP ("0.0.0.0:2376", ":2376") or, when it starts with "/",
+ * as a unix socket. DockerExtension 1.x wrote `-H=0.0.0.0:<port>` into the vendor unit: without the
+ * scheme that listener would look like a local socket and be kept beside ours on the same port.
+ */
+export function withScheme(host: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || host === 'fd://') return host;
+  if (host.startsWith('/')) return `unix://${host}`;
+  return `tcp://${host.startsWith(':') ? `0.0.0.0${host}` : host}`;
 }
 
 function asStrings(v: JsonValue | undefined): string[] | undefined {

@@ -128,6 +128,9 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new StepFailedError(`Cancelled before ${what}; nothing further was changed`, 'EABORTED');
 }
 
+/** Where DockerExtension 1.x wrote the compose project it ran (op-enable.go: composeYmlDir). */
+export const LEGACY_COMPOSE_FILE = '/etc/docker/compose/docker-compose.yml';
+
 /**
  * Observes the machine and plans: reads only. A missing engine becomes the plan's first step, and
  * the rest is planned against what its package will install (assumedLaunch) until
@@ -208,6 +211,11 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true, ...(issued ? { issued } : {}) });
   warnings.push(...desired.warnings);
+  // DockerExtension 1.x ran `docker-compose up` on this file (project "compose"). It is the admin's
+  // now: kept as it is, its containers untouched (this version does not run compose).
+  if (await fs.exists(LEGACY_COMPOSE_FILE)) {
+    warnings.push(`${LEGACY_COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is kept as it is and its containers keep running; this version does not run compose`);
+  }
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
   const observedFiles: ObservedConfig['files'] = {};

@@ -89,7 +89,9 @@ describe('x64 handler zip', () => {
     for (const key of ['rebootAfterInstall', 'reportHeartbeat', 'continueOnUpdateFailure', 'supportsMultipleExtensions']) {
       expect(typeof m[key]).toBe('boolean');
     }
-    expect(m).toMatchObject({ reportHeartbeat: true, updateMode: 'UpdateWithInstall', supportsMultipleExtensions: false });
+    // The agent reads continueOnUpdateFailure from the NEW version's manifest: true lets an update from
+    // DockerExtension 1.x go past its uninstall (apt-get purge docker-engine exits 100) to our install and enable.
+    expect(m).toMatchObject({ reportHeartbeat: true, updateMode: 'UpdateWithInstall', supportsMultipleExtensions: false, continueOnUpdateFailure: true });
   });
 
   test('the packaged manifest carries signingInfo for this version and declares the monitor service', () => {
