@@ -272,6 +272,27 @@ export interface TlsAttempt {
   error?: string;
 }
 
+/** GET `p` on a dockerd's unix socket; the response body. */
+export function socketGet(socketPath: string, p: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(socketPath, () => c.write(`GET ${p} HTTP/1.0\r\nHost: docker\r\n\r\n`));
+    let data = '';
+    c.on('data', (b) => (data += b.toString()));
+    c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
+    c.on('error', reject);
+  });
+}
+
+/** Polls GET /_ping on the socket every 100 ms, `tries` times at most: 'OK', or 'no answer'. */
+export async function waitPing(socketPath: string, tries = 200): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    const r = await socketGet(socketPath, '/_ping').catch(() => '');
+    if (r === 'OK') return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return 'no answer';
+}
+
 /** GET /_ping over TLS, optionally presenting a client certificate. */
 export function tlsPing(port: number, opts: { ca: string; cert?: string; key?: string }): Promise<TlsAttempt> {
   return new Promise((resolve) => {

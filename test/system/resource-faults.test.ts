@@ -7,14 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSettings } from '../../handler/agent/settings.js';
 import { reconcileEngine } from '../../handler/docker/engine.js';
 import { silentLogger } from '../../handler/log/logger.js';
 import { makeAgentTree, type AgentTree } from '../support/agent-tree.js';
-import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../support/docker-daemon.js';
+import { createSandbox, dockerUnavailable, freePort, socketGet, tlsPing, type Sandbox } from '../support/docker-daemon.js';
 import { certsSetting, makeCertSet, pem, type CertSet } from '../support/tls-certs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -249,13 +248,3 @@ dEngine("the engine's files on a full or read-only filesystem, with a real docke
     await serving();
   });
 });
-
-function socketGet(socketPath: string, p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.createConnection(socketPath, () => c.write(`GET ${p} HTTP/1.0\r\nHost: docker\r\n\r\n`));
-    let data = '';
-    c.on('data', (b) => (data += b.toString()));
-    c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
-    c.on('error', reject);
-  });
-}

@@ -12,7 +12,7 @@ import { parseSettings } from '../../../handler/agent/settings.js';
 import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
 import { ConfigError, StepFailedError } from '../../../handler/errors.js';
 import { silentLogger } from '../../../handler/log/logger.js';
-import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { createSandbox, dockerUnavailable, freePort, socketGet, tlsPing, waitPing, type Sandbox } from '../../support/docker-daemon.js';
 import { busyboxUnavailable, containerState, removeContainer, startSleeper } from '../../support/busybox-container.js';
 import { certsSetting, makeCa, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
 
@@ -324,24 +324,7 @@ d('(integration) a dockerd started by hand', () => {
   });
 });
 
-async function waitPing(socketPath: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const r = await socketGet(socketPath, '/_ping').catch(() => '');
-    if (r === 'OK') return r;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return 'no answer';
-}
 
-function socketGet(socketPath: string, p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.createConnection(socketPath, () => c.write(`GET ${p} HTTP/1.0\r\nHost: docker\r\n\r\n`));
-    let data = '';
-    c.on('data', (b) => (data += b.toString()));
-    c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
-    c.on('error', reject);
-  });
-}
 
 function servedFingerprint(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -13,13 +13,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
-import { build } from 'esbuild';
 import { parseSettings } from '../../../handler/agent/settings.js';
 import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
 import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
 import { readRollback } from '../../../handler/docker/state.js';
 import { silentLogger } from '../../../handler/log/logger.js';
-import { createSandbox, dockerUnavailable, freePort, tlsPing, type Sandbox } from '../../support/docker-daemon.js';
+import { createSandbox, dockerUnavailable, freePort, tlsPing, waitPing, type Sandbox } from '../../support/docker-daemon.js';
+import { bundleDriver } from '../../support/bundle-driver.js';
 import { RecordedPurgeRunner } from '../../support/recorded-purge.js';
 import { certsSetting, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
 
@@ -54,7 +54,7 @@ d('(integration) kill -9 after every step of an apply', () => {
     certs = makeCertSet(path.join(sb.dir, 'certs'));
     rotated = makeLeaf(certs.dir, certs, 'server-b', { cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', eku: 'serverAuth' });
     driver = path.join(sb.dir, 'apply-driver.cjs');
-    await bundleDriver(driver);
+    await bundleDriver('test/support/apply-driver.ts', driver);
     a = { public: { docker: { port: await freePort(), options: ['--label', 'gen=a'] } }, protected: { certs: certsSetting(certs) } };
     b = {
       public: { docker: { port: await freePort(), options: ['--label', 'gen=b', '--log-opt', 'max-size=10m'] } },
@@ -86,7 +86,7 @@ d('(integration) kill -9 after every step of an apply', () => {
       // Every file whole: the old or the new content, never a part, never an unparsable daemon.json.
       for (const f of FILES) expect({ f, ok: [old[f], neu[f]].includes(files()[f]) }).toEqual({ f, ok: true });
       // dockerd was not left down by the kill.
-      expect(await waitPing(sb.socket)).toBe('OK');
+      expect(await waitPing(sb.socket, 300)).toBe('OK');
 
       const starts = sb.starts();
       const out = await enable(b);
@@ -154,7 +154,7 @@ d('(integration) kill -9 after every step of an uninstall', () => {
     sb = createSandbox();
     certs = makeCertSet(path.join(sb.dir, 'certs'));
     driver = path.join(sb.dir, 'apply-driver.cjs');
-    await bundleDriver(driver);
+    await bundleDriver('test/support/apply-driver.ts', driver);
   }, 60_000);
   afterAll(async () => {
     await sb?.cleanup();
@@ -192,13 +192,13 @@ d('(integration) kill -9 after every step of an uninstall', () => {
         const record = f.endsWith('/engine-state.json') && now !== undefined && JSON.parse(now).version === 1;
         expect({ f, ok: [old[f], gone[f]].includes(now) || handover || record }).toEqual({ f, ok: true });
       }
-      expect(await waitPing(sb.socket)).toBe('OK');
+      expect(await waitPing(sb.socket, 300)).toBe('OK');
       const starts = sb.starts();
       kills.push((await readRollback(sb.fs, sb.stateDir))?.done?.at(-1) ?? '(after the proof)');
       await remove();
       expect(sb.starts() - starts).toBeLessThanOrEqual(1);
       expect(files()).toEqual(gone);
-      expect(await waitPing(sb.socket)).toBe('OK');
+      expect(await waitPing(sb.socket, 300)).toBe('OK');
       expect((await tlsPing(port, client)).error).toBe('ECONNREFUSED');
     }
     expect(kills).toEqual([
@@ -313,41 +313,12 @@ d('(integration) kill -9 after every step of an uninstall', () => {
   }, 600_000);
 });
 
-async function bundleDriver(outfile: string): Promise<void> {
-  await build({
-    entryPoints: [path.resolve('test/support/apply-driver.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-    define: { 'import.meta.url': '__importMetaUrl' },
-    logLevel: 'error',
-  });
-}
-
 function readOrUndefined(p: string): string | undefined {
   try {
     return readFileSync(p, 'utf8');
   } catch {
     return undefined;
   }
-}
-
-async function waitPing(socketPath: string): Promise<string> {
-  for (let i = 0; i < 300; i++) {
-    const r = await new Promise<string>((resolve) => {
-      const c = net.createConnection(socketPath, () => c.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'));
-      let data = '';
-      c.on('data', (x) => (data += x.toString()));
-      c.on('end', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
-      c.on('error', () => resolve(''));
-    });
-    if (r === 'OK') return r;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return 'no answer';
 }
 
 function servedFingerprint({ port }: { port: number }): Promise<string> {

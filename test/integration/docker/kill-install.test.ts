@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
+import { bundleDriver } from '../../support/bundle-driver.js';
 import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
 
 const STATE = 'var/lib/azure-docker-extension/engine-state.json';
@@ -27,17 +27,7 @@ describe('(integration) kill -9 during and after the install step', () => {
 
   beforeAll(async () => {
     driver = path.join(mkdtempSync(path.join(os.tmpdir(), 'install-driver-')), 'install-driver.cjs');
-    await build({
-      entryPoints: [path.resolve('test/support/install-driver.ts')],
-      outfile: driver,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      banner: { js: "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-      define: { 'import.meta.url': '__importMetaUrl' },
-      logLevel: 'error',
-    });
+    await bundleDriver('test/support/install-driver.ts', driver);
   }, 60_000);
   afterAll(() => rmSync(path.dirname(driver), { recursive: true, force: true }));
   beforeEach(() => {

@@ -1,19 +1,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseSettings } from '../../../handler/agent/settings.js';
+import { settingsError } from '../../support/settings-error.js';
 import { summariseSettings } from '../../../handler/agent/settings-summary.js';
 import { sha256Prefix } from '../../../handler/digest.js';
 import { isRegistryHost } from '../../../handler/agent/registry-host.js';
 
 // Issue 8, items 5 and 6: hostile strings in the settings, and no hash of a password anywhere.
 
-function errorOf(pub: unknown, prot: unknown): string {
-  try {
-    parseSettings(pub, prot);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = settingsError;
 const login = (server: string) => ({ login: { server, username: 'user', password: 'pass' } });
 const CANARY = 'CANARY-9f3e1c7a5b2d4e6f';
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseSettings } from '../../../handler/agent/settings.js';
+import { settingsError } from '../../support/settings-error.js';
 import { exampleSettings } from '../../../handler/demo/example-settings.js';
 
 // The forms the retired Go extension accepted (encoding/json: names matched whatever their
@@ -10,14 +11,7 @@ const ex = exampleSettings();
 const certs = ex.protectedSettings.certs as { ca: string; cert: string; key: string };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-function errorOf(pub: unknown, prot: unknown): string {
-  try {
-    parseSettings(pub, prot);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = settingsError;
 
 describe('old forms: accepted in their old meaning, one warning each', () => {
   test('"Docker", "Port", "Options" in other capitals are the lower-case settings', () => {

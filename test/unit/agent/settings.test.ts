@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { closest, parseSettings, PublicSettingsSchema } from '../../../handler/agent/settings.js';
+import { settingsError } from '../../support/settings-error.js';
 import { summariseSettings, secretValues } from '../../../handler/agent/settings-summary.js';
 import { exampleSettings } from '../../../handler/demo/example-settings.js';
 
@@ -7,14 +8,7 @@ const ex = exampleSettings();
 const certs = ex.protectedSettings.certs as { ca: string; cert: string; key: string };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-function errorOf(pub: unknown, prot: unknown): string {
-  try {
-    parseSettings(pub, prot);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = settingsError;
 
 describe('parseSettings: every key of the old DockerExtension', () => {
   test('null public and protected settings give the secure defaults: local socket only', () => {
