@@ -10,12 +10,18 @@ import * as path from 'node:path';
 
 export interface Proc { pid: number; comm: string; args: string }
 
-/** Every live process (zombies excluded), from /proc. */
+/**
+ * Every live process of this machine (zombies excluded), from /proc. Processes in another pid
+ * namespace are a container's: the VM suites' VMs run their own dockerd and containerd, which
+ * look like this machine's by name and command line, and must be neither counted nor stopped.
+ */
 export function procs(): Proc[] {
   const out: Proc[] = [];
+  const ownNs = readlinkSync('/proc/self/ns/pid');
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
+      if (readlinkSync(`/proc/${e}/ns/pid`) !== ownNs) continue;
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
