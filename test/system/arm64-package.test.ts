@@ -84,7 +84,7 @@ d('the arm64 package under emulation', () => {
     goodProt = { certs: certsSetting(certs), login: { username: 'u', password: 'p€ss' } };
     tree = await makeAgentTree();
     await tree.writeSettings(1, goodPub, goodProt);
-  }, 300_000);
+  }, 420_000); // a fresh clone also downloads the arm64 runtime and compresses it
 
   afterAll(async () => {
     await tree?.cleanup();
