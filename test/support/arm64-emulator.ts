@@ -2,7 +2,8 @@
 // qemu-user-static, with the arm64 loader, libc and libstdc++ from libc6-arm64-cross and
 // libstdc++6-arm64-cross; scripts/ensure-test-deps.sh installs them). The emulator is started
 // explicitly with -L rather than through the kernel's binfmt_misc, which is global to the host,
-// may be absent (no systemd here to register it) and is not ours to change.
+// may be absent (no systemd here to register it) and is not ours to change; the one test that needs
+// the kernel to start arm64 executables gets a binfmt_misc of its own (withPrivateBinfmt, below).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -24,7 +25,7 @@ export function arm64EmulatorMissing(): string | undefined {
 export function runEmulated(
   program: string,
   args: readonly string[],
-  opts: { env: Record<string, string>; input?: string; cwd?: string; timeout?: number },
+  opts: { env: Record<string, string>; input?: string },
 ): SpawnSyncReturns<string> {
   return spawnSync(QEMU_AARCH64, ['-L', AARCH64_PREFIX, program, ...args], { encoding: 'utf8', timeout: 120_000, ...opts });
 }
@@ -41,16 +42,19 @@ mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 125
 printf '%s' ':adx-test-aarch64:M::${AARCH64_MAGIC}:${AARCH64_MASK}:${QEMU_AARCH64}:F' >/proc/sys/fs/binfmt_misc/register || exit 125
 exec "$@"`;
 
+/** For a command under withPrivateBinfmt: points the emulator that binfmt_misc starts at the arm64 libraries. */
+export const QEMU_LD_PREFIX = `QEMU_LD_PREFIX=${AARCH64_PREFIX}`;
+
 /** The argv that runs `command` where aarch64 executables start through the emulator. */
 export function withPrivateBinfmt(command: readonly string[]): string[] {
   return ['unshare', '--user', '--map-root-user', '--mount', 'sh', '-c', IN_PRIVATE_BINFMT, 'sh', ...command];
 }
 
-/** The environment variable that points the emulator, started by binfmt_misc, at the arm64 libraries. */
-export const QEMU_LD_PREFIX = `QEMU_LD_PREFIX=${AARCH64_PREFIX}`;
-
-/** Why this kernel cannot give a namespace its own binfmt_misc (before Linux 6.7), or undefined. */
+/** Why no namespace of our own can have its own binfmt_misc here, or undefined when one can. */
 export function privateBinfmtMissing(): string | undefined {
-  const r = spawnSync(withPrivateBinfmt(['true'])[0]!, withPrivateBinfmt(['true']).slice(1), { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `this kernel (${spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim()}) gives a user namespace no binfmt_misc of its own (Linux 6.7 and later do): ${r.stderr.trim() || `exit ${r.status}`}`;
+  const [file, ...args] = withPrivateBinfmt(['true']);
+  const r = spawnSync(file!, args, { encoding: 'utf8' });
+  if (r.status === 0) return undefined;
+  const kernel = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
+  return `no binfmt_misc of our own in a new user namespace (needs Linux 6.7 or later, this is ${kernel}, and user namespaces allowed): ${r.stderr.trim() || `exit ${r.status}`}`;
 }

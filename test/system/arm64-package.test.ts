@@ -107,13 +107,12 @@ d('the arm64 package under emulation', () => {
     expect(here.slice(0, 3).every((v) => v.startsWith('ok:{'))).toBe(true);
     expect(here.slice(3, 6)).toEqual(['error:EKEYTRANSPORT', 'error:ENORECIPIENT', 'error:EBADASN1']);
     const input = JSON.stringify(cases);
-    const shipped = (node: string, run: typeof runEmulated | null): DriverAnswer => {
-      const r = answer(run ? run(node, [driver], { env: SHIM_ENV, input }) : spawnSync(node, [driver], { env: SHIM_ENV, input, encoding: 'utf8' }));
+    const arm64 = answer(runEmulated(path.join(arm, 'runtime/linux-arm64/node'), [driver], { env: SHIM_ENV, input }));
+    const x64Runtime = answer(spawnSync(path.join(x64, 'runtime/linux-x64/node'), [driver], { env: SHIM_ENV, input, encoding: 'utf8' }));
+    for (const [r, arch] of [[arm64, 'arm64'], [x64Runtime, 'x64']] as const) {
       expect(r.stderr).toBe('');
-      return JSON.parse(r.stdout) as DriverAnswer;
-    };
-    expect(shipped(path.join(arm, 'runtime/linux-arm64/node'), runEmulated)).toEqual({ version: `v${NODE_RUNTIME_VERSION}`, arch: 'arm64', out: here });
-    expect(shipped(path.join(x64, 'runtime/linux-x64/node'), null)).toEqual({ version: `v${NODE_RUNTIME_VERSION}`, arch: 'x64', out: here });
+      expect(JSON.parse(r.stdout) as DriverAnswer).toEqual({ version: `v${NODE_RUNTIME_VERSION}`, arch, out: here });
+    }
   });
 
   test('refuses bad settings with the same errors as x64, every problem at once, each naming the setting', () => {
@@ -158,7 +157,7 @@ d('the arm64 package under emulation', () => {
     expect(a.stdout).toContain("Settings from this VM's configuration 1: valid.");
     // The plan from the decrypted settings is the plan from the same settings given in the clear.
     const planOf = (s: string) => s.slice(s.indexOf('Would configure:'));
-    expect(planOf(a.stdout).replace(tree.libDir, '/var/lib/waagent')).toBe(planOf(arm64Handler(dryRunArgs('good', goodPub, goodProt)).stdout));
+    expect(planOf(a.stdout).replaceAll(tree.libDir, '/var/lib/waagent')).toBe(planOf(arm64Handler(dryRunArgs('good', goodPub, goodProt)).stdout));
   });
 
   // uname says aarch64 (the shim's only view of the machine), and the kernel starts arm64
