@@ -3,7 +3,9 @@
 # openssl (test vectors), python3 + waagent (the real agent code the harness drives), docker.io
 # (a real dockerd for the engine and VM suites), debootstrap (the VM's root filesystem), jq (the
 # harness demo), busybox-static (an image for containers on the test dockerd, without a
-# registry). Debian/Ubuntu only; elsewhere it says what to install.
+# registry), qemu-user-static with the arm64 C and C++ runtime libraries (the arm64 package's
+# Node runs under user-mode emulation, so a broken arm64 build fails here, not on a customer's
+# VM). Debian/Ubuntu only; elsewhere it says what to install.
 set -eu
 
 missing=
@@ -16,6 +18,11 @@ have debootstrap || missing="$missing debootstrap"
 have jq || missing="$missing jq"
 [ -x /bin/busybox ] || missing="$missing busybox-static"
 have ip || missing="$missing iproute2"
+have qemu-aarch64-static || missing="$missing qemu-user-static"
+# The shipped arm64 node is dynamically linked: its loader, libc and libstdc++ live under
+# /usr/aarch64-linux-gnu, which the emulator is pointed at with -L.
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing="$missing libc6-arm64-cross"
+[ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing="$missing libstdc++6-arm64-cross"
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
