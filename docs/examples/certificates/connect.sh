@@ -1,0 +1,22 @@
+#!/bin/sh
+# Connects the docker CLI on your workstation to dockerd on the VM over mutual TLS, with the
+# client certificate make-certs.sh made. The host name must be one of the server certificate's
+# subjectAltNames (make-certs.sh's <VM DNS name> or IP address).
+#
+# usage: connect.sh <certificate folder> <VM DNS name or IP> [port, default 2376] [context name, default azure-vm]
+set -eu
+dir=${1:?usage: connect.sh <certificate folder> <VM DNS name or IP> [port] [context name]}
+host=${2:?usage: connect.sh <certificate folder> <VM DNS name or IP> [port] [context name]}
+port=${3:-2376}
+context=${4:-azure-vm}
+dir=$(cd "$dir" && pwd)
+
+# One command, every flag given:
+docker --tlsverify --tlscacert "$dir/ca.pem" --tlscert "$dir/client-cert.pem" --tlskey "$dir/client-key.pem" \
+  -H "tcp://$host:$port" version
+
+# Or once, as a context: `docker --context azure-vm ps`, or `docker context use azure-vm`.
+docker context create "$context" \
+  --description "dockerd on $host over mutual TLS" \
+  --docker "host=tcp://$host:$port,ca=$dir/ca.pem,cert=$dir/client-cert.pem,key=$dir/client-key.pem"
+docker --context "$context" info --format 'connected to {{.Name}}: Docker {{.ServerVersion}}'
