@@ -11,8 +11,8 @@
 //   settings reference is what scripts/gen-settings-doc.mjs makes of the published schema.
 // The mutual TLS of the recipe's certificates with a real dockerd is test/integration/docker/docs-certificates.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -216,6 +216,10 @@ describe('the deployment examples: their settings match the schema and the handl
     expect(found).toHaveLength(2);
     for (const f of found) expectValid(f.pub, f.prot);
     expect(text).toMatch(/resource "azurerm_linux_virtual_machine_scale_set"[\s\S]*upgrade_mode\s+= "Rolling"/);
+    // Terraform's own parser, where it is installed (it needs no provider for this)
+    const fmt = spawnSync('terraform', ['fmt', '-check', '-no-color', path.join(EXAMPLES, 'terraform/main.tf')], { encoding: 'utf8' });
+    if (fmt.error) console.warn(`terraform not installed (${fmt.error.message}): main.tf read by the subset reader only`);
+    else expect([fmt.status, fmt.stdout]).toEqual([0, '']);
   });
 
   test('PowerShell (Set-DockerExtension.ps1): Set-AzVMExtension with hashtables, secrets from Key Vault, settings valid', () => {
@@ -243,6 +247,15 @@ describe('the deployment examples: their settings match the schema and the handl
     }
   });
 
+  test('the subset reader refuses what it does not understand, naming the line, instead of reading half', () => {
+    const tf = 'x = jsonencode({\n  a = 1\n  b = var.unknown\n})\n';
+    expect(() => objectAfter(tf, /jsonencode\(/, 'terraform', {})).toThrow('"var.unknown" is neither a literal nor one of the references the test knows () at line 3 ("b = var.unknown")');
+    expect(() => objectAfter("s: {\n  a: 'x${y}'\n}", /s:\s*/, 'bicep', {})).toThrow('interpolation');
+    expect(() => objectAfter('$s = @{ a = 1 b = 2 }', /\$s = /, 'powershell', {})).toThrow('expected a new line, a separator or }');
+    expect(() => objectAfter("s: {\n  a: 1\n  a: 2\n}", /s:\s*/, 'bicep', {})).toThrow('"a" given twice');
+    expect(objectAfter("$s = @{\n  a = @('x', 'it''s'); b = $true\n  c = @{ d = -1.5 }\n}", /\$s = /, 'powershell', {})).toEqual({ a: ['x', "it's"], b: true, c: { d: -1.5 } });
+  });
+
   test('no example holds a private key or a certificate literal', () => {
     const all = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? all(path.join(dir, d.name)) : [path.join(dir, d.name)]));
@@ -264,5 +277,26 @@ describe('the docs show the example files as they are', () => {
   test('docs/settings.md is what scripts/gen-settings-doc.mjs makes of the published schema (run it after `npm run schema`)', () => {
     const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8'));
     expect(readFileSync(path.join(ROOT, 'docs/settings.md'), 'utf8')).toBe(settingsDoc(schema));
+  });
+
+  test('every relative link in docs/ and the README reaches a file, and its #anchor a heading there', () => {
+    const slug = (h: string) => h.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const headings = (file: string) => new Set([...readFileSync(file, 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+    const pages = [...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join(ROOT, 'docs', f)), path.join(ROOT, 'README.md')];
+    const broken: string[] = [];
+    for (const page of pages) {
+      // links only: not what code blocks and code spans show
+      const prose = readFileSync(page, 'utf8').replace(/^(`{3,})[\s\S]*?^\1$/gm, '').replace(/`[^`\n]*`/g, '');
+      for (const m of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1]!;
+        if (/^[a-z]+:/.test(link)) continue;
+        const [file, anchor] = link.split('#');
+        const target = file ? path.resolve(path.dirname(page), file) : page;
+        let ok = existsSync(target);
+        if (ok && anchor) ok = headings(target).has(anchor);
+        if (!ok) broken.push(`${path.relative(ROOT, page)}: ${link}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
