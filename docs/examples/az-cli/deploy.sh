@@ -19,7 +19,8 @@ az vm extension set \
   --protected-settings ./protected.json
 rm -f ./protected.json
 
-# 3. Open TCP 2376 in the VM's network security group, to your workstation's address only.
+# 3. Open TCP 2376 in the VM's network security group, to your workstation's address only
+#    (the NSG of the VM's network interface; when yours is on the subnet, give its name instead).
 NSG=$(az network nic show --ids "$(az vm show -g "$RG" -n "$VM" --query 'networkProfile.networkInterfaces[0].id' -o tsv)" \
   --query 'networkSecurityGroup.id' -o tsv)
 az network nsg rule create --resource-group "$RG" --nsg-name "${NSG##*/}" --name docker-tls \
