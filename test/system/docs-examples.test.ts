@@ -22,6 +22,8 @@ import { givenServerCerts, parseSettings } from '../../handler/agent/settings.js
 import { checkCertificates } from '../../handler/docker/certs.js';
 import { checkIssuer } from '../../handler/docker/issuance.js';
 import { translateDockerOptions } from '../../handler/docker/options.js';
+import { createLogger } from '../../handler/log/logger.js';
+import { LineLog } from '../../handler/log/line-log.js';
 import { objectAfter, type Dialect, type Value } from '../support/object-literal.js';
 import { docExampleBlocks } from '../../scripts/doc-examples.mjs';
 import { settingsDoc } from '../../scripts/gen-settings-doc.mjs';
@@ -107,6 +109,22 @@ describe('the certificate recipes (openssl, for real)', () => {
     }
     expect(stderr).toContain('the first argument is cert or issuer, not "certs"');
   });
+});
+
+test('logs.sh reads the JSON lines the handler and the monitor really write', () => {
+  const logs = path.join(work, 'logs');
+  const log = createLogger({ file: path.join(logs, 'handler.log'), bindings: { op: 'enable-worker', seq: 3, version: '2.0.0' } });
+  log.info({ event: 'engine reconciled', restarted: 'restart' });
+  log.error({ event: 'enable failed', err: 'dockerd did not come up with the new configuration' });
+  log.flush();
+  const monitor = new LineLog(path.join(logs, 'monitor.log'), { maxBytes: 1 << 20, bindings: { op: 'monitor', version: '2.0.0' } });
+  monitor.info({ event: 'heartbeat', status: 'NotReady', message: 'dockerd is not running' });
+  monitor.close();
+  const out = execFileSync('sh', [path.join(EXAMPLES, 'vm/logs.sh'), '3'], { env: { ...process.env, LOG_DIR: logs }, encoding: 'utf8' });
+  expect(out).toMatch(/^== warnings and errors, one line each\n\S+Z enable-worker seq=3 enable failed dockerd did not come up with the new configuration\n/);
+  expect(out).toContain('{"time":');
+  expect(out).toMatch(/\[30\] enable-worker: engine reconciled/);
+  expect(out).toMatch(/\S+Z heartbeat NotReady dockerd is not running/);
 });
 
 describe('the deployment examples: their settings match the schema and the handler', () => {
