@@ -3,7 +3,8 @@
 // settings by docs/examples/az-cli/protected-settings.sh, with the public settings of
 // docs/examples/az-cli/public-settings.json (on a free port), applied by the handler's engine; then
 // the docs' workstation recipe (connect.sh: the docker CLI with --tlsverify, and a docker context)
-// connects over mutual TLS, and a client without a certificate is refused as the docs say.
+// connects over mutual TLS, and a client without a certificate is refused as the docs say; then the
+// same with certs.issuer (make-issuer.sh), where the client verifies the server with the issuer.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,5 +68,21 @@ d('(integration) the docs\' certificates serve mutual TLS with a real dockerd', 
     const r = spawnSync(DOCKER_CLI!, ['--tlsverify', '--tlscacert', `${tls}/ca.pem`, '-H', `tcp://localhost:${port}`, 'version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/certificate required|bad certificate/);
+  });
+
+  test('certs.issuer from make-issuer.sh: the VM issues its own certificate; connect.sh with SERVER_CA=issuer.pem connects, ca.pem alone no longer verifies the server', async () => {
+    execFileSync('sh', [path.join(EXAMPLES, 'certificates/make-issuer.sh'), tls], { stdio: 'pipe' });
+    execFileSync('sh', [path.join(EXAMPLES, 'az-cli/protected-settings.sh'), 'issuer', tls, path.join(sb.dir, 'protected-issuer.json')], { stdio: 'pipe' });
+    const pub = JSON.parse(readFileSync(path.join(EXAMPLES, 'az-cli/public-settings-issuer.json'), 'utf8')) as { docker: Record<string, unknown> };
+    pub.docker.port = port;
+    const prot = JSON.parse(readFileSync(path.join(sb.dir, 'protected-issuer.json'), 'utf8'));
+    const out = await reconcileEngine(parseSettings(pub, prot), sb.ports(), { log: silentLogger(), stateDir: sb.stateDir, layout: sb.layout });
+    expect(out.steps.find((s) => s.name === 'certificates')?.message).toMatch(/^issued a new server certificate and key on this VM/);
+    const r = spawnSync('sh', [path.join(EXAMPLES, 'certificates/connect.sh'), tls, 'localhost', String(port), 'docs-issuer'], { env: { ...env, SERVER_CA: `${tls}/issuer.pem` }, encoding: 'utf8', timeout: 60_000 });
+    expect([r.status, r.stderr]).toEqual([0, expect.any(String)]);
+    expect(r.stdout).toMatch(/connected to \S+: Docker \d+\.\d+/);
+    const wrongCa = spawnSync(DOCKER_CLI!, ['--tlsverify', '--tlscacert', `${tls}/ca.pem`, '--tlscert', `${tls}/client-cert.pem`, '--tlskey', `${tls}/client-key.pem`, '-H', `tcp://localhost:${port}`, 'version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(wrongCa.status).not.toBe(0);
+    expect(wrongCa.stderr).toMatch(/certificate signed by unknown authority/);
   });
 });
