@@ -47,12 +47,15 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** The published schema, with the draft it declares (the validator must be the one it names). */
+let validator: ((doc: unknown) => string[]) | undefined;
+/** The published schema, with the draft it declares (the validator must be the one it names); compiled once. */
 function schemaValidator(): (doc: unknown) => string[] {
+  if (validator) return validator;
   const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8')) as { $schema?: string };
   const ajv = String(schema.$schema).includes('2020-12') ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
   const validate = ajv.compile(schema);
-  return (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+  validator = (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+  return validator;
 }
 
 /** Every check the handler makes of settings before it changes anything, with no warning allowed. */
