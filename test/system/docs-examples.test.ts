@@ -12,7 +12,7 @@
 // The mutual TLS of the recipe's certificates with a real dockerd is test/integration/docker/docs-certificates.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -237,10 +237,40 @@ describe('the deployment examples: their settings match the schema and the handl
     expect(found).toHaveLength(2);
     for (const f of found) expectValid(f.pub, f.prot);
     expect(text).toMatch(/resource "azurerm_linux_virtual_machine_scale_set"[\s\S]*upgrade_mode\s+= "Rolling"/);
-    // Terraform's own parser, where it is installed (it needs no provider for this)
+    // Terraform's own parser and evaluator, where it is installed (neither needs a provider): the
+    // file is well formed, and each jsonencode(...) evaluates to what the subset reader read.
     const fmt = spawnSync('terraform', ['fmt', '-check', '-no-color', path.join(EXAMPLES, 'terraform/main.tf')], { encoding: 'utf8' });
-    if (fmt.error) console.warn(`terraform not installed (${fmt.error.message}): main.tf read by the subset reader only`);
-    else expect([fmt.status, fmt.stdout]).toEqual([0, '']);
+    if (fmt.error) {
+      console.warn(`terraform not installed (${fmt.error.message}): main.tf read by the subset reader only`);
+      return;
+    }
+    expect([fmt.status, fmt.stdout]).toEqual([0, '']);
+    const placeholders = Object.fromEntries(['docker_ca', 'docker_server_cert', 'docker_server_key', 'docker_issuer_cert', 'docker_issuer_key'].map((n) => [secret(n), `<${n}>`]));
+    const home = mkdtempSync(path.join(work, 'terraform-'));
+    let compared = 0;
+    for (const m of text.matchAll(/\b(settings|protected_settings)\s*=\s*(jsonencode\()/g)) {
+      const start = m.index! + m[0].length - 'jsonencode('.length;
+      let depth = 0;
+      let end = start;
+      for (let i = start; i < text.length; i++) {
+        if (text[i] === '(') depth++;
+        else if (text[i] === ')' && --depth === 0) {
+          end = i + 1;
+          break;
+        }
+      }
+      let expr = text.slice(start, end);
+      for (const [ref, ph] of Object.entries(placeholders)) expr = expr.split(ref).join(JSON.stringify(ph));
+      // a local value in a configuration of its own: the console evaluates it without init or provider
+      writeFileSync(path.join(home, 'main.tf'), `locals {\n  v = ${expr}\n}\n`);
+      const r = spawnSync('terraform', ['console', '-no-color'], { input: 'local.v\n', cwd: home, env: { ...process.env, HOME: home, TF_CLI_CONFIG_FILE: '/dev/null' }, encoding: 'utf8' });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      const evaluated = JSON.parse(JSON.parse(r.stdout.trim()) as string);
+      expect(objectAfter(text, /jsonencode\(/, 'terraform', placeholders, start)).toEqual(evaluated);
+      compared++;
+    }
+    // both extensions' settings and protected settings, and the health extension's settings
+    expect(compared).toBe(5);
   });
 
   test('PowerShell (Set-DockerExtension.ps1): Set-AzVMExtension with hashtables, secrets from Key Vault, settings valid', () => {
