@@ -2,8 +2,11 @@
 // - the openssl recipes (docs/examples/certificates) run for real, and what they make passes the
 //   handler's own certificate checks with no warning;
 // - the protected-settings script (jq) writes a 0600 file that the handler's validation accepts;
-// - the ARM templates are parsed as JSON; the Bicep, Terraform and PowerShell files, for which no
-//   parser is installed, through test/support/object-literal.ts (a strict subset reader);
+// - the ARM templates are parsed as JSON; the Bicep, Terraform and PowerShell files through
+//   test/support/object-literal.ts, a strict reader of the subset settings are written in (no Bicep
+//   or PowerShell parser is installed; where terraform is, it checks main.tf and evaluates each
+//   jsonencode(...) to compare with the reader);
+// - the jq recipes run on logs written by the handler's own loggers;
 // - every settings object found is validated twice: by the published JSON Schema
 //   (manifest/settings.schema.json, with ajv) and by the handler's validation (parseSettings, the
 //   docker.options translation, the certificate or issuer checks), with the certificates made above;
