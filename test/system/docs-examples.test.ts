@@ -1,7 +1,8 @@
 // (system) The admin documentation's examples, run or read as an admin's tools would:
 // - the openssl recipes (docs/examples/certificates) run for real, and what they make passes the
 //   handler's own certificate checks with no warning;
-// - the protected-settings script (jq) writes a 0600 file that the handler's validation accepts;
+// - the protected-settings script (jq) writes a 0600 file that the handler's validation accepts,
+//   and the built bundle's dry run plans with it (against a copied Debian 12 tree);
 // - the ARM templates are parsed as JSON; the Bicep, Terraform and PowerShell files through
 //   test/support/object-literal.ts, a strict reader of the subset settings are written in (no Bicep
 //   or PowerShell parser is installed; where terraform is, it checks main.tf and evaluates each
@@ -27,6 +28,7 @@ import { checkIssuer } from '../../handler/docker/issuance.js';
 import { translateDockerOptions } from '../../handler/docker/options.js';
 import { createLogger } from '../../handler/log/logger.js';
 import { LineLog } from '../../handler/log/line-log.js';
+import { dockerIoMachine, dryRunFiles } from '../support/dry-run-tree.js';
 import { objectAfter, type Dialect, type Value } from '../support/object-literal.js';
 import { docExampleBlocks } from '../../scripts/doc-examples.mjs';
 import { settingsDoc } from '../../scripts/gen-settings-doc.mjs';
@@ -114,6 +116,19 @@ describe('the certificate recipes (openssl, for real)', () => {
       stderr = String((e as { stderr: Buffer }).stderr);
     }
     expect(stderr).toContain('the first argument is cert or issuer, not "certs"');
+  });
+
+  test('the dry run troubleshooting.md shows, with these settings files, on a copied Debian 12 with docker.io: a plan, in each mode', () => {
+    for (const [mode, pub, expected] of [
+      ['cert', 'az-cli/public-settings.json', /2376/],
+      ['issuer', 'az-cli/public-settings-issuer.json', /would issue a new server certificate and key on this VM/],
+    ] as const) {
+      const root = path.join(work, `tree-${mode}`);
+      dockerIoMachine(root, 'debian-12');
+      const r = dryRunFiles(path.join(EXAMPLES, pub), path.join(work, `protected-${mode}.json`), root);
+      expect([mode, r.code]).toEqual([mode, 0]);
+      expect(r.out).toMatch(expected);
+    }
   });
 });
 

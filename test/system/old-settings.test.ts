@@ -2,41 +2,19 @@
 // `enable --dry-run --root <tree>`: the settings are validated and the plan made against a copied
 // machine, so neither this machine's dockerd nor its files are touched.
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HANDLER = path.join(ROOT, 'dist/handler.cjs');
+import { dockerIoMachine, dryRunFiles } from '../support/dry-run-tree.js';
 
 let dir: string;
 let root: string;
-const put = (p: string, text: string) => {
-  mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
-  writeFileSync(path.join(root, p), text);
-};
-const stanza = (name: string, version: string) => `Package: ${name}\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: ${version}\nDescription: x\n`;
-
-function machine(osRelease: string): void {
-  put('/etc/os-release', readFileSync(path.join(ROOT, 'test/fixtures/os-release', osRelease), 'utf8'));
-  put('/lib/systemd/systemd', '');
-  put('/lib/systemd/system/docker.service', '[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n');
-  put('/lib/systemd/system/docker.socket', '[Socket]\nListenStream=/run/docker.sock\n');
-  put('/var/lib/dpkg/status', [stanza('dpkg', '1.21.22'), stanza('docker.io', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
-  put('/usr/sbin/dockerd', '');
-}
+const machine = (osRelease: string) => dockerIoMachine(root, osRelease);
 
 function dryRun(pub: unknown, prot: unknown): { code: number | null; out: string } {
   writeFileSync(path.join(dir, 'public.json'), JSON.stringify(pub));
   writeFileSync(path.join(dir, 'protected.json'), JSON.stringify(prot));
-  const r = spawnSync(process.execPath, [HANDLER, 'enable', '--dry-run', '--public', path.join(dir, 'public.json'), '--protected', path.join(dir, 'protected.json'), '--root', root], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { PATH: '/usr/bin:/bin' },
-  });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+  return dryRunFiles(path.join(dir, 'public.json'), path.join(dir, 'protected.json'), root);
 }
 
 beforeEach(() => {

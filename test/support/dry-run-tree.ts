@@ -1,0 +1,36 @@
+// The built bundle's `enable --dry-run --root <tree>` against a copied machine: a Debian-family
+// tree with docker.io installed (its unit, socket, dpkg database), so that the settings are
+// validated and the plan made without reading or touching this machine's dockerd or files.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const HANDLER = path.join(ROOT, 'dist/handler.cjs');
+
+const stanza = (name: string, version: string) => `Package: ${name}\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: ${version}\nDescription: x\n`;
+
+/** Writes, under `root`, a machine with the recorded os-release `osRelease` (test/fixtures/os-release) and Debian 12's docker.io. */
+export function dockerIoMachine(root: string, osRelease: string): void {
+  const put = (p: string, text: string) => {
+    mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+    writeFileSync(path.join(root, p), text);
+  };
+  put('/etc/os-release', readFileSync(path.join(ROOT, 'test/fixtures/os-release', osRelease), 'utf8'));
+  put('/lib/systemd/systemd', '');
+  put('/lib/systemd/system/docker.service', '[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n');
+  put('/lib/systemd/system/docker.socket', '[Socket]\nListenStream=/run/docker.sock\n');
+  put('/var/lib/dpkg/status', [stanza('dpkg', '1.21.22'), stanza('docker.io', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
+  put('/usr/sbin/dockerd', '');
+}
+
+/** Runs the dry run with the settings files given; its exit code and its stdout and stderr together. */
+export function dryRunFiles(publicFile: string, protectedFile: string, root: string): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [HANDLER, 'enable', '--dry-run', '--public', publicFile, '--protected', protectedFile, '--root', root], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { PATH: '/usr/bin:/bin' },
+  });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
