@@ -123,7 +123,7 @@ function tokenize(text: string, start: number, dialect: Dialect): Token[] {
   const comment = dialect === 'bicep' ? '//' : '#';
   while (i < text.length) {
     const c = text[i]!;
-    if (c === '\n' || (c === ',' && dialect !== 'powershell') || (c === ';' && dialect === 'powershell') || (c === ',' && dialect === 'powershell')) {
+    if (c === '\n' || c === ',' || (c === ';' && dialect === 'powershell')) {
       if (depth > 0) out.push({ t: 'sep', at: i });
       i++;
     } else if (c === ' ' || c === '\t' || c === '\r') {
