@@ -84,7 +84,11 @@ function rows(root, schema, prefix, required = []) {
 }
 
 export function settingsDoc(schema) {
-  const side = (key) => schema.properties?.[key] ?? {};
+  const side = (key) => {
+    const s = schema.properties?.[key];
+    if (!s) throw new Error(`manifest/settings.schema.json has no properties.${key}: this generator reads the public and protected settings from there`);
+    return s;
+  };
   const table = (key) => ['| key | type | default | rules | meaning |', '|---|---|---|---|---|', ...rows(schema, side(key), '')].join('\n');
   return [
     '# Settings reference',

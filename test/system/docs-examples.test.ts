@@ -56,7 +56,10 @@ let validator: ((doc: unknown) => string[]) | undefined;
 /** The published schema, with the draft it declares (the validator must be the one it names); compiled once. */
 function schemaValidator(): (doc: unknown) => string[] {
   if (validator) return validator;
-  const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8')) as { $schema?: string };
+  const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8')) as { $schema?: string; properties?: Record<string, unknown> };
+  // The examples are validated as {publicSettings, protectedSettings}: a schema shaped otherwise
+  // would let them through without looking at them.
+  expect(Object.keys(schema.properties ?? {})).toEqual(expect.arrayContaining(['publicSettings', 'protectedSettings']));
   const ajv = String(schema.$schema).includes('2020-12') ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
   const validate = ajv.compile(schema);
   validator = (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
