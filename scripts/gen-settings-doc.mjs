@@ -24,7 +24,8 @@ function resolve(root, node) {
   return n ?? {};
 }
 
-const code = (v) => '`' + (typeof v === 'string' ? v : JSON.stringify(v)) + '`';
+// A string with a line break (a PEM example) is shown as JSON, so that the break stays visible.
+const code = (v) => '`' + (typeof v === 'string' && !v.includes('\n') ? v : JSON.stringify(v)) + '`';
 // A table cell: GitHub ends a cell at every "|", in code spans too, unless it is escaped.
 const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n+/g, ' ');
 
@@ -32,8 +33,9 @@ function typeOf(root, s) {
   const n = resolve(root, s);
   if (Array.isArray(n.enum)) return `one of ${n.enum.map(code).join(', ')}`;
   if ('const' in n) return code(n.const);
-  const alts = n.anyOf ?? n.oneOf;
-  if (Array.isArray(alts)) return alts.map((a) => typeOf(root, a)).join(' or ');
+  // Alternatives that only add rules (patterns) to the node's own type are rules, not types.
+  const alts = (n.anyOf ?? n.oneOf ?? []).map((a) => resolve(root, a));
+  if (alts.some((a) => a.type || a.enum || a.const !== undefined || a.anyOf || a.oneOf)) return alts.map((a) => typeOf(root, a)).join(' or ');
   if (n.type === 'array') return `list of ${typeOf(root, n.items ?? {})}`;
   if (n.type === 'object' && !n.properties) {
     const values = n.additionalProperties && Object.keys(n.additionalProperties).length ? typeOf(root, n.additionalProperties) : 'anything';
@@ -56,7 +58,8 @@ function rulesOf(root, s) {
   if (n.maxLength !== undefined) out.push(`at most ${n.maxLength} characters`);
   if (n.pattern) out.push(`matches ${code(n.pattern)}`);
   if (n.propertyNames?.pattern) out.push(`names match ${code(n.propertyNames.pattern)}`);
-  for (const a of n.anyOf ?? n.oneOf ?? []) out.push(...rulesOf(root, a));
+  const alts = (n.anyOf ?? n.oneOf ?? []).map((a) => rulesOf(root, a).join(', ')).filter(Boolean);
+  if (alts.length) out.push(alts.join(' or '));
   if (n.type === 'array' && n.items) out.push(...rulesOf(root, n.items).map((r) => `each ${r}`));
   return out;
 }
