@@ -21,7 +21,10 @@ docker --tlsverify --tlscacert "$server_ca" --tlscert "$dir/client-cert.pem" --t
   -H "tcp://$host:$port" version
 
 # Or once, as a context: `docker --context azure-vm ps`, or `docker context use azure-vm`.
-docker context create "$context" \
+# Run again (new certificates), the context is updated.
+verb=create
+docker context inspect "$context" >/dev/null 2>&1 && verb=update
+docker context "$verb" "$context" \
   --description "dockerd on $host over mutual TLS" \
   --docker "host=tcp://$host:$port,ca=$server_ca,cert=$dir/client-cert.pem,key=$dir/client-key.pem"
 docker --context "$context" info --format 'connected to {{.Name}}: Docker {{.ServerVersion}}'

@@ -78,7 +78,8 @@ d('(integration) the docs\' certificates serve mutual TLS with a real dockerd', 
     const prot = JSON.parse(readFileSync(path.join(sb.dir, 'protected-issuer.json'), 'utf8'));
     const out = await reconcileEngine(parseSettings(pub, prot), sb.ports(), { log: silentLogger(), stateDir: sb.stateDir, layout: sb.layout });
     expect(out.steps.find((s) => s.name === 'certificates')?.message).toMatch(/^issued a new server certificate and key on this VM/);
-    const r = spawnSync('sh', [path.join(EXAMPLES, 'certificates/connect.sh'), tls, 'localhost', String(port), 'docs-issuer'], { env: { ...env, SERVER_CA: `${tls}/issuer.pem` }, encoding: 'utf8', timeout: 60_000 });
+    // the same context name as before: connect.sh updates it to the new server CA
+    const r = spawnSync('sh', [path.join(EXAMPLES, 'certificates/connect.sh'), tls, 'localhost', String(port), 'docs-test'], { env: { ...env, SERVER_CA: `${tls}/issuer.pem` }, encoding: 'utf8', timeout: 60_000 });
     expect([r.status, r.stderr]).toEqual([0, expect.any(String)]);
     expect(r.stdout).toMatch(/connected to \S+: Docker \d+\.\d+/);
     const wrongCa = spawnSync(DOCKER_CLI!, ['--tlsverify', '--tlscacert', `${tls}/ca.pem`, '--tlscert', `${tls}/client-cert.pem`, '--tlskey', `${tls}/client-key.pem`, '-H', `tcp://localhost:${port}`, 'version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8', timeout: 30_000 });
