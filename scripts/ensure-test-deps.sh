@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs what the test suites run for real, when it is missing (npm test's pretest, and CI):
 # openssl (test vectors), python3 + waagent (the real agent code the harness drives), docker.io
-# (a real dockerd for the engine and VM suites), debootstrap (the VM's root filesystem), jq (the
-# harness demo), busybox-static (an image for containers on the test dockerd, without a
-# registry), qemu-user-static with the arm64 C and C++ runtime libraries (the arm64 package's
-# Node runs under user-mode emulation, so a broken arm64 build fails here, not on a customer's
-# VM). Debian/Ubuntu only; elsewhere it says what to install.
+# (a real dockerd for the engine and VM suites; its docker CLI for the docs' recipes), debootstrap
+# (the VM's root filesystem), jq (the harness demo, the docs' scripts), busybox-static (an image
+# for containers on the test dockerd, without a registry), qemu-user-static with the arm64 C and
+# C++ runtime libraries (the arm64 package's Node runs under user-mode emulation, so a broken arm64
+# build fails here, not on a customer's VM). Debian/Ubuntu only; elsewhere it says what to install.
 set -eu
 
 missing=

@@ -2,15 +2,10 @@
 // `enable --dry-run --root <tree>`: the settings are validated and the plan made against a copied
 // machine, so neither this machine's dockerd nor its files are touched.
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeDryRunTree } from '../support/dry-run-tree.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HANDLER = path.join(ROOT, 'dist/handler.cjs');
+import { makeDryRunTree, dryRunFiles } from '../support/dry-run-tree.js';
 
 let dir: string;
 let root: string;
@@ -19,12 +14,7 @@ const machine = (osRelease: string) => makeDryRunTree(root, osRelease);
 function dryRun(pub: unknown, prot: unknown): { code: number | null; out: string } {
   writeFileSync(path.join(dir, 'public.json'), JSON.stringify(pub));
   writeFileSync(path.join(dir, 'protected.json'), JSON.stringify(prot));
-  const r = spawnSync(process.execPath, [HANDLER, 'enable', '--dry-run', '--public', path.join(dir, 'public.json'), '--protected', path.join(dir, 'protected.json'), '--root', root], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { PATH: '/usr/bin:/bin' },
-  });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+  return dryRunFiles(path.join(dir, 'public.json'), path.join(dir, 'protected.json'), root);
 }
 
 beforeEach(() => {
