@@ -23,6 +23,7 @@ import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
 import { sha256Prefix } from '../digest.js';
+import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
@@ -281,7 +282,7 @@ async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout
   const [certPem, keyPem] = await Promise.all([ports.fs.readText(layout.certFile), ports.fs.readText(layout.keyFile)]);
   if (keyPem !== undefined) registerSecrets([keyPem]);
   const d = decide({ cert: certPem, key: keyPem }, issuer.cert, names, policy, now);
-  const by = `issuer ${facts.subject} (sha256 ${facts.fingerprint256})`;
+  const by = `issuer ${facts.subject} (${FINGERPRINT_LABEL} ${facts.fingerprint256})`;
   if (d.kind === 'keep') {
     rep.add('certificates', 'success', `server certificate issued on this VM by ${by} kept: valid until ${isoDate(d.notAfter)}, renewed by the monitor from ${isoDate(d.renewAt)}; names ${describeNames(names)}`);
     return { ca: c.ca, cert: certPem!, key: keyPem! };
@@ -295,7 +296,7 @@ async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout
   const t0 = ports.clock.now();
   const cert = await issueServerCertificate(issuer, names, policy.validityMs, now);
   registerSecrets([cert.keyPem]);
-  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, sha256 ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
+  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, ${FINGERPRINT_LABEL} ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
   return { ca: c.ca, cert: cert.certPem, key: cert.keyPem };
 }
 
