@@ -47,6 +47,8 @@ export interface AppDeps {
   runUninstallWorker?: () => Promise<{ finished: boolean; exitCode?: number | null; label: string }>;
   monitorSupervisor?: (o: SupervisorOptions) => MonitorSupervisor;
   signal?: AbortSignal;
+  /** Whether this process runs as root (default: its uid is 0); `status` needs it. */
+  isRoot?: boolean;
 }
 
 /** Everything main.ts does, as a value: parse, compose, run. Never exits the process. */
@@ -59,6 +61,8 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
       return { exitCode: 0, stdout: USAGE, interactive: true };
     case 'version':
       return { exitCode: 0, stdout: handlerVersion(deps), interactive: true };
+    case 'status':
+      return { ...(await status(args.json, deps)), interactive: true };
     case 'command':
       if (args.dryRun) return { ...(await dryRun(args, deps)), interactive: true };
       return agentCommand(args, deps);
@@ -213,6 +217,31 @@ async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unk
   if (!loaded) return undefined;
   // Already validated; re-parsed by the caller from the typed values.
   return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}`, stateDir: env.dataDir };
+}
+
+/** `status`: read-only, no agent needed; see handler/status/. */
+async function status(json: boolean, deps: AppDeps): Promise<AppResult> {
+  const [{ readStatusFacts }, { buildStatusReport, StatusReportSchema }, { renderStatus }, { NodeDaemonProbe }, { isListening }] = await Promise.all([
+    import('./status/read-facts.js'),
+    import('./status/report.js'),
+    import('./status/render.js'),
+    import('./docker/health.js'),
+    import('./system/listening.js'),
+  ]);
+  const facts = await readStatusFacts({
+    fs: new RootedFileSystem('/'),
+    probe: new NodeDaemonProbe(),
+    isListening: (port) => isListening(port),
+    extensionPathEnv: deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH,
+    codeDir: deps.codeDir,
+    version: handlerVersion(deps),
+    isRoot: deps.isRoot ?? process.getuid?.() === 0,
+    now: () => (deps.clock ?? realClock).now(),
+  });
+  // Parsed by its own schema: the JSON for scripts is exactly the documented contract, keys in its order.
+  const report = StatusReportSchema.parse(buildStatusReport(facts));
+  const text = json ? JSON.stringify(report, null, 2) : renderStatus(report);
+  return report.state === 'unreadable' && !json ? { exitCode: report.exitCode, stderr: text } : { exitCode: report.exitCode, stdout: text };
 }
 
 async function readJsonFile(file: string, flag: string): Promise<unknown> {
