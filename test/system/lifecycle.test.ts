@@ -30,7 +30,7 @@ function recordingApplier(fail?: Error): Recorder {
       return { message: 'Docker serves TLS on 2376.', steps: [{ name: 'engine', status: 'success', message: 'ok' }], warnings: [] };
     },
     async plan() {
-      return ['step'];
+      return { lines: ['step'] };
     },
     async remove() {
       r.removed++;
