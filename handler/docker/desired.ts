@@ -353,4 +353,3 @@ export function withScheme(host: string): string {
 function asStrings(v: JsonValue | undefined): string[] | undefined {
   return Array.isArray(v) ? v.map(String) : undefined;
 }
-

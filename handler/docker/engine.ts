@@ -76,7 +76,7 @@ export interface EngineOptions {
 export interface EnginePlan {
   /** Everything the dry run shows about the engine, as a value (dry-run.ts). */
   dryRun: EngineDryRun;
-  /** Safe to print or serialise: file contents appear only as sha256 prefixes (and daemon.json/drop-in previews). */
+  /** Safe to print or serialise: no secret and no hash of one (certificates by fingerprint; daemon.json and the drop-in in full). */
   plan: Step[];
   /** One human line per step. */
   lines: string[];
