@@ -6,6 +6,8 @@ import { describe, expect, test } from '@jest/globals';
 import { parseHandlerEnvironment } from '../../../handler/agent/handler-env.js';
 import { buildStatusReport, STATUS_EXIT, StatusReportSchema, type StatusFacts } from '../../../handler/status/report.js';
 import { renderStatus } from '../../../handler/status/render.js';
+import { runApp } from '../../../handler/app.js';
+import { makeApplier } from '../../../handler/lifecycle/make-applier.js';
 import type { SpecRead } from '../../../handler/monitor/spec.js';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -159,5 +161,15 @@ Exit code 4 (not-enabled).`);
     const spec = (c.spec as { kind: 'ok'; spec: Record<string, unknown> }).spec;
     const r = buildStatusReport({ ...c, spec: { kind: 'ok', spec: { ...spec, disabled: true } as never }, heartbeat: { status: 'NotReady', message: 'disabled', mtimeMs: NOW } });
     expect(r.problems).toEqual(['the extension is disabled: dockerd keeps running, the monitor restarts nothing; enable it again or uninstall it']);
+  });
+
+  test('through the command: without root it says so on stderr and exits 3, reading nothing; --json for scripts', async () => {
+    const deps = { env: {}, codeDir: '/nonexistent/dist', entryScript: '/nonexistent', makeApplier, isRoot: false };
+    const text = await runApp(['status'], deps);
+    expect(text.exitCode).toBe(3);
+    expect(text.stdout).toBeUndefined();
+    expect(text.stderr).toMatch(/: Run status as root \(sudo\): the extension's records, keys and logs are readable by root only\.\n/);
+    const json = await runApp(['status', '--json'], deps);
+    expect(StatusReportSchema.parse(JSON.parse(json.stdout!))).toMatchObject({ state: 'unreadable', exitCode: 3, engine: { answers: false, detail: 'not read: status runs as root' } });
   });
 });
