@@ -50,7 +50,7 @@ function certificate(r: StatusReport): string | undefined {
   if (c.problem) return c.problem;
   const names = c.subjectAltNames.length ? c.subjectAltNames.join(', ') : 'no subjectAltName';
   const left = c.daysLeft === null ? '' : c.daysLeft < 0 ? ', EXPIRED' : ` (${c.daysLeft} days left)`;
-  return `${c.subject}; names ${names}; valid until ${c.notAfter}${left}${c.issuedOnVm ? '; issued on this VM, renewed by the monitor' : ''}; ${FINGERPRINT_LABEL} ${c.fingerprintSha256} (compare: openssl x509 -noout -fingerprint -sha256 -in ${c.file})`;
+  return `${c.subject}; names ${names}; valid until ${c.notAfter}${left}${c.issuedOnVm ? `; issued on this VM, renewed by the monitor${c.lastRenewal ? ` (last ${c.lastRenewal.at}: ${c.lastRenewal.reason})` : ''}` : ''}; ${FINGERPRINT_LABEL} ${c.fingerprintSha256} (compare: openssl x509 -noout -fingerprint -sha256 -in ${c.file})`;
 }
 
 function engine(r: StatusReport): string {

@@ -10,7 +10,7 @@ import type { LastRun } from '../agent/seqnum.js';
 import type { EngineState } from '../docker/desired.js';
 import type { DriftItem } from '../monitor/drift.js';
 import type { MonitorOwner } from '../monitor/lock.js';
-import type { SpecRead } from '../monitor/spec.js';
+import type { Renewal, SpecRead } from '../monitor/spec.js';
 import type { LockOwner } from '../system/worker-lock.js';
 
 /** The agent calls a heartbeat older than this "Unresponsive". */
@@ -62,6 +62,8 @@ export const StatusReportSchema = z.object({
       /** X.509 SHA-256 fingerprint, as `openssl x509 -noout -fingerprint -sha256` prints it. */
       fingerprintSha256: nullable(z.string()),
       issuedOnVm: z.boolean(),
+      /** certs.issuer: the monitor's last renewal. */
+      lastRenewal: nullable(z.object({ at: z.string(), reason: z.string() })),
       problem: nullable(z.string()),
     }),
   ),
@@ -181,7 +183,7 @@ export function buildStatusReport(f: StatusFacts): StatusReport {
   if (tcp && !tcp.listening) problems.push(`nothing listens on TCP port ${tcp.port}; see ${f.dockerdLog}`);
   if (tcp && !tcp.tls) problems.push(`TCP port ${tcp.port} is served WITHOUT TLS (docker.allowInsecureTcp): anyone who reaches it is root on this VM`);
 
-  const certificate = certOf(f, target?.issuance !== undefined);
+  const certificate = certOf(f, target?.issuance !== undefined, spec?.renewal);
   if (certificate?.problem) problems.push(certificate.problem);
   else if (certificate?.daysLeft !== null && certificate?.daysLeft !== undefined) {
     if (certificate.daysLeft < 0) problems.push(`the server certificate expired on ${certificate.notAfter}: ${certificate.issuedOnVm ? 'the monitor renews it; see monitor.log' : 'renew certs.cert and certs.key in the protected settings'}`);
@@ -239,7 +241,7 @@ function engineOf(f: StatusFacts): StatusReport['engine'] {
   };
 }
 
-function certOf(f: StatusFacts, issuedOnVm: boolean): StatusReport['certificate'] {
+function certOf(f: StatusFacts, issuedOnVm: boolean, renewal: Renewal | undefined): StatusReport['certificate'] {
   const c = f.cert;
   if (!c) return null;
   return {
@@ -250,6 +252,7 @@ function certOf(f: StatusFacts, issuedOnVm: boolean): StatusReport['certificate'
     daysLeft: c.notAfter !== undefined ? Math.floor((c.notAfter - f.now) / DAY_MS) : null,
     fingerprintSha256: c.fingerprint256 ?? null,
     issuedOnVm,
+    lastRenewal: issuedOnVm && renewal ? { at: renewal.at, reason: renewal.reason } : null,
     problem: c.problem ?? null,
   };
 }

@@ -130,6 +130,16 @@ Exit code 0 (ok).`);
     expect(soon.problems).toEqual(['the server certificate expires in 10 days (2026-12-11T10:00:00Z): renew certs.cert and certs.key in the protected settings']);
   });
 
+  test('a certificate issued on the VM: the monitor renews it, and its last renewal is shown', () => {
+    const c = configured();
+    const spec = (c.spec as Extract<SpecRead, { kind: 'ok' }>).spec;
+    const target = { ...spec.target!, issuance: { issuerCertFile: '/etc/docker/issuer.pem', issuerKeyFile: '/etc/docker/issuer-key.pem', keyFile: '/etc/docker/key.pem', validityMs: 1, renewBeforeMs: 1, extraNames: [] } };
+    const renewal = { at: '2026-11-30T00:00:00.000Z', notAfter: '2027-02-28', fingerprint256: FP, reason: 'a third of its validity left' };
+    const r = buildStatusReport({ ...c, spec: { kind: 'ok', spec: { ...spec, target, renewal } } });
+    expect(r.certificate).toMatchObject({ issuedOnVm: true, lastRenewal: { at: renewal.at, reason: renewal.reason } });
+    expect(renderStatus(r)).toContain('; issued on this VM, renewed by the monitor (last 2026-11-30T00:00:00.000Z: a third of its validity left); SHA-256 fingerprint');
+  });
+
   test('installed by the agent, no configuration applied yet: exit 4, says where to look', () => {
     const r = buildStatusReport({ ...base, env });
     expect(r.exitCode).toBe(STATUS_EXIT.notEnabled);
