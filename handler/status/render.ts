@@ -40,7 +40,8 @@ function serves(r: StatusReport): string | undefined {
   const parts = [r.serves.socket ? `local socket ${r.serves.socket}` : 'no local socket answers'];
   const t = r.serves.tcp;
   if (t) parts.push(`TCP ${t.host}:${t.port} ${t.tls ? 'with TLS, client certificates required' : 'WITHOUT TLS'} (${t.listening ? 'listening' : 'NOT listening'})`);
-  else if (r.applied) parts.push('no TCP listener (no certificates in the settings)');
+  else if (r.applied?.result === 'success') parts.push('no TCP listener (no certificates in the settings)');
+  else if (r.applied) parts.push('no TCP listener configured by the extension yet (its last enable failed)');
   return parts.join('; ');
 }
 
