@@ -15,8 +15,6 @@ import type { InstallPlan } from './install.js';
 import type { JsonObject } from './options.js';
 import type { ConfigPlan, Step } from './plan.js';
 
-const nullable = <T extends z.core.SomeType>(t: T) => z.nullable(t);
-
 export const EngineDryRunSchema = z.object({
   distro: z.object({ id: z.string(), version: z.string(), name: z.string(), packageManager: z.string() }),
   serviceManager: z.string(),
@@ -33,36 +31,36 @@ export const EngineDryRunSchema = z.object({
     /** Each top-level key that changes; `from`/`to` are null when the key is absent on that side. */
     changes: z.array(z.object({ key: z.string(), change: z.enum(['added', 'changed', 'removed']), from: z.unknown(), to: z.unknown() })),
     /** The whole file as it will be (null: there will be none). */
-    content: nullable(z.string()),
+    content: z.nullable(z.string()),
   }),
-  dropIn: z.object({ path: z.string(), action: z.enum(['write', 'remove', 'unchanged', 'absent']), content: nullable(z.string()) }),
+  dropIn: z.object({ path: z.string(), action: z.enum(['write', 'remove', 'unchanged', 'absent']), content: z.nullable(z.string()) }),
   files: z.array(
     z.object({
       path: z.string(),
       action: z.enum(['write', 'remove', 'chmod']),
-      mode: nullable(z.string()),
+      mode: z.nullable(z.string()),
       /** A certificate's X.509 SHA-256 fingerprint (as openssl prints it). */
-      fingerprintSha256: nullable(z.string()),
+      fingerprintSha256: z.nullable(z.string()),
       secret: z.boolean(),
       reason: z.string(),
     }),
   ),
   /** The server certificate dockerd would present: the one given, kept, or to be issued on this VM. */
-  certificate: nullable(
+  certificate: z.nullable(
     z.object({
       source: z.enum(['given', 'issued-on-vm']),
       description: z.string(),
-      subject: nullable(z.string()),
+      subject: z.nullable(z.string()),
       subjectAltNames: z.array(z.string()),
-      notAfter: nullable(z.string()),
-      fingerprintSha256: nullable(z.string()),
+      notAfter: z.nullable(z.string()),
+      fingerprintSha256: z.nullable(z.string()),
     }),
   ),
   dockerd: z.object({
     action: z.enum(['none', 'reload', 'restart', 'start']),
     reasons: z.array(z.string()),
     /** Whether running containers would stop; null when no dockerd runs (so no container either). */
-    containersStop: nullable(z.boolean()),
+    containersStop: z.nullable(z.boolean()),
     containers: z.string(),
     /** live-restore is taken away after the proof by SIGHUP (no container stops). */
     liveRestoreHandover: z.boolean(),

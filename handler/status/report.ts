@@ -35,8 +35,6 @@ export const STATUS_EXIT = {
   notEnabled: 4,
 } as const;
 
-const nullable = <T extends z.core.SomeType>(t: T) => z.nullable(t);
-
 export const StatusReportSchema = z.object({
   schema: z.literal(1),
   /** ok | attention | not-enabled | unreadable: the exit code, as a word. */
@@ -47,46 +45,46 @@ export const StatusReportSchema = z.object({
   checkedAt: z.string(),
   /** The handler code that answered (the package this command ran from). */
   version: z.string(),
-  extension: nullable(z.object({ dir: z.string(), dataDir: z.string(), logFolder: z.string(), statusFolder: z.string(), heartbeatFile: z.string() })),
+  extension: z.nullable(z.object({ dir: z.string(), dataDir: z.string(), logFolder: z.string(), statusFolder: z.string(), heartbeatFile: z.string() })),
   serves: z.object({
-    socket: nullable(z.string()),
-    tcp: nullable(z.object({ host: z.string(), port: z.number(), tls: z.boolean(), listening: z.boolean() })),
+    socket: z.nullable(z.string()),
+    tcp: z.nullable(z.object({ host: z.string(), port: z.number(), tls: z.boolean(), listening: z.boolean() })),
   }),
-  certificate: nullable(
+  certificate: z.nullable(
     z.object({
       file: z.string(),
-      subject: nullable(z.string()),
+      subject: z.nullable(z.string()),
       subjectAltNames: z.array(z.string()),
-      notAfter: nullable(z.string()),
-      daysLeft: nullable(z.number()),
+      notAfter: z.nullable(z.string()),
+      daysLeft: z.nullable(z.number()),
       /** X.509 SHA-256 fingerprint, as `openssl x509 -noout -fingerprint -sha256` prints it. */
-      fingerprintSha256: nullable(z.string()),
+      fingerprintSha256: z.nullable(z.string()),
       issuedOnVm: z.boolean(),
       /** certs.issuer: the monitor's last renewal. */
-      lastRenewal: nullable(z.object({ at: z.string(), reason: z.string() })),
-      problem: nullable(z.string()),
+      lastRenewal: z.nullable(z.object({ at: z.string(), reason: z.string() })),
+      problem: z.nullable(z.string()),
     }),
   ),
   engine: z.object({
     answers: z.boolean(),
-    version: nullable(z.string()),
-    apiVersion: nullable(z.string()),
+    version: z.nullable(z.string()),
+    apiVersion: z.nullable(z.string()),
     detail: z.string(),
     /** The packages the extension installed (removeOnUninstall removes only those); null: the engine was there before. */
-    installedByExtension: nullable(z.object({ manager: z.string(), packages: z.array(z.string()), at: z.string() })),
+    installedByExtension: z.nullable(z.object({ manager: z.string(), packages: z.array(z.string()), at: z.string() })),
   }),
-  applied: nullable(z.object({ seq: z.number(), result: z.enum(['success', 'error']), at: nullable(z.string()), version: nullable(z.string()), message: nullable(z.string()) })),
+  applied: z.nullable(z.object({ seq: z.number(), result: z.enum(['success', 'error']), at: z.nullable(z.string()), version: z.nullable(z.string()), message: z.nullable(z.string()) })),
   /** An enable or uninstall that runs right now. */
-  inProgress: nullable(z.object({ kind: z.string(), seq: z.number(), pid: z.number(), since: z.string() })),
+  inProgress: z.nullable(z.object({ kind: z.string(), seq: z.number(), pid: z.number(), since: z.string() })),
   monitor: z.object({
     running: z.boolean(),
-    pid: nullable(z.number()),
-    since: nullable(z.string()),
+    pid: z.nullable(z.number()),
+    since: z.nullable(z.string()),
     disabled: z.boolean(),
-    heartbeat: nullable(z.object({ status: z.string(), message: z.string(), writtenAt: z.string(), ageSeconds: z.number() })),
+    heartbeat: z.nullable(z.object({ status: z.string(), message: z.string(), writtenAt: z.string(), ageSeconds: z.number() })),
   }),
   drift: z.array(z.object({ path: z.string(), kind: z.string(), summary: z.string() })),
-  lastError: nullable(z.string()),
+  lastError: z.nullable(z.string()),
   logs: z.array(z.object({ what: z.string(), where: z.string() })),
   problems: z.array(z.string()),
 });
