@@ -20,6 +20,7 @@ import { passableEnv } from './system/passable-env.js';
 import { handlerVersion as versionOf } from './version.js';
 import { decodeUtf8, readBounded, RootedFileSystem, UnsafePathError } from './system/fs.js';
 import { READ_LIMITS, type Clock } from './system/ports.js';
+import type { DryRunReport } from './lifecycle/dry-run-report.js';
 
 /** Where the engine's ownership record lives on a VM; a dry run outside the agent reads it there. */
 const DEFAULT_DATA_DIR = '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension';
@@ -47,6 +48,8 @@ export interface AppDeps {
   runUninstallWorker?: () => Promise<{ finished: boolean; exitCode?: number | null; label: string }>;
   monitorSupervisor?: (o: SupervisorOptions) => MonitorSupervisor;
   signal?: AbortSignal;
+  /** Whether this process runs as root (default: its uid is 0); `status` needs it. */
+  isRoot?: boolean;
 }
 
 /** Everything main.ts does, as a value: parse, compose, run. Never exits the process. */
@@ -59,6 +62,8 @@ export async function runApp(argv: readonly string[], deps: AppDeps): Promise<Ap
       return { exitCode: 0, stdout: USAGE, interactive: true };
     case 'version':
       return { exitCode: 0, stdout: handlerVersion(deps), interactive: true };
+    case 'status':
+      return { ...(await status(args.json, deps)), interactive: true };
     case 'command':
       if (args.dryRun) return { ...(await dryRun(args, deps)), interactive: true };
       return agentCommand(args, deps);
@@ -160,12 +165,12 @@ function toApp(r: { exitCode: number; stdout: string }): AppResult {
  */
 async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
   const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
-  const out: string[] = [];
   const { parseSettings } = await import('./agent/settings.js');
   const { summariseSettings } = await import('./agent/settings-summary.js');
   const { exampleSettings } = await import('./demo/example-settings.js');
+  const { DryRunReportSchema, renderDryRun } = await import('./lifecycle/dry-run-report.js');
+  const report: DryRunReport = { schema: 1, changesNothing: true, ok: false, root: args.root ?? '/', settings: { source: 'the settings', summary: null, warnings: [] }, engine: null, steps: [], error: null };
   try {
-    let source: string;
     let pub: unknown;
     let prot: unknown;
     let stateDir = DEFAULT_DATA_DIR;
@@ -174,28 +179,34 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
       prot = args.protectedFile ? await readJsonFile(args.protectedFile, '--protected') : null;
       const { protectedSecrets, registerSecrets } = await import('./agent/sanitise.js');
       registerSecrets(protectedSecrets(prot));
-      source = 'the files given';
+      report.settings.source = 'the files given';
     } else {
       const applied = await appliedSettings(deps);
       if (applied) {
-        ({ pub, prot, source, stateDir } = applied);
+        ({ pub, prot, stateDir } = applied);
+        report.settings.source = applied.source;
       } else {
         const ex = exampleSettings();
         pub = ex.publicSettings;
         prot = ex.protectedSettings;
-        source = 'the embedded example (TLS on 2376 with a throwaway CA made in memory)';
+        report.settings.source = 'the embedded example (TLS on 2376 with a throwaway CA made in memory)';
       }
     }
     const settings = parseSettings(pub, prot);
-    out.push(`Dry run: nothing on this machine is changed.`, `Settings from ${source}: valid.`, `Would configure: ${summariseSettings(settings)}`);
-    for (const w of settings.warnings ?? []) out.push(`Warning: ${w}.`);
+    report.settings = { ...report.settings, summary: summariseSettings(settings), warnings: [...(settings.warnings ?? [])] };
     const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true, stateDir });
-    const lines = await applier.plan(settings, log);
-    out.push('Plan:', ...(lines.length ? lines.map((l, i) => `  ${i + 1}. ${l}`) : ['  nothing to do: the machine already matches']));
-    return { exitCode: 0, stdout: out.join('\n') };
+    const view = await applier.plan(settings, log);
+    report.steps = view.lines;
+    report.engine = view.engine ?? null;
+    report.ok = true;
   } catch (e) {
-    return { exitCode: EXIT.failure, stdout: out.join('\n'), stderr: `Dry run failed: ${describeError(e)}` };
+    report.error = describeError(e);
   }
+  // Parsed by its own schema: the JSON is exactly the documented contract, keys in its order.
+  const checked = DryRunReportSchema.parse(report);
+  const exitCode = checked.ok ? 0 : EXIT.failure;
+  if (args.json) return { exitCode, stdout: JSON.stringify(checked, null, 2) };
+  return { exitCode, stdout: renderDryRun(checked), ...(checked.error !== null ? { stderr: `Dry run failed: ${checked.error}` } : {}) };
 }
 
 async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unknown; source: string; stateDir: string } | undefined> {
@@ -213,6 +224,31 @@ async function appliedSettings(deps: AppDeps): Promise<{ pub: unknown; prot: unk
   if (!loaded) return undefined;
   // Already validated; re-parsed by the caller from the typed values.
   return { pub: loaded.settings.public, prot: loaded.settings.protected, source: `this VM's configuration ${seq}`, stateDir: env.dataDir };
+}
+
+/** `status`: read-only, no agent needed; see handler/status/. */
+async function status(json: boolean, deps: AppDeps): Promise<AppResult> {
+  const [{ readStatusFacts }, { buildStatusReport, StatusReportSchema }, { renderStatus }, { NodeDaemonProbe }, { isListening }] = await Promise.all([
+    import('./status/read-facts.js'),
+    import('./status/report.js'),
+    import('./status/render.js'),
+    import('./docker/health.js'),
+    import('./system/listening.js'),
+  ]);
+  const facts = await readStatusFacts({
+    fs: new RootedFileSystem('/'),
+    probe: new NodeDaemonProbe(),
+    isListening: (port) => isListening(port),
+    extensionPathEnv: deps.env.AZURE_GUEST_AGENT_EXTENSION_PATH,
+    codeDir: deps.codeDir,
+    version: handlerVersion(deps),
+    isRoot: deps.isRoot ?? process.getuid?.() === 0,
+    now: () => (deps.clock ?? realClock).now(),
+  });
+  // Parsed by its own schema: the JSON for scripts is exactly the documented contract, keys in its order.
+  const report = StatusReportSchema.parse(buildStatusReport(facts));
+  const text = json ? JSON.stringify(report, null, 2) : renderStatus(report);
+  return report.state === 'unreadable' && !json ? { exitCode: report.exitCode, stderr: text } : { exitCode: report.exitCode, stdout: text };
 }
 
 async function readJsonFile(file: string, flag: string): Promise<unknown> {

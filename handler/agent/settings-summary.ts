@@ -1,19 +1,11 @@
-import { sha256Prefix } from '../digest.js';
+import { describeFingerprint } from '../crypto/fingerprint.js';
 import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
 
 /**
- * A value the admin can compare with their own copy without it being shown: sha256:<12 hex>.
- * Only for high-entropy material: certificates (public anyway) and the private key, whose 48-bit
- * hash prefix says nothing about 2048 bits of key. Never for a password or a user name: an
- * unsalted hash of a human-chosen string is recovered offline in milliseconds.
- */
-export function fingerprint(value: string): string {
-  return `sha256:${sha256Prefix(value)}`;
-}
-
-/**
  * What enable will configure, in one line for the status substatus. Proves the protected
- * settings were decrypted and validated without showing a single secret.
+ * settings were decrypted and validated without showing a single secret: certificates by their
+ * X.509 SHA-256 fingerprint (as `openssl x509 -noout -fingerprint -sha256` prints it), the key
+ * and the credentials only as "set" (no hash of a key, password or user name is ever shown).
  */
 export function summariseSettings(s: HandlerSettings): string {
   const parts: string[] = [];
@@ -22,12 +14,12 @@ export function summariseSettings(s: HandlerSettings): string {
   if (certs?.issuer) {
     const t = d.tls;
     parts.push(
-      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${fingerprint(certs.ca)}); a server certificate issued on this VM by issuer ${fingerprint(certs.issuer.cert)} ` +
+      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${describeFingerprint(certs.ca)}); a server certificate issued on this VM by issuer ${describeFingerprint(certs.issuer.cert)} ` +
         `for ${t.testValiditySeconds !== undefined ? `${t.testValiditySeconds} s (test-only validity)` : `${t.days} days`}, renewed ${typeof t.renewBefore === 'number' ? `${t.renewBefore} days` : `${t.renewBefore} of its validity`} before it expires`,
     );
   } else if (certs?.cert !== undefined && certs.key !== undefined) {
     parts.push(
-      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${fingerprint(certs.ca)}, cert ${fingerprint(certs.cert)}, key ${fingerprint(certs.key)})`,
+      `TCP ${d.port ?? DEFAULT_TLS_PORT} with TLS client verification (ca ${describeFingerprint(certs.ca)}; cert ${describeFingerprint(certs.cert)}; key set, never fingerprinted)`,
     );
   } else if (d.port !== undefined && d.allowInsecureTcp) {
     parts.push(`TCP ${d.port} WITHOUT TLS (docker.allowInsecureTcp)`);

@@ -91,15 +91,17 @@ export async function readStatusSummary(
   fs: ReadFileSystem,
   statusFolder: string,
   seq: number,
-): Promise<{ status?: string; operation?: string } | undefined> {
+): Promise<{ status?: string; operation?: string; message?: string } | undefined> {
   const text = await fs.readText(statusFilePath(statusFolder, seq), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
-    const doc = JSON.parse(text) as Array<{ status?: { status?: unknown; operation?: unknown } }>;
+    const doc = JSON.parse(text) as Array<{ status?: { status?: unknown; operation?: unknown; formattedMessage?: { message?: unknown } } }>;
     const st = doc[0]?.status;
+    const message = st?.formattedMessage?.message;
     return {
       ...(typeof st?.status === 'string' ? { status: st.status } : {}),
       ...(typeof st?.operation === 'string' ? { operation: st.operation } : {}),
+      ...(typeof message === 'string' ? { message } : {}),
     };
   } catch {
     return undefined;

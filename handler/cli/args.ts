@@ -2,7 +2,8 @@ import { parseArgs as nodeParseArgs } from 'node:util';
 import { COMMAND_NAMES, isCommandName, type CommandName } from '../lifecycle/commands.js';
 
 export type ParsedArgs =
-  | { kind: 'command'; command: CommandName; dryRun: boolean; root?: string; publicFile?: string; protectedFile?: string }
+  | { kind: 'command'; command: CommandName; dryRun: boolean; json: boolean; root?: string; publicFile?: string; protectedFile?: string }
+  | { kind: 'status'; json: boolean }
   | { kind: 'worker'; seq: number }
   | { kind: 'uninstall-worker' }
   | { kind: 'help' }
@@ -15,14 +16,20 @@ export const WORKER_VERB = '__worker';
 export const UNINSTALL_WORKER_VERB = '__uninstall';
 
 export const USAGE = `usage: handler.sh <${COMMAND_NAMES.join('|')}>
-       handler.sh enable --dry-run [--public FILE] [--protected FILE] [--root DIR]
+       handler.sh enable --dry-run [--public FILE] [--protected FILE] [--root DIR] [--json]
+       handler.sh status [--json]
 
-The Azure Linux Agent runs the five commands; an admin can try the dry run on any VM:
+The Azure Linux Agent runs the five commands; an admin can run these two on any VM, as root:
+  status             what serves, the engine, the applied configuration, the monitor and its
+                     heartbeat, drift, the last error and where every log is; changes nothing.
+                     Exit code 0 serving as applied, 1 needs attention (each problem listed),
+                     3 cannot be read (not root), 4 not enabled yet
   --dry-run          print what enable would change, change nothing, write no status
   --public FILE      public settings JSON to plan with (default: this VM's applied settings,
                      or an embedded example when the extension is not installed)
   --protected FILE   protected settings as plain JSON (read locally, never printed)
-  --root DIR         plan against a copy of the machine's files under DIR`;
+  --root DIR         plan against a copy of the machine's files under DIR
+  --json             the same as JSON, for scripts`;
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [verb, ...rest] = argv;
@@ -36,6 +43,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (verb === UNINSTALL_WORKER_VERB) {
     return rest.length === 0 ? { kind: 'uninstall-worker' } : { kind: 'usage-error', message: `bad ${verb} arguments` };
   }
+  if (verb === 'status') {
+    try {
+      const { values } = nodeParseArgs({ args: [...rest], options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
+      return { kind: 'status', json: values.json === true };
+    } catch (e) {
+      return { kind: 'usage-error', message: (e as Error).message.split('\n')[0] ?? 'bad arguments' };
+    }
+  }
   if (!isCommandName(verb)) return { kind: 'usage-error', message: `unknown command "${verb.slice(0, 40)}"` };
   let values;
   try {
@@ -43,6 +58,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       args: [...rest],
       options: {
         'dry-run': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
         root: { type: 'string' },
         public: { type: 'string' },
         protected: { type: 'string' },
@@ -54,14 +70,15 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     return { kind: 'usage-error', message: (e as Error).message.split('\n')[0] ?? 'bad arguments' };
   }
   const dryRun = values['dry-run'] === true;
-  if (!dryRun && (values.root || values.public || values.protected)) {
-    return { kind: 'usage-error', message: '--root, --public and --protected only go with enable --dry-run' };
+  if (!dryRun && (values.root || values.public || values.protected || values.json)) {
+    return { kind: 'usage-error', message: '--root, --public, --protected and --json only go with enable --dry-run' };
   }
   if (dryRun && verb !== 'enable') return { kind: 'usage-error', message: '--dry-run is supported for enable only' };
   return {
     kind: 'command',
     command: verb,
     dryRun,
+    json: values.json === true,
     ...(values.root ? { root: values.root } : {}),
     ...(values.public ? { publicFile: values.public } : {}),
     ...(values.protected ? { protectedFile: values.protected } : {}),

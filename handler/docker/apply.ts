@@ -9,7 +9,8 @@ import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { hostsServed, socketPathOf, tcpTarget, type VerifySpec } from './daemon-config.js';
-import { fingerprintOf, type EngineLayout, type EngineState } from './desired.js';
+import { certificateFingerprint, FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
+import type { EngineLayout, EngineState } from './desired.js';
 import type { DaemonProbe } from './health.js';
 import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
@@ -435,7 +436,7 @@ async function verifySpecFromSnapshot(entries: readonly SnapshotEntry[], ctx: Ap
       if (ca === undefined) spec.tcp.listenOnly = `the TLS listener of the restored configuration, whose CA ${String(config.tlscacert)} could not be read`;
       if (ca !== undefined) {
         spec.tcp.tls = { caPem: ca };
-        const fp = cert !== undefined ? fingerprintOf(cert) : undefined;
+        const fp = cert !== undefined ? certificateFingerprint(cert) : undefined;
         if (fp !== undefined) spec.tcp.tls.certFingerprint256 = fp;
       }
     }
@@ -483,11 +484,11 @@ export async function verifyServes(spec: VerifySpec, ctx: ApplyContext, justStar
           if (!t.serverVerified) return { ...out, failure: `TLS on ${host}:${port}: ${t.detail}` };
           const want = spec.tcp.tls.certFingerprint256;
           if (want && t.fingerprint256 && t.fingerprint256 !== want) {
-            return { ...out, failure: `TLS on ${host}:${port} serves a different certificate (sha256 ${short(t.fingerprint256)}) than the configured one (sha256 ${short(want)})` };
+            return { ...out, failure: `TLS on ${host}:${port} serves a different certificate (${FINGERPRINT_LABEL} ${t.fingerprint256}) than the configured one (${FINGERPRINT_LABEL} ${want})` };
           }
           if (!t.clientCertRequired) return { ...out, failure: `TLS on ${host}:${port} does not require a client certificate: ${t.detail}` };
           checks.push(
-            `TLS on ${host}:${port}: server certificate verified against the CA${want && t.fingerprint256 ? ` and is the configured one (sha256 ${short(want)})` : ''}; a client without a certificate is refused`,
+            `TLS on ${host}:${port}: server certificate verified against the CA${want && t.fingerprint256 ? ` and is the configured one (${FINGERPRINT_LABEL} ${want})` : ''}; a client without a certificate is refused`,
           );
           break;
         }
@@ -510,8 +511,4 @@ export async function verifyServes(spec: VerifySpec, ctx: ApplyContext, justStar
 
 function verb(a: ServiceAction): string {
   return a === 'start' ? 'Starting' : a === 'restart' ? 'Restarting' : a === 'reload' ? 'Reloading' : 'Checking';
-}
-
-function short(fp: string): string {
-  return `${fp.slice(0, 23)}…`;
 }

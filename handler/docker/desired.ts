@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js';
 import { DEFAULT_TLS_PORT, givenServerCerts, type HandlerSettings, type ServerCerts } from '../agent/settings.js';
 import type { DaemonLaunch } from '../system/service-manager.js';
 import { hostsOf } from '../system/systemd-manager.js';
-import { X509Certificate } from 'node:crypto';
+import { certificateFingerprint } from '../crypto/fingerprint.js';
 import {
   combineConfigs,
   flagForKey,
@@ -274,7 +274,7 @@ export function computeDesired(inp: DesiredInput): DesiredState {
       verify.tcp.listenOnly = `the TCP listener ${tcpHost} from ${asStrings(foreignOnly.hosts) ? layout.daemonJson : 'dockerd\'s command line'}, not configured by the extension`;
     } else if (merged.config.tlsverify === true && certs) {
       // An issued certificate chains to the issuer, which need not be the CA of the clients.
-      const fp = fingerprintOf(certs.cert);
+      const fp = certificateFingerprint(certs.cert);
       verify.tcp.tls = { caPem: issuer?.cert ?? certs.ca, ...(fp ? { certFingerprint256: fp } : {}) };
     }
   }
@@ -352,12 +352,4 @@ export function withScheme(host: string): string {
 
 function asStrings(v: JsonValue | undefined): string[] | undefined {
   return Array.isArray(v) ? v.map(String) : undefined;
-}
-
-export function fingerprintOf(certPem: string): string | undefined {
-  try {
-    return new X509Certificate(certPem).fingerprint256;
-  } catch {
-    return undefined;
-  }
 }

@@ -23,6 +23,8 @@ import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
 import { sha256Prefix } from '../digest.js';
+import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
+import { buildEngineDryRun, type EngineDryRun } from './dry-run.js';
 import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js';
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
@@ -72,7 +74,9 @@ export interface EngineOptions {
 }
 
 export interface EnginePlan {
-  /** Safe to print or serialise: file contents appear only as sha256 prefixes (and daemon.json/drop-in previews). */
+  /** Everything the dry run shows about the engine, as a value (dry-run.ts). */
+  dryRun: EngineDryRun;
+  /** Safe to print or serialise: no secret and no hash of one (certificates by fingerprint; daemon.json and the drop-in in full). */
   plan: Step[];
   /** One human line per step. */
   lines: string[];
@@ -106,6 +110,11 @@ interface Prepared {
   after: PlannedStep[];
   /** "certs.issuer": the certificate kept, or the one that would be issued (the dry run prints it). */
   issuance?: string;
+  /** daemon.json as found, for the dry run's old → new values. */
+  current: JsonObject;
+  currentExists: boolean;
+  /** The running dockerd (undefined: none runs): whether a restart would stop containers. */
+  running?: { liveRestore?: boolean };
 }
 
 class Reporter {
@@ -251,7 +260,11 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
   const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
-  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after };
+  const prepared: Prepared = {
+    distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after,
+    current, currentExists: text !== undefined,
+    ...(status.active ? { running: info?.liveRestore !== undefined ? { liveRestore: info.liveRestore } : {} } : {}),
+  };
   if (install.action === 'install') {
     const base: EngineState = previousState ?? { version: 1, daemonJson: { path: layout.daemonJson, owned: {}, created: text === undefined }, files: [] };
     prepared.installState = { ...base, installed: installedRecord! };
@@ -281,7 +294,7 @@ async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout
   const [certPem, keyPem] = await Promise.all([ports.fs.readText(layout.certFile), ports.fs.readText(layout.keyFile)]);
   if (keyPem !== undefined) registerSecrets([keyPem]);
   const d = decide({ cert: certPem, key: keyPem }, issuer.cert, names, policy, now);
-  const by = `issuer ${facts.subject} (sha256 ${facts.fingerprint256})`;
+  const by = `issuer ${facts.subject} (${FINGERPRINT_LABEL} ${facts.fingerprint256})`;
   if (d.kind === 'keep') {
     rep.add('certificates', 'success', `server certificate issued on this VM by ${by} kept: valid until ${isoDate(d.notAfter)}, renewed by the monitor from ${isoDate(d.renewAt)}; names ${describeNames(names)}`);
     return { ca: c.ca, cert: certPem!, key: keyPem! };
@@ -295,7 +308,7 @@ async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout
   const t0 = ports.clock.now();
   const cert = await issueServerCertificate(issuer, names, policy.validityMs, now);
   registerSecrets([cert.keyPem]);
-  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, sha256 ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
+  rep.add('certificates', 'success', `issued a new server certificate and key on this VM (${d.reason}) ${what}: valid until ${new Date(cert.notAfter).toISOString()}, ${FINGERPRINT_LABEL} ${cert.fingerprint256} (${ports.clock.now() - t0} ms)`);
   return { ca: c.ca, cert: cert.certPem, key: cert.keyPem };
 }
 
@@ -353,6 +366,19 @@ export async function planEngine(
   const rep = new Reporter();
   const p = await prepare(settings, ports, opts, rep, 'plan');
   return {
+    dryRun: buildEngineDryRun({
+      distro: p.distro,
+      serviceManager: p.services.kind,
+      install: p.install,
+      layout: p.layout,
+      current: p.current,
+      currentExists: p.currentExists,
+      desired: p.desired,
+      config: p.config,
+      after: p.after.map((s) => s.step),
+      ...(p.running ? { running: p.running } : {}),
+      certificate: certificateView(p),
+    }),
     plan: [...p.config.steps, ...p.after.map((s) => s.step)],
     lines: planLines(p),
     action: p.config.action,
@@ -361,6 +387,21 @@ export async function planEngine(
     summary: planSummary(p),
     distro: p.distro,
     install: p.install,
+  };
+}
+
+/** The server certificate the plan leads to, for the dry run. */
+function certificateView(p: Prepared): EngineDryRun['certificate'] {
+  if (p.issuance) return { source: 'issued-on-vm', description: p.issuance, subject: null, subjectAltNames: [], notAfter: null, fingerprintSha256: null };
+  const f = p.certCheck?.facts;
+  if (!f) return null;
+  return {
+    source: 'given',
+    description: `${f.subject}; names ${f.subjectAltName ?? 'none (no subjectAltName)'}; valid until ${f.notAfter}; issued by ${f.caSubjects.join(', ') || 'the CA'}; ${FINGERPRINT_LABEL} ${f.fingerprint256}`,
+    subject: f.subject,
+    subjectAltNames: f.subjectAltName ? f.subjectAltName.split(', ') : [],
+    notAfter: f.notAfter,
+    fingerprintSha256: f.fingerprint256,
   };
 }
 

@@ -1,5 +1,6 @@
 // desired × observed → ordered steps and the restart decision. Pure. Steps are safe to print or
-// serialise: file contents travel separately (`contents`), shown only as sha256 prefixes.
+// serialise: file contents travel separately (`contents`); only what holds no secret is shown.
+import { certificateFingerprint, FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { sha256Prefix } from '../digest.js';
 import { changedKeys, renderDaemonJson } from './daemon-config.js';
 import type { DesiredFile, DesiredState, EngineLayout, EngineState } from './desired.js';
@@ -9,7 +10,11 @@ export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
 
 export type Step =
   | { kind: 'install-engine'; manager: string; packages: string[]; commands: string[][]; reason: string }
-  | { kind: 'write-file'; path: string; mode: number; size: number; sha256: string; sensitive: boolean; reason: string; preview?: string }
+  /**
+   * `sha256`: a prefix of the content's hash, for files that hold no secret; `fingerprint256`: a
+   * certificate's X.509 SHA-256 fingerprint; a secret (the key) gets neither.
+   */
+  | { kind: 'write-file'; path: string; mode: number; size: number; sha256?: string; fingerprint256?: string; sensitive: boolean; reason: string; preview?: string }
   | { kind: 'remove-file'; path: string; reason: string }
   | { kind: 'chmod'; path: string; mode: number; reason: string }
   | { kind: 'save-state'; path: string; reason: string }
@@ -94,9 +99,18 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
 
   const writeFile = (f: DesiredFile, reason: string) => {
     contents.set(f.path, { data: f.content, mode: f.mode });
-    const step: Step = { kind: 'write-file', path: f.path, mode: f.mode, size: Buffer.byteLength(f.content), sha256: sha256Prefix(f.content), sensitive: f.sensitive, reason };
-    if (!f.sensitive && f.path !== layout.caFile && f.path !== layout.certFile && f.path !== layout.issuerCertFile) step.preview = f.content;
-    steps.push(step);
+    const isCert = f.path === layout.caFile || f.path === layout.certFile || f.path === layout.issuerCertFile;
+    const fp = isCert ? certificateFingerprint(f.content) : undefined;
+    steps.push({
+      kind: 'write-file',
+      path: f.path,
+      mode: f.mode,
+      size: Buffer.byteLength(f.content),
+      ...(f.sensitive ? {} : fp ? { fingerprint256: fp } : { sha256: sha256Prefix(f.content) }),
+      sensitive: f.sensitive,
+      reason,
+      ...(f.sensitive || isCert ? {} : { preview: f.content }),
+    });
   };
 
   // Certificates and key first: daemon.json must never point at files that are not there yet.
@@ -191,14 +205,21 @@ export function diffConfig(desired: DesiredState, observed: ObservedConfig, layo
   return { steps, contents, removals, chmods, action, reasons, daemonReload, enable, filesChanged, configChanges };
 }
 
-/** One line per step for --dry-run and the log; secrets only as sha256 prefixes. */
+/** How a written file is identified in a plan line: never by a hash of a secret. */
+function contentId(s: Extract<Step, { kind: 'write-file' }>): string {
+  if (s.sensitive) return 'secret: no hash shown';
+  if (s.fingerprint256) return `certificate, ${FINGERPRINT_LABEL} ${s.fingerprint256}`;
+  return `sha256 ${s.sha256 ?? '-'}`;
+}
+
+/** One line per step for --dry-run and the log; no secret, and no hash of one. */
 export function describeSteps(steps: readonly Step[]): string[] {
   return steps.map((s) => {
     switch (s.kind) {
       case 'install-engine':
         return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason} (the steps that follow are planned again against the installed engine)`;
       case 'write-file':
-        return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, sha256 ${s.sha256}${s.sensitive ? ', secret' : ''}): ${s.reason}`;
+        return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, ${contentId(s)}): ${s.reason}`;
       case 'remove-file':
         return `remove ${s.path}: ${s.reason}`;
       case 'chmod':

@@ -16,7 +16,7 @@ export const offApplier: Applier = {
   },
   async plan(settings) {
     const { summariseSettings } = await import('../agent/settings-summary.js');
-    return [`engine step switched off (DOCKER_EXTENSION_ENGINE=off); would configure: ${summariseSettings(settings)}`];
+    return { lines: [`engine step switched off (DOCKER_EXTENSION_ENGINE=off); would configure: ${summariseSettings(settings)}`] };
   },
   async remove() {
     return { message: 'engine step switched off (DOCKER_EXTENSION_ENGINE=off); nothing removed', steps: [], warnings: [] };

@@ -1,4 +1,5 @@
 import type { HandlerEnvironment } from '../agent/handler-env.js';
+import type { EngineDryRun } from '../docker/dry-run.js';
 import type { HandlerSettings } from '../agent/settings.js';
 import type { SubStatus } from '../agent/status.js';
 import type { Logger } from '../log/logger.js';
@@ -22,11 +23,17 @@ export interface ApplyOptions {
   signal: AbortSignal;
 }
 
+/** What a dry run shows: one line per step (warnings last), and the engine's part as a value. */
+export interface PlanView {
+  lines: string[];
+  engine?: EngineDryRun;
+}
+
 /** The machine-changing part of enable and uninstall, behind one seam (Docker engine today). */
 export interface Applier {
   apply(settings: HandlerSettings, opts: ApplyOptions): Promise<ApplyOutcome>;
-  /** The same pipeline up to the diff, as lines for a human: never applies anything. */
-  plan(settings: HandlerSettings, log: Logger): Promise<string[]>;
+  /** The same pipeline up to the diff: never applies anything. */
+  plan(settings: HandlerSettings, log: Logger): Promise<PlanView>;
   remove(opts: { log: Logger; removeEngine: boolean }): Promise<ApplyOutcome>;
 }
 

@@ -47,7 +47,7 @@ export function engineApplier(ports: () => Promise<EnginePorts>, o: { stateDir: 
     async plan(settings, log) {
       const { planEngine } = await import('../docker/engine.js');
       const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, dryRun: true, ...layout });
-      return [...p.lines, ...p.warnings.map((w) => `warning: ${w}`)];
+      return { lines: [...p.lines, ...p.warnings.map((w) => `warning: ${w}`)], engine: p.dryRun };
     },
     async remove({ log, removeEngine }) {
       const { removeEngineConfig } = await import('../docker/engine.js');

@@ -3,6 +3,7 @@
 // keeps one coarse timer that rewrites the heartbeat every minute; it holds no state that a kill
 // could corrupt, so systemd (or the next enable) simply starts it again.
 import { READ_LIMITS } from '../system/ports.js';
+import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -408,7 +409,10 @@ class Monitor {
     const want = cert?.fingerprint256 ?? tlsSpec.fingerprint256;
     if (!p.reachable || !p.serverVerified) return { ok: false, detail: p.detail };
     if (want && p.fingerprint256 && p.fingerprint256 !== want) {
-      return { ok: false, detail: `dockerd presents another certificate than ${tlsSpec.certFile} (restart dockerd to serve the file's certificate, or re-apply the extension)` };
+      return {
+        ok: false,
+        detail: `dockerd presents another certificate than ${tlsSpec.certFile} (it presents ${FINGERPRINT_LABEL} ${p.fingerprint256}, the file's is ${want}; restart dockerd to serve the file's certificate, or re-apply the extension)`,
+      };
     }
     if (!p.clientCertRequired) return { ok: false, detail: `a client without a certificate is not refused (${p.detail})` };
     return { ok: true, detail: 'server certificate verified; clients without a certificate refused' };

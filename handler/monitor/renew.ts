@@ -2,6 +2,7 @@
 // VM's names changed: a new key and certificate, both files swapped, dockerd restarted (with
 // live-restore no container stops), proved by the certificate the TLS port presents, and the old
 // pair put back (and dockerd restarted again) when that proof fails.
+import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { registerSecrets } from '../agent/sanitise.js';
 import type { DaemonProbe } from '../docker/health.js';
 import { checkIssuer, decide, readHostFacts, wantedNames, type HostFacts } from '../docker/issuance.js';
@@ -116,7 +117,7 @@ async function restartAndProve(d: RenewDeps, services: ReturnType<typeof service
   for (;;) {
     const p = await probe.probeTls(tcp.host, tcp.port, caPem, 2_000);
     if (p.reachable && p.serverVerified && (fingerprint === undefined || p.fingerprint256 === fingerprint)) return { ok: true, detail: p.detail };
-    last = p.reachable && p.serverVerified ? `port ${tcp.port} presents another certificate (${p.fingerprint256 ?? 'unknown'})` : p.detail;
+    last = p.reachable && p.serverVerified ? `port ${tcp.port} presents another certificate (${FINGERPRINT_LABEL} ${p.fingerprint256 ?? 'unknown'})` : p.detail;
     if (clock.now() >= deadline) return { ok: false, detail: `dockerd did not serve the new certificate on port ${tcp.port} within ${timeout / 1000} s: ${last}` };
     await clock.sleep(100);
   }

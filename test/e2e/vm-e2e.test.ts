@@ -270,7 +270,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     expect(ext(s)).toMatchObject({ status: 'success', code: 0, operation: 'Enable' });
     expect(hb(s)?.status).toBe('Ready');
     const sub = Object.fromEntries((ext(s)?.substatus ?? []).map((x) => [x.name, x]));
-    expect(sub['settings']?.message).toMatch(/TCP 2376 with TLS client verification \(ca sha256:[0-9a-f]+, cert sha256:[0-9a-f]+, key sha256:[0-9a-f]+\)/);
+    expect(sub['settings']?.message).toMatch(/TCP 2376 with TLS client verification \(ca SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted\)/);
     expect(sub['engine']).toMatchObject({ status: 'success' });
     expect(sub['engine']?.message).toMatch(/installed docker\.io/);
     expect(sub['verify']?.status).toBe('success');

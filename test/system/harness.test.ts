@@ -78,7 +78,7 @@ d(`(harness) the packaged handler under the real Azure Linux Agent${missing ? ` 
     expect(s.agent_status.sequenceNumber).toBe(0);
     const settings = es.substatus.find((x: any) => x.name === 'settings');
     expect(settings.status).toBe('success');
-    expect(settings.message).toMatch(/TCP 2376 with TLS client verification \(ca sha256:[0-9a-f]{12}, cert sha256:[0-9a-f]{12}, key sha256:[0-9a-f]{12}\)/);
+    expect(settings.message).toMatch(/TCP 2376 with TLS client verification \(ca SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted\)/);
     // Never a hash of the password or the user name (issue 8): "set".
     expect(settings.message).toContain('registry login (not applied yet) to registry.example: user and password set');
     expect(s.heartbeat.reported.status).toBe('Ready');

@@ -30,7 +30,7 @@ function recordingApplier(fail?: Error): Recorder {
       return { message: 'Docker serves TLS on 2376.', steps: [{ name: 'engine', status: 'success', message: 'ok' }], warnings: [] };
     },
     async plan() {
-      return ['step'];
+      return { lines: ['step'] };
     },
     async remove() {
       r.removed++;
@@ -109,7 +109,7 @@ describe('install and enable', () => {
     expect(st).toMatchObject({ operation: 'Enable', status: 'success' });
     // the engine's message, plus an honest word about the old keys this version does not act on
     expect(st.formattedMessage.message).toMatch(/^Docker serves TLS on 2376\. Warnings: protected "login" is accepted but no registry login is done by this version\.$/);
-    expect(st.substatus[0].formattedMessage.message).toMatch(/key sha256:[0-9a-f]{12}/);
+    expect(st.substatus[0].formattedMessage.message).toMatch(/cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted/);
     expect(st.substatus[0].formattedMessage.message).toMatch(/registry login \(not applied yet\) to reg.example/);
     expect((await readFile(path.join(t.extDir, 'mrseq'), 'utf8')).trim()).toBe('0');
     const published = [r.stdout, JSON.stringify(st), await readFile(path.join(t.extDir, 'heartbeat.log'), 'utf8'), await readFile(path.join(t.logDir, 'handler.log'), 'utf8')].join('\n');

@@ -26,7 +26,7 @@ const applier: Applier = {
     return { message: 'applied', steps: [], warnings: [] };
   },
   async plan() {
-    return [];
+    return { lines: [] };
   },
   async remove() {
     return { message: 'removed', steps: [], warnings: [] };

@@ -86,7 +86,7 @@ describe('summary and secrets', () => {
   test('the summary proves decryption with fingerprints and shows no secret', () => {
     const s = parseSettings({ docker: { port: 2376 } }, { certs, login: { username: 'admin', password: 'hunter2-long' }, environment: { TOKEN: 'tok-123456' } });
     const text = summariseSettings(s);
-    expect(text).toMatch(/TCP 2376 with TLS client verification \(ca sha256:[0-9a-f]{12}, cert sha256:[0-9a-f]{12}, key sha256:[0-9a-f]{12}\)/);
+    expect(text).toMatch(/TCP 2376 with TLS client verification \(ca SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted\)/);
     expect(text).toContain('1 protected environment variable(s) set');
     expect(text).not.toContain('TOKEN');
     for (const v of secretValues(s)) expect(text).not.toContain(v);

@@ -34,7 +34,7 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 const plan = (pub: Record<string, unknown>) =>
-  makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(parseSettings(pub, {}), log);
+  makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(parseSettings(pub, {}), log).then((v) => v.lines);
 
 test('no certs in the settings: dockerd started again without 1.x\'s listener, its certificate files removed, its compose file kept; each said', async () => {
   const text = (await plan({})).join('\n');

@@ -26,7 +26,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const plan = () => makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(parseSettings({}, {}), log);
+const plan = () => makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(parseSettings({}, {}), log).then((v) => v.lines);
 
 test('the tree\'s installed docker.io and its stopped dockerd: configure, enable at boot and start; nothing installed', async () => {
   put('/var/lib/dpkg/status', [stanza('dpkg', 'install ok installed', '1.21.22'), stanza('docker.io', 'install ok installed', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));

@@ -18,15 +18,18 @@ describe('the command table', () => {
 
 describe('parseArgs', () => {
   test.each([
-    [['enable'], { kind: 'command', command: 'enable', dryRun: false }],
-    [['enable', '--dry-run', '--root', '/r'], { kind: 'command', command: 'enable', dryRun: true, root: '/r' }],
+    [['enable'], { kind: 'command', command: 'enable', dryRun: false, json: false }],
+    [['enable', '--dry-run', '--root', '/r'], { kind: 'command', command: 'enable', dryRun: true, json: false, root: '/r' }],
+    [['enable', '--dry-run', '--json'], { kind: 'command', command: 'enable', dryRun: true, json: true }],
+    [['status'], { kind: 'status', json: false }],
+    [['status', '--json'], { kind: 'status', json: true }],
     [['__worker', '7'], { kind: 'worker', seq: 7 }],
     [['--help'], { kind: 'help' }],
   ])('%j', (argv, want) => {
     expect(parseArgs(argv)).toEqual(want);
   });
 
-  test.each([[[]], [['start']], [['enable', '--force']], [['install', '--dry-run']], [['enable', '--root', '/x']], [['__worker', 'x']], [['enable', 'extra']]])(
+  test.each([[[]], [['start']], [['enable', '--force']], [['install', '--dry-run']], [['enable', '--root', '/x']], [['__worker', 'x']], [['enable', 'extra']], [['enable', '--json']], [['status', '--dry-run']], [['status', 'extra']]])(
     'usage error: %j',
     (argv) => {
       expect(parseArgs(argv).kind).toBe('usage-error');
