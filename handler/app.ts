@@ -161,7 +161,7 @@ function toApp(r: { exitCode: number; stdout: string }): AppResult {
 async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
   const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
   const out: string[] = [];
-  const { parseSettings } = await import('./agent/settings.js');
+  const { preflight } = await import('./docker/preflight.js');
   const { summariseSettings } = await import('./agent/settings-summary.js');
   const { exampleSettings } = await import('./demo/example-settings.js');
   try {
@@ -186,7 +186,8 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
         source = 'the embedded example (TLS on 2376 with a throwaway CA made in memory)';
       }
     }
-    const settings = parseSettings(pub, prot);
+    // Settings, dockerd options and certificates in one pass, as enable checks them.
+    const settings = preflight(pub, prot, (deps.clock ?? realClock).now());
     out.push(`Dry run: nothing on this machine is changed.`, `Settings from ${source}: valid.`, `Would configure: ${summariseSettings(settings)}`);
     for (const w of settings.warnings ?? []) out.push(`Warning: ${w}.`);
     const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true, stateDir });

@@ -33,6 +33,13 @@ export function splitPemCertificates(pem: string): string[] {
  * authentication. All problems are reported together, each naming its setting.
  */
 export function checkCertificates(certs: ServerCerts, now: number): CertificateCheck {
+  const r = certificateProblems(certs, now);
+  if (!r.facts) throw new ConfigError(`Invalid certificates: ${r.problems.join('; ')}. Nothing was changed.`, 'ECERTS');
+  return { facts: r.facts, warnings: r.warnings };
+}
+
+/** checkCertificates' findings without throwing: `facts` only when there is no problem. */
+export function certificateProblems(certs: ServerCerts, now: number): { problems: string[]; warnings: string[]; facts?: CertificateFacts } {
   const problems: string[] = [];
   const warnings: string[] = [];
 
@@ -118,9 +125,7 @@ export function checkCertificates(certs: ServerCerts, now: number): CertificateC
     if (!c.ca) warnings.push(`protected setting "certs.ca": ${oneLine(c.subject)} is not marked as a CA (basicConstraints CA:FALSE); clients may refuse it`);
   }
 
-  if (problems.length > 0 || !leaf) {
-    throw new ConfigError(`Invalid certificates: ${problems.join('; ')}. Nothing was changed.`, 'ECERTS');
-  }
+  if (problems.length > 0 || !leaf) return { problems, warnings };
   const facts: CertificateFacts = {
     subject: oneLine(leaf.subject),
     notAfter: isoDate(Date.parse(leaf.validTo)),
@@ -128,7 +133,7 @@ export function checkCertificates(certs: ServerCerts, now: number): CertificateC
     caSubjects: ca.map((c) => oneLine(c.subject)),
   };
   if (leaf.subjectAltName) facts.subjectAltName = leaf.subjectAltName;
-  return { facts, warnings };
+  return { problems, warnings, facts };
 }
 
 function chainsTo(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): boolean {
