@@ -5,6 +5,7 @@ import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
 import { EXIT } from './agent/exit-codes.js';
 import { parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
 import { describeError, HandlerError } from './errors.js';
+import { jsonWhere } from './agent/json-where.js';
 // Only what every command needs is imported eagerly: the no-op re-enable, which every goal
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
 import { COMMANDS, WORKER_COMMANDS } from './lifecycle/commands.js';
@@ -228,10 +229,12 @@ async function readJsonFile(file: string, flag: string): Promise<unknown> {
     if (e instanceof UnsafePathError) throw new HandlerError(`${flag} ${e.problem}; give a regular JSON file of at most 4 MiB`, { code: 'EUSAGE', category: 'user' });
     throw new HandlerError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { code: 'EUSAGE', category: 'user' });
   }
+  const body = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(body);
   } catch {
-    throw new HandlerError(`${flag} ${file}: not valid JSON`, { code: 'EUSAGE', category: 'user' });
+    // Where, never what: the file may be the protected settings.
+    throw new HandlerError(`${flag} ${file}: not valid JSON${jsonWhere(body)}; fix the file and run again`, { code: 'EUSAGE', category: 'user' });
   }
 }
 

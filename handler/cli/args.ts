@@ -1,4 +1,5 @@
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { closest } from '../agent/closest.js';
 import { COMMAND_NAMES, isCommandName, type CommandName } from '../lifecycle/commands.js';
 
 export type ParsedArgs =
@@ -24,6 +25,15 @@ The Azure Linux Agent runs the five commands; an admin can try the dry run on an
   --protected FILE   protected settings as plain JSON (read locally, never printed)
   --root DIR         plan against a copy of the machine's files under DIR`;
 
+const FLAGS = ['--dry-run', '--root', '--public', '--protected'];
+
+/** `unknown option "--dryrun"; did you mean "--dry-run"?`, or the list when nothing is close. */
+function unknown(what: string, given: string, known: readonly string[]): string {
+  const shown = given.slice(0, 40);
+  const guess = closest(given, known);
+  return `unknown ${what} "${shown}"; ${guess ? `did you mean "${guess}"?` : `the ${what}s are ${known.join(', ')}`}`;
+}
+
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [verb, ...rest] = argv;
   if (verb === undefined) return { kind: 'usage-error', message: 'missing command' };
@@ -36,7 +46,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (verb === UNINSTALL_WORKER_VERB) {
     return rest.length === 0 ? { kind: 'uninstall-worker' } : { kind: 'usage-error', message: `bad ${verb} arguments` };
   }
-  if (!isCommandName(verb)) return { kind: 'usage-error', message: `unknown command "${verb.slice(0, 40)}"` };
+  if (!isCommandName(verb)) return { kind: 'usage-error', message: unknown('command', verb, [...COMMAND_NAMES]) };
+  const flag = rest.find((a) => a.startsWith('-') && !FLAGS.includes(a.split('=')[0]!));
+  if (flag !== undefined) return { kind: 'usage-error', message: unknown('option', flag.split('=')[0]!, FLAGS) };
   let values;
   try {
     ({ values } = nodeParseArgs({

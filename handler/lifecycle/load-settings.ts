@@ -6,6 +6,7 @@ import { secretValues } from '../agent/settings-summary.js';
 import { loadCertificatePair } from '../crypto/certificate-pair.js';
 import { decryptProtectedSettings } from '../crypto/protected-settings.js';
 import { AgentContractError, ConfigError } from '../errors.js';
+import { jsonWhere } from '../agent/json-where.js';
 import type { ReadFileSystem } from '../system/ports.js';
 
 export interface LoadedSettings {
@@ -36,7 +37,7 @@ export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, 
       registerSecrets(protectedSecrets(prot));
     } catch {
       // Never quote the text: it is the secret.
-      throw new ConfigError('The protected settings decrypted, but they are not a JSON object; re-apply them as JSON.', 'EPROTECTEDJSON');
+      throw new ConfigError(`The protected settings decrypted, but they are not valid JSON${jsonWhere(text)}; re-apply them as a JSON object.`, 'EPROTECTEDJSON');
     }
   }
   const settings = check(raw.publicSettings, prot);
