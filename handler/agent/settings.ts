@@ -13,7 +13,7 @@ export { closest };
 // plus the keys this handler adds. This file is the single source of the types, the
 // validation and the JSON Schema in manifest/ (scripts/gen-schema.mjs).
 
-const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/;
+export const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
