@@ -408,7 +408,8 @@ function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniT
     if (issue.code === 'invalid_key') {
       // A record's key (an environment variable's name): named only on the public side.
       const key = path[path.length - 1] ?? '';
-      const why = issue.issues[0]?.message ?? 'is not valid';
+      const inner = issue.issues[0];
+      const why = inner ? ownWords(inner) : 'is not valid';
       const name = side === 'public' ? `the name ${JSON.stringify(key)}` : 'a name (not shown: protected settings are secret)';
       return `${label(side, schema, path.slice(0, -1))}: ${name} ${why}`;
     }
@@ -416,8 +417,27 @@ function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniT
     // Never a text that quotes the value: it may be a secret.
     if (issue.code === 'invalid_type') return `${lbl} ${valueAt(raw, issue.path) === undefined ? 'is required' : `must be ${article(issue.expected)}`}`;
     if (issue.code === 'invalid_value' && 'values' in issue) return `${lbl} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    return `${lbl} ${issue.message}`;
+    return `${lbl} ${ownWords(issue)}`;
   }).filter((m) => m !== '');
+}
+
+/**
+ * The schema's own message ("must be …", "is …"); zod's defaults ("Invalid input", "Too small:
+ * expected …", capitalised) are replaced, so that a key added without a message of its own still
+ * says something an admin can act on (test/unit/agent/no-zod-phrasing.test.ts walks every key).
+ */
+function ownWords(issue: Issue): string {
+  if (/^[a-z]/.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case 'too_small':
+      return issue.origin === 'array' || issue.origin === 'string' ? `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'entries' : 'characters'}` : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return issue.origin === 'array' || issue.origin === 'string' ? `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'entries' : 'characters'}` : `must be at most ${issue.maximum}`;
+    case 'invalid_union':
+      return 'is none of the forms this setting takes (see manifest/settings.schema.json or the settings table in the README)';
+    default:
+      return 'is not valid here (see manifest/settings.schema.json or the settings table in the README)';
+  }
 }
 
 /** The raw value at a path, to tell a missing setting from one of the wrong type (never shown). */
