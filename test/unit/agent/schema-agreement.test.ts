@@ -75,6 +75,8 @@ const corpus = (): Case[] => [
   { name: 'compose and its environments', pub: { compose: { web: { image: 'nginx' } }, 'compose-environment': { A_1: 'x' } }, prot: { environment: { TOKEN: 'x' } } },
   { name: 'a registry login', prot: { login: { server: 'myregistry.azurecr.io:5000', username: 'u', password: 'p', email: 'a@b.c' } } },
   { name: 'a sovereign cloud', pub: { 'azure-environment': 'AzureChinaCloud', docker: { liveRestore: false } } },
+  { name: 'a port string with a leading zero', pub: { docker: { port: '02376' } }, prot: { certs } },
+  { name: 'the highest port', pub: { docker: { port: 65535 } }, prot: { certs } },
 
   // Bad, and both say so.
   { name: 'a typo of a key', pub: { docker: { prot: 2376 } } },
@@ -100,12 +102,18 @@ const corpus = (): Case[] => [
   { name: 'an environment name starting with a digit', pub: { 'compose-environment': { '1A': 'x' } } },
   { name: 'an unknown cloud', pub: { 'azure-environment': 'Mars' } },
   { name: 'options that are not a list', pub: { docker: { options: '--debug' } } },
+  { name: 'a port string above the range', pub: { docker: { port: '65536' } }, prot: { certs } },
+  { name: 'renewBefore of 0 days', pub: { docker: { tls: { renewBefore: 0 } } } },
+  { name: 'a subjectAltName with a space', pub: { docker: { tls: { subjectAltNames: ['a b'] } } } },
+  { name: 'an environment value that is not a string', prot: { environment: { A: 1 } } },
+  { name: 'an unknown protected key', prot: { certz: certs } },
 
   // Known differences.
   { name: 'capitals of the old extension', pub: { Docker: { Port: '2376' } }, prot: { Certs: certs }, known: 'old-forms' },
   { name: 'an empty port of the old extension', pub: { docker: { port: '' } }, known: 'old-forms' },
   { name: 'a null of the old extension', pub: { docker: { options: null } }, known: 'old-forms' },
   { name: 'empty certs of the old extension', prot: { certs: {} }, known: 'old-forms' },
+  { name: 'a null login of the old extension', prot: { login: null }, known: 'old-forms' },
   { name: 'renewBefore not below days', pub: { docker: { tls: { days: 10, renewBefore: 10 } } }, known: 'compares-values' },
   { name: 'a test validity longer than days', pub: { docker: { tls: { days: 1, testValiditySeconds: 90_000 } } }, known: 'compares-values' },
   { name: 'an unknown dockerd flag', pub: { docker: { options: ['--grpah=/mnt'] } }, known: 'dockerd-options' },
