@@ -66,7 +66,7 @@ export function settingsJsonSchema(): Json {
     const js = z.toJSONSchema(schema, opts) as Json;
     delete js.$schema;
     for (const [path, rule] of rules) mergeAt(js, path, rule);
-    document(js, docs, []);
+    document(js, docs);
     return js;
   };
   return {
@@ -117,16 +117,21 @@ function mergeAt(js: Json, path: string, rule: Json): void {
   Object.assign(node, rule);
 }
 
-/** Adds description and examples to every property; a key without docs is a generator error. */
-function document(js: Json, docs: Record<string, SettingDoc>, prefix: string[]): void {
-  for (const [k, node] of Object.entries((js.properties ?? {}) as Record<string, Json>)) {
-    const path = [...prefix, k].join('.');
-    const doc = docs[path];
-    if (!doc) throw new Error(`settings-docs.ts has no description for "${path}": add one (with an example)`);
-    node.description = doc.description;
-    node.examples = [doc.example];
-    document(node, docs, [...prefix, k]);
-  }
-  const unknown = Object.keys(docs).filter((p) => p.split('.').length === prefix.length + 1 && p.startsWith(prefix.length ? `${prefix.join('.')}.` : '') && !(p.split('.').at(-1)! in ((js.properties ?? {}) as Json)));
-  if (unknown.length) throw new Error(`settings-docs.ts describes ${unknown.join(', ')}, which the schema does not have`);
+/** Adds description and examples to every property; a key without docs, or docs without a key, is a generator error. */
+function document(js: Json, docs: Record<string, SettingDoc>): void {
+  const documented = new Set<string>();
+  const walk = (node: Json, prefix: string[]): void => {
+    for (const [k, child] of Object.entries((node.properties ?? {}) as Record<string, Json>)) {
+      const path = [...prefix, k].join('.');
+      const doc = docs[path];
+      if (!doc) throw new Error(`settings-docs.ts has no description for "${path}": add one (with an example)`);
+      child.description = doc.description;
+      child.examples = [doc.example];
+      documented.add(path);
+      walk(child, [...prefix, k]);
+    }
+  };
+  walk(js, []);
+  const stale = Object.keys(docs).filter((p) => !documented.has(p));
+  if (stale.length) throw new Error(`settings-docs.ts describes ${stale.join(', ')}, which the schema does not have`);
 }
