@@ -4,14 +4,14 @@ import { PROTECTED_SETTINGS_DOCS, PUBLIC_SETTINGS_DOCS, type SettingDoc } from '
 
 // The JSON Schema published in manifest/ (never hand-edited: `npm run schema`), generated from the
 // zod schemas, with each key's description and example (settings-docs.ts) and the rules the zod
-// schemas check in code but a JSON Schema can still say (RULES below). What it cannot say (a rule
+// schemas check in code but a JSON Schema can still say (the *_RULES below). What it cannot say (a rule
 // that compares two values, the contents of a certificate, the dockerd flags) is listed in the
 // README ("The JSON Schema as a contract"), and test/unit/agent/schema-agreement.test.ts holds the
 // schema and the handler to the same corpus, where every difference must be one of those.
 //
-// Draft-07: the newest draft that VS Code's JSON language service, ARM/Bicep tooling and most
-// validators load without a flag; 2019-09/2020-12 add nothing these settings need (if/then/else,
-// const and propertyNames are all draft-07).
+// Draft-07: the draft that VS Code's JSON language service, ajv's default export and most editors
+// and validators load without options; 2019-09 and 2020-12 are not supported everywhere yet, and
+// add nothing these settings need (if/then/else, const, examples and propertyNames are draft-07).
 
 type Json = Record<string, unknown>;
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';

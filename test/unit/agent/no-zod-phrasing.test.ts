@@ -7,7 +7,7 @@ import { preflight } from '../../../handler/docker/preflight.js';
 import { settingsError } from '../../support/settings-error.js';
 
 /** Phrases of zod's own messages (English locale) and of its issue codes. */
-export const ZOD_PHRASES = /Invalid (input|option|key|value|type|string|element|union|record|literal|date|format)|must be a record|expected (string|number|boolean|object|array|record|int|nan)|Too (big|small)|Unrecognized key|received |NaN|\bnonoptional\b|must be an? (nan|int|record|map|set|never|unknown)\b/;
+const ZOD_PHRASES = /Invalid (input|option|key|value|type|string|element|union|record|literal|date|format)|must be a record|expected (string|number|boolean|object|array|record|int|nan)|Too (big|small)|Unrecognized key|received |NaN|\bnonoptional\b|must be an? (nan|int|record|map|set|never|unknown)\b/;
 
 const WRONG: unknown[] = [1.5, -1, 0, 70000, '', 'x', ' ', true, [], [1], ['a b'], {}, { a: 1 }, { __x: [] }, null, 'null'];
 
