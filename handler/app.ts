@@ -5,6 +5,7 @@ import { listSettingsFiles, requestedSeq } from './agent/seqnum.js';
 import { EXIT } from './agent/exit-codes.js';
 import { parseArgs, UNINSTALL_WORKER_VERB, USAGE, WORKER_VERB, type ParsedArgs } from './cli/args.js';
 import { describeError, HandlerError } from './errors.js';
+import { jsonWhere } from './agent/json-where.js';
 // Only what every command needs is imported eagerly: the no-op re-enable, which every goal
 // state and boot runs, must not pay for zod's settings schemas, node-forge or the engine.
 import { COMMANDS, WORKER_COMMANDS } from './lifecycle/commands.js';
@@ -165,7 +166,7 @@ function toApp(r: { exitCode: number; stdout: string }): AppResult {
  */
 async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppDeps): Promise<AppResult> {
   const log = createLogger({ level: deps.env.DOCKER_EXTENSION_LOG_LEVEL ?? 'warn' });
-  const { parseSettings } = await import('./agent/settings.js');
+  const { preflight } = await import('./docker/preflight.js');
   const { summariseSettings } = await import('./agent/settings-summary.js');
   const { exampleSettings } = await import('./demo/example-settings.js');
   const { DryRunReportSchema, renderDryRun } = await import('./lifecycle/dry-run-report.js');
@@ -192,7 +193,8 @@ async function dryRun(args: Extract<ParsedArgs, { kind: 'command' }>, deps: AppD
         report.settings.source = 'the embedded example (TLS on 2376 with a throwaway CA made in memory)';
       }
     }
-    const settings = parseSettings(pub, prot);
+    // Settings, dockerd options and certificates in one pass, as enable checks them.
+    const settings = preflight(pub, prot, (deps.clock ?? realClock).now());
     report.settings = { ...report.settings, summary: summariseSettings(settings), warnings: [...(settings.warnings ?? [])] };
     const applier = deps.makeApplier({ root: args.root ?? '/', log, dryRun: true, stateDir });
     const view = await applier.plan(settings, log);
@@ -263,10 +265,12 @@ async function readJsonFile(file: string, flag: string): Promise<unknown> {
     if (e instanceof UnsafePathError) throw new HandlerError(`${flag} ${e.problem}; give a regular JSON file of at most 4 MiB`, { code: 'EUSAGE', category: 'user' });
     throw new HandlerError(`${flag} ${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { code: 'EUSAGE', category: 'user' });
   }
+  const body = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(body);
   } catch {
-    throw new HandlerError(`${flag} ${file}: not valid JSON`, { code: 'EUSAGE', category: 'user' });
+    // Where, never what: the file may be the protected settings.
+    throw new HandlerError(`${flag} ${file}: not valid JSON${jsonWhere(body)}; fix the file and run again`, { code: 'EUSAGE', category: 'user' });
   }
 }
 

@@ -41,6 +41,19 @@ export const isHandlerError = (e: unknown): e is HandlerError => e instanceof Ha
 /** A message safe to show the admin for any thrown value; never includes stack traces. */
 export function describeError(e: unknown): string {
   if (e instanceof HandlerError) return e.message;
+  const denied = notRootDenied(e);
+  if (denied) return denied;
   if (e instanceof Error) return `internal error: ${e.message}`;
   return `internal error: ${String(e)}`;
+}
+
+/**
+ * A permission error of a run that is not root: the handler reads and writes root's files
+ * (/etc/docker, /var/lib/waagent), so the fix is to run it as root, which the agent always does.
+ */
+function notRootDenied(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException | undefined;
+  if (!err || (err.code !== 'EACCES' && err.code !== 'EPERM') || process.getuid?.() === 0) return undefined;
+  const what = err.path ? `${err.path}: permission denied` : `permission denied (${err.syscall ?? err.code})`;
+  return `${what}; the handler works on root's files (/etc/docker, /var/lib/waagent), so run it as root: the Azure Linux Agent does, and by hand use sudo (sudo scripts/handler.sh …)`;
 }

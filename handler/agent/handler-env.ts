@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { nonEmpty } from '../schema-mini.js';
 import { AgentContractError } from '../errors.js';
+import { jsonWhere } from './json-where.js';
 import { decodeUtf8, UnsafePathError } from '../system/fs.js';
 import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 
@@ -81,10 +82,11 @@ export async function loadHandlerEnvironment(fs: ReadFileSystem, candidates: rea
 
 export function parseHandlerEnvironment(text: string, extensionDir: string, file = HANDLER_ENV_FILE): HandlerEnvironment {
   let json: unknown;
+  const body = text.replace(/^\uFEFF/, '');
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ''));
+    json = JSON.parse(body);
   } catch {
-    throw new AgentContractError(`${file} is not valid JSON; restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`, 'EBADHANDLERENV');
+    throw new AgentContractError(`${file} is not valid JSON${jsonWhere(body)}; restart the agent (systemctl restart walinuxagent) so that it rewrites the file.`, 'EBADHANDLERENV');
   }
   const parsed = HandlerEnvironmentFileSchema.safeParse(json);
   if (!parsed.success) {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { AgentContractError, ConfigError } from '../errors.js';
+import { jsonWhere } from './json-where.js';
 import { decodeUtf8, UnsafePathError } from '../system/fs.js';
 import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 
@@ -57,7 +58,7 @@ export function parseSettingsFile(text: string, file: string): RawHandlerSetting
   try {
     json = JSON.parse(body);
   } catch {
-    throw new AgentContractError(`${file} is not valid JSON; the agent rewrites it on the next goal state (re-apply the extension).`, 'EBADSETTINGSFILE');
+    throw new AgentContractError(`${file} is not valid JSON${jsonWhere(body)}; the agent rewrites it on the next goal state (re-apply the extension).`, 'EBADSETTINGSFILE');
   }
   const parsed = HandlerSettingsEnvelopeSchema.safeParse(json);
   if (!parsed.success) {

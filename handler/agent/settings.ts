@@ -13,7 +13,7 @@ export { closest };
 // plus the keys this handler adds. This file is the single source of the types, the
 // validation and the JSON Schema in manifest/ (scripts/gen-schema.mjs).
 
-const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/;
+export const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
@@ -171,16 +171,63 @@ export const DEFAULT_TLS_PORT = 2376;
  * expected. `raw*` are parsed JSON (null when the agent sent none).
  */
 export function parseSettings(rawPublic: unknown, rawProtected: unknown): HandlerSettings {
+  const r = collectSettings(rawPublic, rawProtected);
+  if (!r.settings) throw settingsError(r.problems);
+  return r.settings;
+}
+
+/** The one error every settings problem is reported with (handler/docker/preflight.ts adds the options' and certificates'). */
+export function settingsError(problems: readonly string[]): ConfigError {
+  return new ConfigError(`Invalid extension settings: ${problems.join('; ')}. Nothing was changed.`, 'ESETTINGS');
+}
+
+export interface CollectedSettings {
+  /** Set when there is no problem. */
+  settings?: HandlerSettings;
+  problems: string[];
+  warnings: string[];
+  /**
+   * Each half after the old extension's forms are brought to their meaning, unvalidated: what
+   * the deeper checks (dockerd options, certificates) look at when another setting is wrong, so
+   * that those problems are said in the same message.
+   */
+  normalised: { public: unknown; protected: unknown };
+}
+
+export function collectSettings(rawPublic: unknown, rawProtected: unknown): CollectedSettings {
   const problems: string[] = [];
   const warnings: string[] = [];
+  problems.push(...secretsInPublicProblems(rawPublic));
   const pub = checkSide(rawPublic ?? {}, 'public', PublicSettingsSchema, problems, warnings);
   const prot = checkSide(rawProtected ?? {}, 'protected', ProtectedSettingsSchema, problems, warnings);
   problems.push(...certsChoiceProblems(prot.normalised));
   if (pub.data && prot.data) problems.push(...crossFieldProblems(pub.data, prot.data));
-  if (problems.length > 0) {
-    throw new ConfigError(`Invalid extension settings: ${problems.join('; ')}.`, 'ESETTINGS');
-  }
-  return { public: pub.data!, protected: prot.data!, ...(warnings.length ? { warnings } : {}) };
+  const normalised = { public: pub.normalised, protected: prot.normalised };
+  if (problems.length > 0) return { problems, warnings, normalised };
+  return { settings: { public: pub.data!, protected: prot.data!, ...(warnings.length ? { warnings } : {}) }, problems, warnings, normalised };
+}
+
+/**
+ * Public settings are stored in plain text and shown to anyone who can read the VM (portal, ARM
+ * template export, az vm extension show): a secret put there is published already, and refusing
+ * it now does not take it back. The admin must know to replace it, not only to move it.
+ */
+const SECRET_KEYS: Record<string, string> = {
+  certs:
+    'the private key in it is now exposed: make a new key and certificate (and stop trusting the old ones), then give them in the protected settings',
+  login: 'the registry password in it is now exposed: change it at the registry, then give the new one in the protected settings',
+  environment: 'its values are now exposed: change every secret among them, then give them in the protected settings',
+};
+
+function secretsInPublicProblems(rawPublic: unknown): string[] {
+  if (!rawPublic || typeof rawPublic !== 'object' || Array.isArray(rawPublic)) return [];
+  return Object.keys(rawPublic)
+    .filter((k) => Object.prototype.hasOwnProperty.call(SECRET_KEYS, k.toLowerCase()))
+    .map(
+      (k) =>
+        `"${k}" is in the public settings, which are stored in plain text and visible in the Azure portal and ARM (az vm extension show): ` +
+        `${SECRET_KEYS[k.toLowerCase()]}; public settings never hold "${k.toLowerCase()}"`,
+    );
 }
 
 function checkSide<T extends z.ZodMiniType>(
@@ -348,6 +395,8 @@ function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniT
           .join('; ');
       }
       return issue.keys
+        // Said by secretsInPublicProblems, with what to do about the exposed secret.
+        .filter((k) => where !== '' || !Object.prototype.hasOwnProperty.call(SECRET_KEYS, k.toLowerCase()))
         .map((k) => {
           const full = where ? `${where}.${k}` : k;
           const guess = closest(k, known);
@@ -359,7 +408,8 @@ function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniT
     if (issue.code === 'invalid_key') {
       // A record's key (an environment variable's name): named only on the public side.
       const key = path[path.length - 1] ?? '';
-      const why = issue.issues[0]?.message ?? 'is not valid';
+      const inner = issue.issues[0];
+      const why = inner ? ownWords(inner) : 'is not valid';
       const name = side === 'public' ? `the name ${JSON.stringify(key)}` : 'a name (not shown: protected settings are secret)';
       return `${label(side, schema, path.slice(0, -1))}: ${name} ${why}`;
     }
@@ -367,8 +417,27 @@ function describeIssues(issues: readonly Issue[], side: Side, schema: z.ZodMiniT
     // Never a text that quotes the value: it may be a secret.
     if (issue.code === 'invalid_type') return `${lbl} ${valueAt(raw, issue.path) === undefined ? 'is required' : `must be ${article(issue.expected)}`}`;
     if (issue.code === 'invalid_value' && 'values' in issue) return `${lbl} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    return `${lbl} ${issue.message}`;
-  });
+    return `${lbl} ${ownWords(issue)}`;
+  }).filter((m) => m !== '');
+}
+
+/**
+ * The schema's own message ("must be …", "is …"); zod's defaults ("Invalid input", "Too small:
+ * expected …", capitalised) are replaced, so that a key added without a message of its own still
+ * says something an admin can act on (test/unit/agent/no-zod-phrasing.test.ts walks every key).
+ */
+function ownWords(issue: Issue): string {
+  if (/^[a-z]/.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case 'too_small':
+      return issue.origin === 'array' || issue.origin === 'string' ? `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'entries' : 'characters'}` : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return issue.origin === 'array' || issue.origin === 'string' ? `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'entries' : 'characters'}` : `must be at most ${issue.maximum}`;
+    case 'invalid_union':
+      return 'is none of the forms this setting takes (see manifest/settings.schema.json or the settings table in the README)';
+    default:
+      return 'is not valid here (see manifest/settings.schema.json or the settings table in the README)';
+  }
 }
 
 /** The raw value at a path, to tell a missing setting from one of the wrong type (never shown). */
@@ -382,7 +451,8 @@ function valueAt(raw: unknown, p: readonly PropertyKey[]): unknown {
 }
 
 function article(expected: string): string {
-  if (expected === 'object') return 'a JSON object';
+  if (expected === 'object' || expected === 'record' || expected === 'map') return 'a JSON object';
+  if (expected === 'int') return 'a whole number';
   if (expected === 'array') return 'a JSON array';
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }

@@ -1,4 +1,5 @@
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { closest } from '../agent/closest.js';
 import { COMMAND_NAMES, isCommandName, type CommandName } from '../lifecycle/commands.js';
 
 export type ParsedArgs =
@@ -31,6 +32,15 @@ The Azure Linux Agent runs the five commands; an admin can run these two on any 
   --root DIR         plan against a copy of the machine's files under DIR
   --json             the same as JSON, for scripts`;
 
+const FLAGS = ['--dry-run', '--root', '--public', '--protected', '--json'];
+
+/** `unknown option "--dryrun"; did you mean "--dry-run"?`, or the list when nothing is close. */
+function unknown(what: string, given: string, known: readonly string[]): string {
+  const shown = given.slice(0, 40);
+  const guess = closest(given, known);
+  return `unknown ${what} "${shown}"; ${guess ? `did you mean "${guess}"?` : `the ${what}s are ${known.join(', ')}`}`;
+}
+
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [verb, ...rest] = argv;
   if (verb === undefined) return { kind: 'usage-error', message: 'missing command' };
@@ -44,14 +54,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     return rest.length === 0 ? { kind: 'uninstall-worker' } : { kind: 'usage-error', message: `bad ${verb} arguments` };
   }
   if (verb === 'status') {
-    try {
-      const { values } = nodeParseArgs({ args: [...rest], options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
-      return { kind: 'status', json: values.json === true };
-    } catch (e) {
-      return { kind: 'usage-error', message: (e as Error).message.split('\n')[0] ?? 'bad arguments' };
-    }
+    const flag = rest.find((a) => a !== '--json');
+    if (flag !== undefined) return { kind: 'usage-error', message: unknown('option', flag.split('=')[0]!, ['--json']) };
+    return { kind: 'status', json: rest.includes('--json') };
   }
-  if (!isCommandName(verb)) return { kind: 'usage-error', message: `unknown command "${verb.slice(0, 40)}"` };
+  if (!isCommandName(verb)) return { kind: 'usage-error', message: unknown('command', verb, [...COMMAND_NAMES, 'status']) };
+  const flag = rest.find((a) => a.startsWith('-') && !FLAGS.includes(a.split('=')[0]!));
+  if (flag !== undefined) return { kind: 'usage-error', message: unknown('option', flag.split('=')[0]!, FLAGS) };
   let values;
   try {
     ({ values } = nodeParseArgs({

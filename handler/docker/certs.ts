@@ -1,7 +1,6 @@
 // Checks the protected `certs` before anything is written: dockerd 20.10 has no --validate and
 // only reports a bad key pair after it has already mounted its data root (research §6).
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { ConfigError } from '../errors.js';
 import type { ServerCerts } from '../agent/settings.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -30,9 +29,10 @@ export function splitPemCertificates(pem: string): string[] {
 /**
  * Key matches certificate, certificate chains to the CA (through any intermediates in
  * certs.cert), everything is valid at `now`, and the certificate may be used for TLS server
- * authentication. All problems are reported together, each naming its setting.
+ * authentication. All problems are returned together, each naming its setting, for the caller to
+ * report with the other settings' (preflight.ts, the engine's prepare); `facts` only without one.
  */
-export function checkCertificates(certs: ServerCerts, now: number): CertificateCheck {
+export function certificateProblems(certs: ServerCerts, now: number): { problems: string[]; warnings: string[]; facts?: CertificateFacts } {
   const problems: string[] = [];
   const warnings: string[] = [];
 
@@ -118,9 +118,7 @@ export function checkCertificates(certs: ServerCerts, now: number): CertificateC
     if (!c.ca) warnings.push(`protected setting "certs.ca": ${oneLine(c.subject)} is not marked as a CA (basicConstraints CA:FALSE); clients may refuse it`);
   }
 
-  if (problems.length > 0 || !leaf) {
-    throw new ConfigError(`Invalid certificates: ${problems.join('; ')}. Nothing was changed.`, 'ECERTS');
-  }
+  if (problems.length > 0 || !leaf) return { problems, warnings };
   const facts: CertificateFacts = {
     subject: oneLine(leaf.subject),
     notAfter: isoDate(Date.parse(leaf.validTo)),
@@ -128,7 +126,7 @@ export function checkCertificates(certs: ServerCerts, now: number): CertificateC
     caSubjects: ca.map((c) => oneLine(c.subject)),
   };
   if (leaf.subjectAltName) facts.subjectAltName = leaf.subjectAltName;
-  return { facts, warnings };
+  return { problems, warnings, facts };
 }
 
 function chainsTo(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): boolean {

@@ -1,6 +1,7 @@
 // daemon.json is shared with the admin and the distribution (Azure Linux ships one): we merge
 // into it, remember which keys we own and what they held before, and can give them back.
 import { ConfigError } from '../errors.js';
+import { jsonWhere } from '../agent/json-where.js';
 import type { DaemonLaunch } from '../system/service-manager.js';
 import { hostsOf } from '../system/systemd-manager.js';
 import { deepEqual, isObject, type JsonObject, type JsonValue } from './options.js';
@@ -17,9 +18,9 @@ export function parseDaemonJson(text: string | undefined, path: string): JsonObj
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch (e) {
+  } catch {
     throw new ConfigError(
-      `${path} is not valid JSON (${(e as Error).message}); dockerd cannot start with it either. Fix or remove the file, then enable again. Nothing was changed.`,
+      `${path} is not valid JSON${jsonWhere(text)}; dockerd cannot start with it either. Fix or remove the file, then enable again. Nothing was changed.`,
       'EDAEMONJSON',
     );
   }

@@ -8,13 +8,13 @@
 import { ConfigError, StepFailedError } from '../errors.js';
 import { givenServerCerts, parseSettings, type HandlerSettings, type ServerCerts } from '../agent/settings.js';
 import { registerSecrets } from '../agent/sanitise.js';
-import { checkIssuer, decide, describeNames, describeValidity, isoDate, policyOf, readHostFacts, wantedNames, type HostFacts } from './issuance.js';
+import { decide, issuerProblems, type IssuerFacts, describeNames, describeValidity, isoDate, policyOf, readHostFacts, wantedNames, type HostFacts } from './issuance.js';
 import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
 import { applyConfig, applyInstall, applySteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
-import { checkCertificates, type CertificateCheck } from './certs.js';
+import { certificateProblems, type CertificateCheck } from './certs.js';
 import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
@@ -154,30 +154,35 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const distro = await detectDistro(fs);
   rep.add('distro', 'success', distro.name);
 
-  // Everything the settings alone can get wrong is reported before anything is installed.
+  // Everything the settings alone can get wrong is reported before anything is installed, all of
+  // it in one error (enable's preflight has said the same already; the clock may have moved since).
+  const problems: string[] = [];
   const opt = translateDockerOptions(settings.public.docker.options);
   if (opt.problems.length > 0) {
-    const e = new ConfigError(`Invalid settings: ${opt.problems.join('; ')}. Nothing was changed.`, 'EOPTIONS');
-    rep.add('options', 'error', e.message);
-    throw e;
+    rep.add('options', 'error', `Invalid settings: ${opt.problems.join('; ')}.`);
+    problems.push(...opt.problems);
   }
   let certCheck: CertificateCheck | undefined;
   let issued: ServerCerts | undefined;
   const given = givenServerCerts(settings.protected.certs);
-  if (settings.protected.certs?.issuer) {
+  const issuer = settings.protected.certs?.issuer;
+  const issuerCheck = issuer ? issuerProblems(issuer, clock.now()) : undefined;
+  const serverCheck = !issuer && given ? certificateProblems(given, clock.now()) : undefined;
+  const certProblems = issuerCheck?.problems ?? serverCheck?.problems ?? [];
+  if (certProblems.length > 0) {
+    rep.add('certificates', 'error', `Invalid certificates: ${certProblems.join('; ')}.`);
+    problems.push(...certProblems);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid settings: ${problems.join('; ')}. Nothing was changed.`, opt.problems.length > 0 ? 'EOPTIONS' : 'ECERTS');
+  if (issuerCheck?.facts) {
     try {
-      issued = await issueOrKeep(settings, ports, layout, mode, rep);
+      issued = await issueOrKeep(settings, issuerCheck.facts, ports, layout, mode, rep);
     } catch (e) {
       rep.add('certificates', 'error', (e as Error).message);
       throw e;
     }
-  } else if (given) {
-    try {
-      certCheck = checkCertificates(given, clock.now());
-    } catch (e) {
-      rep.add('certificates', 'error', (e as Error).message);
-      throw e;
-    }
+  } else if (serverCheck?.facts) {
+    certCheck = { facts: serverCheck.facts, warnings: serverCheck.warnings };
     warnings.push(...certCheck.warnings);
     const f = certCheck.facts;
     rep.add(
@@ -281,13 +286,13 @@ const NOT_YET_ISSUED = '(issued by enable; a dry run makes no certificate)\n';
 /**
  * "certs.issuer": the certificate and key on disk while they still fit (same issuer, the VM's
  * names, outside the renewal window), so that a re-enable restarts nothing; otherwise a new key
- * and certificate made here. A dry run says what it would issue and makes nothing.
+ * and certificate made here. A dry run says what it would issue and makes nothing. `facts`: the
+ * issuer, checked by prepare() with everything else.
  */
-async function issueOrKeep(settings: HandlerSettings, ports: EnginePorts, layout: EngineLayout, mode: 'plan' | 'apply', rep: Reporter): Promise<ServerCerts> {
+async function issueOrKeep(settings: HandlerSettings, facts: IssuerFacts, ports: EnginePorts, layout: EngineLayout, mode: 'plan' | 'apply', rep: Reporter): Promise<ServerCerts> {
   const c = settings.protected.certs!;
   const issuer = c.issuer!;
   const now = ports.clock.now();
-  const facts = checkIssuer(issuer, now);
   const policy = policyOf(settings.public.docker.tls);
   const host = await (ports.hostFacts ?? (() => readHostFacts(ports.cmd)))();
   const names = wantedNames(host, policy.extraNames);

@@ -83,6 +83,13 @@ export interface IssuerFacts {
 
 /** The issuer can sign: its key matches, it is a CA allowed to sign certificates, valid now. All problems at once. */
 export function checkIssuer(issuer: Issuer, now: number): IssuerFacts {
+  const r = issuerProblems(issuer, now);
+  if (!r.facts) throw new ConfigError(`Invalid certificates: ${r.problems.join('; ')}. Nothing was changed.`, 'ECERTS');
+  return r.facts;
+}
+
+/** checkIssuer's findings without throwing: `facts` only when there is no problem. */
+export function issuerProblems(issuer: Issuer, now: number): { problems: string[]; facts?: IssuerFacts } {
   const problems: string[] = [];
   const certs = issuer.cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   let cert: X509Certificate | undefined;
@@ -122,8 +129,8 @@ export function checkIssuer(issuer: Issuer, now: number): IssuerFacts {
     if (now > to) problems.push(`protected setting "certs.issuer.cert": the issuer CA expired on ${isoDate(to)}; give a valid CA`);
     else if (now < from) problems.push(`protected setting "certs.issuer.cert": the issuer CA is not valid before ${isoDate(from)} (check the VM clock or the CA)`);
   }
-  if (problems.length > 0 || !cert) throw new ConfigError(`Invalid certificates: ${problems.join('; ')}. Nothing was changed.`, 'ECERTS');
-  return { subject: cert.subject.split('\n').filter(Boolean).join(', '), fingerprint256: cert.fingerprint256, notAfter: Date.parse(cert.validTo) };
+  if (problems.length > 0 || !cert) return { problems };
+  return { problems, facts: { subject: cert.subject.split('\n').filter(Boolean).join(', '), fingerprint256: cert.fingerprint256, notAfter: Date.parse(cert.validTo) } };
 }
 
 export type Decision = { kind: 'keep'; notAfter: number; renewAt: number; fingerprint256: string } | { kind: 'issue'; reason: string };

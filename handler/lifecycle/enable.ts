@@ -54,7 +54,9 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
   // Sequential on purpose: jest's ESM loader races on concurrent dynamic imports of shared deps.
   const { requireSettings } = await import('./load-settings.js');
   const { summariseSettings } = await import('../agent/settings-summary.js');
-  const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq);
+  const { preflight } = await import('../docker/preflight.js');
+  // Settings, dockerd options and certificates in one pass: every problem in this one status.
+  const { settings, secrets } = await requireSettings(ctx.agentFs, ctx.env, seq, (pub, prot) => preflight(pub, prot, ctx.clock.now()));
   await removeNoopToken(ctx.agentFs, ctx.env.extensionDir);
   const summary = summariseSettings(settings);
   await reportStatus(

@@ -6,6 +6,7 @@ import { secretValues } from '../agent/settings-summary.js';
 import { loadCertificatePair } from '../crypto/certificate-pair.js';
 import { decryptProtectedSettings } from '../crypto/protected-settings.js';
 import { AgentContractError, ConfigError } from '../errors.js';
+import { jsonWhere } from '../agent/json-where.js';
 import type { ReadFileSystem } from '../system/ports.js';
 
 export interface LoadedSettings {
@@ -18,7 +19,10 @@ export interface LoadedSettings {
  * config/<seq>.settings → decrypted, validated settings. Returns undefined when the file does
  * not exist (the old version's disable during an update runs with a number it has no file for).
  */
-export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number): Promise<LoadedSettings | undefined> {
+/** How the two halves become settings: parseSettings, or enable's preflight that also checks options and certificates. */
+export type SettingsCheck = (rawPublic: unknown, rawProtected: unknown) => HandlerSettings;
+
+export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number, check: SettingsCheck = parseSettings): Promise<LoadedSettings | undefined> {
   const raw = await readSettingsFile(fs, env.configFolder, seq);
   if (!raw) return undefined;
   let prot: unknown = null;
@@ -33,17 +37,17 @@ export async function loadSettings(fs: ReadFileSystem, env: HandlerEnvironment, 
       registerSecrets(protectedSecrets(prot));
     } catch {
       // Never quote the text: it is the secret.
-      throw new ConfigError('The protected settings decrypted, but they are not a JSON object; re-apply them as JSON.', 'EPROTECTEDJSON');
+      throw new ConfigError(`The protected settings decrypted, but they are not valid JSON${jsonWhere(text)}; re-apply them as a JSON object.`, 'EPROTECTEDJSON');
     }
   }
-  const settings = parseSettings(raw.publicSettings, prot);
+  const settings = check(raw.publicSettings, prot);
   const secrets = secretValues(settings);
   registerSecrets(secrets);
   return { settings, secrets };
 }
 
-export async function requireSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number): Promise<LoadedSettings> {
-  const loaded = await loadSettings(fs, env, seq);
+export async function requireSettings(fs: ReadFileSystem, env: HandlerEnvironment, seq: number, check?: SettingsCheck): Promise<LoadedSettings> {
+  const loaded = await loadSettings(fs, env, seq, check);
   if (!loaded) {
     throw new AgentContractError(
       `${settingsFilePath(env.configFolder, seq)} does not exist although the agent asked for sequence number ${seq}; ` +

@@ -4,6 +4,7 @@ import * as z from 'zod/mini';
 import { nonEmpty } from '../schema-mini.js';
 import { ManagerSpecSchema } from '../system/manager-spec.js';
 import type { FileSystem, ReadFileSystem } from '../system/ports.js';
+import { jsonWhere } from '../agent/json-where.js';
 
 // monitor.json in the non-versioned data directory: what the monitor holds dockerd to. The enable
 // worker writes it after every run (the target only after a proven success), disable marks it,
@@ -108,7 +109,7 @@ export async function readMonitorSpec(fs: ReadFileSystem, dataDir: string): Prom
   try {
     json = JSON.parse(text);
   } catch {
-    return { kind: 'invalid', why: 'not valid JSON' };
+    return { kind: 'invalid', why: `not valid JSON${jsonWhere(text)}` };
   }
   const parsed = MonitorSpecSchema.safeParse(json);
   if (!parsed.success) return { kind: 'invalid', why: parsed.error.issues.map((i) => i.path.join('.') || '(top level)').join(', ') };

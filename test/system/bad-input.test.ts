@@ -162,7 +162,7 @@ function cases(): Case[] {
     { name: 'thumbprint with ../', file: async () => ({ pub: {}, prot: withCanaries({}), thumbprint: '../../../../etc/passwd' }), says: /protectedSettingsCertThumbprint .* is not a 40-digit hexadecimal SHA-1 thumbprint/ },
     { name: 'thumbprint of the wrong certificate (.crt and .prv of another)', file: async () => ({ pub: {}, prot: withCanaries({}), thumbprint: otherCert.thumbprint }), says: /protected settings|decrypt|certificate/i },
     { name: 'missing .prv', file: async () => ({ pub: {}, cms: await encryptLikePlatform(JSON.stringify(withCanaries({})), noPrvCert.crtPath), thumbprint: noPrvCert.thumbprint }), says: /\.prv is missing/ },
-    { name: 'protected settings decrypt to text that is not JSON', prot: C.text, pub: {}, says: /protected settings decrypted, but they are not a JSON object/ },
+    { name: 'protected settings decrypt to text that is not JSON', prot: C.text, pub: {}, says: /protected settings decrypted, but they are not valid JSON at line 1, column 1/ },
     { name: 'protected settings decrypt to a JSON array', prot: [C.pw], pub: {}, says: /protected settings must be a JSON object/ },
     { name: 'protected settings decrypt to a JSON string', prot: JSON.stringify(C.pw), pub: {}, says: /protected settings must be a JSON object/ },
     { name: 'public settings are a string', pub: 'docker', says: /public settings must be a JSON object/ },
@@ -230,7 +230,7 @@ function cases(): Case[] {
 }
 
 // Cases that need certificates made in beforeAll, resolved lazily.
-const certCases: Array<{ name: string; make: () => Record<string, unknown>; says: RegExp }> = [];
+const certCases: Array<{ name: string; pub?: unknown; make: () => Record<string, unknown>; says: RegExp }> = [];
 
 d('bad input through the packaged handler changes nothing and leaks nothing', () => {
   beforeAll(async () => {
@@ -269,6 +269,13 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
       { name: 'certs.issuer that is not a CA', make: () => issuerSetting(cs.ca, { ca: notCa.cert, caKey: notCa.key }), says: /protected setting "certs\.issuer\.cert" is not a CA certificate/ },
       { name: 'certs.issuer expired', make: () => issuerSetting(cs.ca, expiredIssuer), says: /protected setting "certs\.issuer\.cert": the issuer CA expired on 2020-02-01/ },
       { name: 'certs.issuer together with certs.cert and certs.key', make: () => ({ ...certsOf(cs), issuer: issuerSetting(cs.ca, ecIssuer).issuer }), says: /protected setting "certs\.issuer" is given together with "certs\.cert"\/"certs\.key"/ },
+      // Every problem at once: a typo, a bad dockerd option and an expired certificate in one status.
+      {
+        name: 'a typo, a bad option and an expired certificate, in one status',
+        pub: { docker: { port, options: ['--grpah=/mnt/docker'] }, 'azure-enviroment': 'AzureCloud' },
+        make: () => certsOf({ ca: cs.ca, serverCert: expired.cert, serverKey: expired.key }),
+        says: /unknown public setting "azure-enviroment"; did you mean "azure-environment"\?.*unknown dockerd option "--grpah".*"certs\.cert": the server certificate expired on 2021-01-01/,
+      },
     );
 
     sampler = await startProcessSampler([...Object.values(C), ...HOSTILE, ...keyCanaries], { watch: /handler\.cjs|monitor\.cjs/ });
@@ -372,11 +379,12 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     'certs.issuer that is not a CA',
     'certs.issuer expired',
     'certs.issuer together with certs.cert and certs.key',
+    'a typo, a bad option and an expired certificate, in one status',
   ];
   for (const [i, name] of certCaseNames.entries()) {
     test(`${names.length + i + 1}. ${name}`, async () => {
       const c = certCases[i]!;
-      await run({ name: c.name, pub: { docker: { port } }, prot: { certs: c.make() }, says: c.says });
+      await run({ name: c.name, pub: c.pub ?? { docker: { port } }, prot: { certs: c.make() }, says: c.says });
     }, 90_000);
   }
 

@@ -22,10 +22,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { givenServerCerts, parseSettings } from '../../handler/agent/settings.js';
-import { checkCertificates } from '../../handler/docker/certs.js';
+import { givenServerCerts } from '../../handler/agent/settings.js';
+import { certificateProblems } from '../../handler/docker/certs.js';
 import { checkIssuer } from '../../handler/docker/issuance.js';
-import { translateDockerOptions } from '../../handler/docker/options.js';
+import { preflight } from '../../handler/docker/preflight.js';
 import { createLogger } from '../../handler/log/logger.js';
 import { LineLog } from '../../handler/log/line-log.js';
 import { makeDryRunTree, dryRunFiles } from '../support/dry-run-tree.js';
@@ -69,13 +69,12 @@ function schemaValidator(): (doc: unknown) => string[] {
 /** Every check the handler makes of settings before it changes anything, with no warning allowed. */
 function expectValid(pub: unknown, prot: unknown): void {
   expect(schemaValidator()({ publicSettings: pub, protectedSettings: prot })).toEqual([]);
-  const s = parseSettings(pub, prot);
-  expect(s.warnings ?? []).toEqual([]);
-  expect(translateDockerOptions(s.public.docker.options).problems).toEqual([]);
+  // Settings, dockerd options and certificates in the one pass enable makes (throws on any problem).
   const now = Date.now();
+  const s = preflight(pub, prot, now);
+  expect(s.warnings ?? []).toEqual([]);
   const given = givenServerCerts(s.protected.certs);
-  if (given) expect(checkCertificates(given, now).warnings).toEqual([]);
-  if (s.protected.certs?.issuer) checkIssuer(s.protected.certs.issuer, now);
+  if (given) expect(certificateProblems(given, now).warnings).toEqual([]);
   expect(given || s.protected.certs?.issuer).toBeTruthy();
 }
 
@@ -92,9 +91,10 @@ describe('the certificate recipes (openssl, for real)', () => {
   });
 
   test('the server certificate passes the handler\'s checks with no warning (key matches, chains to the CA, serverAuth, subjectAltName)', () => {
-    const check = checkCertificates({ ca: pemOf('ca.pem'), cert: pemOf('server-cert.pem'), key: pemOf('server-key.pem') }, Date.now());
+    const check = certificateProblems({ ca: pemOf('ca.pem'), cert: pemOf('server-cert.pem'), key: pemOf('server-key.pem') }, Date.now());
     expect(check.warnings).toEqual([]);
-    expect(check.facts.subjectAltName).toContain('DNS:myvm.westeurope.cloudapp.azure.com');
+    expect(check.problems).toEqual([]);
+    expect(check.facts?.subjectAltName).toContain('DNS:myvm.westeurope.cloudapp.azure.com');
   });
 
   test('make-issuer.sh: an issuing CA the handler accepts for certs.issuer', () => {

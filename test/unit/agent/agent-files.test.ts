@@ -73,7 +73,7 @@ describe('N.settings', () => {
   });
 
   test.each([
-    ['invalid JSON', '{"runtimeSettings":', /not valid JSON/],
+    ['invalid JSON', '{"runtimeSettings":', /not valid JSON at line 1, column 20 \(expected a value, but the text ends\)/],
     ['two runtimeSettings', JSON.stringify({ runtimeSettings: [{ handlerSettings: {} }, { handlerSettings: {} }] }), /exactly one entry/],
   ])('%s', (_, text, re) => {
     expect(() => parseSettingsFile(text, 'f')).toThrow(re);

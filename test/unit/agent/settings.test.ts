@@ -96,6 +96,10 @@ describe('summary and secrets', () => {
   test('closest() only suggests plausible typos', () => {
     expect(closest('compse', ['compose', 'docker'])).toBe('compose');
     expect(closest('zzzzzzzz', ['compose', 'docker'])).toBeUndefined();
+    // A swap of two neighbours is one edit; a short word gets no guess that shares nothing with it.
+    expect(closest('prot', ['port', 'tls'])).toBe('port');
+    expect(closest('g', ['ip', 'tls', 'dns'])).toBeUndefined();
+    expect(closest('dryrun', ['dry-run', 'root'])).toBe('dry-run');
   });
 
   test('the public schema is exportable as JSON Schema (manifest/)', async () => {

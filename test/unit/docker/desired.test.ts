@@ -41,7 +41,7 @@ describe('daemon.json merge and ownership', () => {
     expect(mergeDaemonConfig(current, owned, {}).config).toEqual({ 'userland-proxy-path': '/p', 'log-driver': 'journald' });
   });
   test('invalid JSON is a ConfigError naming the file', () => {
-    expect(() => parseDaemonJson('{"a":', '/etc/docker/daemon.json')).toThrow(/\/etc\/docker\/daemon\.json is not valid JSON/);
+    expect(() => parseDaemonJson('{"a":', '/etc/docker/daemon.json')).toThrow(/\/etc\/docker\/daemon\.json is not valid JSON at line 1, column 6 \(expected a value, but the text ends\)/);
     expect(() => parseDaemonJson('[1]', '/etc/docker/daemon.json')).toThrow(ConfigError);
     expect(parseDaemonJson('  ', '/x')).toEqual({});
   });

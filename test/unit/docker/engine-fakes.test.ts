@@ -306,3 +306,17 @@ test('a reload dockerd refuses: its logged reason, the files back, nothing resta
   expect(services.calls.filter((c) => c === 'restart' || c === 'start')).toEqual([]);
   expect(await fs.exists('/state/engine-rollback.json')).toBe(false);
 });
+
+test('a bad dockerd option and an expired certificate are refused together, before anything changes', async () => {
+  const { makeCertSet, certsSetting } = await import('../../support/tls-certs.js');
+  const certs = certsSetting(makeCertSet(path.join(dir, 'pki')));
+  const services = new FakeServiceManager();
+  const settings = parseSettings({ docker: { port: 2376, options: ['--nope'] } }, { certs });
+  const err = await reconcileEngine(settings, { fs, cmd: cmd(), clock: new FakeClock(Date.now() + 5 * 86_400_000), services, probe: new FakeProbe() }, { log, stateDir: '/state' }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(err?.message).toMatch(/^Invalid settings: .*unknown dockerd option "--nope".*"certs\.cert": the server certificate expired on .*Nothing was changed\.$/);
+  expect(services.calls).toEqual([]);
+  expect(await fs.readText('/etc/docker/daemon.json')).toBe('{"log-level":"warn"}\n');
+});

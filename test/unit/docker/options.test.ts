@@ -130,6 +130,12 @@ describe('the old extension\'s dockerd flags', () => {
   test('a misspelt old flag is still unknown, with a suggestion', () => {
     expect(translateDockerOptions(['--grap=/x']).problems.join('\n')).toMatch(/unknown dockerd option "--grap"/);
   });
+
+  test('an unknown short flag gets no unrelated suggestion ("-q" is not a typo of "--ip")', () => {
+    const said = translateDockerOptions(['-q', '--storagedriver=overlay2']).problems.join('\n');
+    expect(said).toMatch(/unknown dockerd option "-q"; see the options table/);
+    expect(said).toMatch(/unknown dockerd option "--storagedriver"; did you mean "--storage-driver"\?/);
+  });
 });
 
 describe('translateFlags in a unit', () => {

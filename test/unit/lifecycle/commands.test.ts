@@ -35,4 +35,17 @@ describe('parseArgs', () => {
       expect(parseArgs(argv).kind).toBe('usage-error');
     },
   );
+
+  test.each([
+    [['enabel'], 'unknown command "enabel"; did you mean "enable"?'],
+    [['enable', '--dryrun'], 'unknown option "--dryrun"; did you mean "--dry-run"?'],
+    [['enable', '--dry-run', '--publc=x.json'], 'unknown option "--publc"; did you mean "--public"?'],
+    // Nothing close: the list, never an unrelated guess.
+    [['enable', '-g'], 'unknown option "-g"; the options are --dry-run, --root, --public, --protected, --json'],
+    [['start'], 'unknown command "start"; the commands are install, enable, disable, uninstall, update, status'],
+    [['statsu'], 'unknown command "statsu"; did you mean "status"?'],
+    [['status', '--jsn'], 'unknown option "--jsn"; did you mean "--json"?'],
+  ])('did you mean: %j', (argv, message) => {
+    expect(parseArgs(argv)).toEqual({ kind: 'usage-error', message });
+  });
 });
