@@ -3,7 +3,8 @@
 # openssl (test vectors), python3 + waagent (the real agent code the harness drives), docker.io
 # (a real dockerd for the engine and VM suites), debootstrap (the VM's root filesystem), jq (the
 # harness demo), busybox-static (an image for containers on the test dockerd, without a
-# registry). Debian/Ubuntu only; elsewhere it says what to install.
+# registry), docker-registry and apache2-utils (a real registry with htpasswd authentication for
+# the registry login). Debian/Ubuntu only; elsewhere it says what to install.
 set -eu
 
 missing=
@@ -16,6 +17,8 @@ have debootstrap || missing="$missing debootstrap"
 have jq || missing="$missing jq"
 [ -x /bin/busybox ] || missing="$missing busybox-static"
 have ip || missing="$missing iproute2"
+[ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
+have htpasswd || missing="$missing apache2-utils"
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then
@@ -27,6 +30,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # Installing waagent where systemd is PID 1 would start the agent's daemon, which must never
 # run here (it would try to reach Azure's wire server): mask it first.
-if [ -d /run/systemd/system ]; then systemctl mask walinuxagent.service >/dev/null 2>&1 || true; fi
+# docker-registry's own service would serve an open registry on port 5000: the tests run theirs.
+if [ -d /run/systemd/system ]; then systemctl mask walinuxagent.service docker-registry.service >/dev/null 2>&1 || true; fi
+# docker-registry's default configuration is not installed: the tests give theirs, and /etc/docker
+# stays the engine's (nothing of the registry's in it).
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--path-exclude=/etc/docker/registry/* $missing >/dev/null
+rmdir /etc/docker/registry 2>/dev/null || true
