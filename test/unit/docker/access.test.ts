@@ -1,0 +1,160 @@
+// The admin user's name from ovf-env.xml (checked against the real agent's own parser), the login
+// record, and the access plan: what is logged in, out, added and taken back, and when nothing is.
+import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { parseSettings, type HandlerSettings } from '../../../handler/agent/settings.js';
+import { planAccess, type AccessObserved } from '../../../handler/docker/access.js';
+import { parseGroup, parseOvfUserName, parsePasswd } from '../../../handler/docker/admin-user.js';
+import { describeSteps } from '../../../handler/docker/plan.js';
+import { credentialHmac, dockerArgv, newRecord, parseLoginRecord, recordMatches, registryHost, type LoginAccount } from '../../../handler/docker/registry-login.js';
+import { ovfEnvXml } from '../../support/ovf-env.js';
+
+const AGENT_PYTHON = '/usr/bin/python3';
+const agentParses = (xml: string): string | undefined => {
+  const r = spawnSync(AGENT_PYTHON, ['-c', 'import sys\nfrom azurelinuxagent.common.protocol.ovfenv import OvfEnv\nprint(OvfEnv(sys.stdin.read()).username)'], { input: xml, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+};
+const haveAgent = existsSync('/usr/lib/python3/dist-packages/azurelinuxagent');
+
+describe('ovf-env.xml', () => {
+  test('the UserName of the file as the agent keeps it; the same name the agent itself reads', () => {
+    const xml = ovfEnvXml('azureuser');
+    expect(parseOvfUserName(xml)).toEqual({ kind: 'name', name: 'azureuser' });
+    if (haveAgent) expect(agentParses(xml)).toBe('azureuser');
+  });
+
+  test('any namespace prefix; an entity is no character a user name holds', () => {
+    expect(parseOvfUserName('<a:LinuxProvisioningConfigurationSet><a:UserName>ad&#x5f;min</a:UserName></a:LinuxProvisioningConfigurationSet>').kind).toBe('missing');
+    expect(parseOvfUserName('<ns:LinuxProvisioningConfigurationSet x="1"><ns:UserName>admin</ns:UserName></ns:LinuxProvisioningConfigurationSet>')).toEqual({ kind: 'name', name: 'admin' });
+  });
+
+  test('no configuration set, no UserName, or a name no Linux user has: missing, with why (never the value)', () => {
+    expect(parseOvfUserName('<Environment/>')).toEqual({ kind: 'missing', why: 'it has no LinuxProvisioningConfigurationSet' });
+    expect(parseOvfUserName('<LinuxProvisioningConfigurationSet><HostName>x</HostName></LinuxProvisioningConfigurationSet>')).toEqual({ kind: 'missing', why: 'it names no UserName' });
+    for (const bad of ['-oroot', 'a b', 'x;rm -rf /', '$(id)', '../../etc', 'a'.repeat(40), '']) {
+      const r = parseOvfUserName(ovfEnvXml(bad.replace(/&/g, '&amp;').replace(/</g, '&lt;')));
+      expect(r).toEqual({ kind: 'missing', why: 'its UserName is not a valid Linux user name' });
+    }
+  });
+
+  test('getent lines', () => {
+    expect(parsePasswd('azureuser:x:1000:1000:,,,:/home/azureuser:/bin/bash')).toEqual({ name: 'azureuser', uid: 1000, gid: 1000, home: '/home/azureuser' });
+    expect(parsePasswd('broken')).toBeUndefined();
+    expect(parseGroup('docker:x:105:alice,bob\n')).toEqual({ gid: 105, members: ['alice', 'bob'] });
+    expect(parseGroup('docker:x:105:')).toEqual({ gid: 105, members: [] });
+  });
+});
+
+describe('login record', () => {
+  test('an HMAC under a random salt: matches the same credentials only; never the password itself', () => {
+    const r = newRecord('reg.example:5000', 'bob', 'pa55word', []);
+    expect(recordMatches(r, 'reg.example:5000', 'bob', 'pa55word')).toBe(true);
+    expect(recordMatches(r, 'reg.example:5000', 'bob', 'other')).toBe(false);
+    expect(recordMatches(r, 'reg.example:5000', 'eve', 'pa55word')).toBe(false);
+    expect(recordMatches(r, 'other.example', 'bob', 'pa55word')).toBe(false);
+    expect(recordMatches(r, undefined, 'bob', 'pa55word')).toBe(false);
+    const text = JSON.stringify(r);
+    expect(text).not.toContain('pa55word');
+    expect(text).not.toContain(Buffer.from('bob:pa55word').toString('base64'));
+    // Two records of the same credentials share nothing an offline guess could be checked against without the salt.
+    const again = newRecord('reg.example:5000', 'bob', 'pa55word', []);
+    expect(again.hmac).not.toBe(r.hmac);
+    expect(credentialHmac(again.salt, 'reg.example:5000', 'bob', 'pa55word')).toBe(again.hmac);
+  });
+
+  test('an unreadable record is none', () => {
+    expect(parseLoginRecord('{')).toBeUndefined();
+    expect(parseLoginRecord(JSON.stringify({ version: 1, accounts: [{ name: 'x', configDir: 'relative' }], salt: '', hmac: '' }))).toBeUndefined();
+    expect(parseLoginRecord(undefined)).toBeUndefined();
+  });
+
+  test('https:// is taken off the server; Docker Hub when none', () => {
+    expect(registryHost('https://reg.example:5000')).toBe('reg.example:5000');
+    expect(registryHost(undefined)).toBeUndefined();
+  });
+
+  test("the admin user's docker runs under the user's own ids; the password is in no argv", () => {
+    const a: LoginAccount = { name: 'azureuser', configDir: '/home/azureuser/.docker', as: { uid: 1000, gid: 1000, home: '/home/azureuser' } };
+    const argv = dockerArgv(a, '/run/docker.sock', ['login', '--username', 'u', '--password-stdin', 'r.example']);
+    expect(argv).toEqual({
+      file: 'setpriv',
+      args: ['--reuid=1000', '--regid=1000', '--init-groups', '--', 'docker', '--config', '/home/azureuser/.docker', '-H', 'unix:///run/docker.sock', 'login', '--username', 'u', '--password-stdin', 'r.example'],
+      env: { HOME: '/home/azureuser' },
+    });
+    expect(dockerArgv({ name: 'root', configDir: '/root/.docker' }, '/run/docker.sock', ['logout']).file).toBe('docker');
+  });
+});
+
+describe('planAccess', () => {
+  const layout = { ovfEnvFile: '/var/lib/waagent/ovf-env.xml', rootDockerConfig: '/root/.docker', view: (p: string) => p };
+  const user = { name: 'azureuser', uid: 1000, gid: 1000, home: '/home/azureuser' };
+  const now = new Date('2026-12-01T00:00:00Z');
+  const withLogin = (login?: Record<string, unknown>): HandlerSettings => parseSettings({}, login ? { login } : {});
+  const LOGIN = { server: 'https://reg.example:5000', username: 'bob', password: 'pa55word' };
+  const observed = (o: Partial<AccessObserved> = {}): AccessObserved => ({ admin: { kind: 'user', user, inGroup: false, groupExists: true }, loginRecord: undefined, groupRecord: undefined, rootLoggedIn: false, ...o });
+  const plan = (settings: HandlerSettings | undefined, o: AccessObserved) => planAccess({ settings, observed: o, stateDir: '/var/lib/waagent/X', socketPath: '/run/docker.sock', layout, now });
+  const accounts: LoginAccount[] = [{ name: 'root', configDir: '/root/.docker' }, { name: 'azureuser', configDir: '/home/azureuser/.docker', as: { uid: 1000, gid: 1000, home: '/home/azureuser' } }];
+
+  test('first enable: group record, usermod, then root and the user logged in, then the record; the password only in the credentials', () => {
+    const p = plan(withLogin(LOGIN), observed());
+    expect(p.steps.map((s) => s.step.kind)).toEqual(['write-file', 'add-to-docker-group', 'registry-login', 'registry-login', 'write-file']);
+    const lines = describeSteps(p.steps.map((s) => s.step));
+    expect(lines[1]).toBe("add azureuser to the docker group (usermod -aG docker azureuser): the VM's admin user (from the agent's provisioning file)");
+    expect(lines[2]).toBe('log in to reg.example:5000 for root (docker login --password-stdin, credentials in /root/.docker/config.json): not logged in by the extension yet');
+    expect(lines[3]).toMatch(/^log in to reg.example:5000 for azureuser \(docker login --password-stdin, credentials in \/home\/azureuser\/.docker\/config.json\)/);
+    expect(JSON.stringify(p.steps.map((s) => s.step))).not.toContain('pa55word');
+    expect(JSON.stringify(lines)).not.toContain('bob');
+    expect(p.steps[2]!.credentials).toEqual({ username: 'bob', password: 'pa55word' });
+    expect(p.warnings).toEqual([]);
+  });
+
+  test('the same login again, still in root\'s config: nothing to do', () => {
+    const rec = newRecord('reg.example:5000', 'bob', 'pa55word', accounts);
+    const p = plan(withLogin(LOGIN), observed({ admin: { kind: 'user', user, inGroup: true, groupExists: true }, loginRecord: rec, rootLoggedIn: true }));
+    expect(p.steps).toEqual([]);
+    expect(p.reports.find((r) => r.name === 'login')!.message).toBe('root and azureuser logged in to reg.example:5000 (unchanged; not logged in again)');
+  });
+
+  test('a changed password, or an admin who logged root out, logs in again', () => {
+    const rec = newRecord('reg.example:5000', 'bob', 'old', accounts);
+    const inGroup = { kind: 'user' as const, user, inGroup: true, groupExists: true };
+    expect(plan(withLogin(LOGIN), observed({ admin: inGroup, loginRecord: rec, rootLoggedIn: true })).steps.map((s) => s.step.reason)[0]).toBe('the server, user name or password changed');
+    const same = newRecord('reg.example:5000', 'bob', 'pa55word', accounts);
+    expect(plan(withLogin(LOGIN), observed({ admin: inGroup, loginRecord: same, rootLoggedIn: false })).steps[0]!.step.reason).toBe("root's docker client no longer holds the credentials");
+  });
+
+  test('a changed server logs out of the old one first', () => {
+    const rec = newRecord('old.example', 'bob', 'pa55word', accounts);
+    const p = plan(withLogin(LOGIN), observed({ admin: { kind: 'user', user, inGroup: true, groupExists: true }, loginRecord: rec, rootLoggedIn: false }));
+    expect(describeSteps(p.steps.map((s) => s.step)).slice(0, 2)).toEqual([
+      'log out of old.example for root (docker logout, /root/.docker/config.json): "login.server" changed to reg.example:5000',
+      'log out of old.example for azureuser (docker logout, /home/azureuser/.docker/config.json): "login.server" changed to reg.example:5000',
+    ]);
+  });
+
+  test('login removed from the settings: logged out and the record forgotten; uninstall also gives back the group', () => {
+    const rec = newRecord(undefined, 'bob', 'pa55word', accounts);
+    const removed = plan(withLogin(), observed({ admin: { kind: 'user', user, inGroup: true, groupExists: true }, loginRecord: rec }));
+    expect(describeSteps(removed.steps.map((s) => s.step))).toEqual([
+      'log out of Docker Hub for root (docker logout, /root/.docker/config.json): "login" was removed from the settings',
+      'log out of Docker Hub for azureuser (docker logout, /home/azureuser/.docker/config.json): "login" was removed from the settings',
+      'remove /var/lib/waagent/X/registry-login.json: logged out',
+    ]);
+    const uninstall = plan(undefined, observed({ loginRecord: rec, groupRecord: { version: 1, user: 'azureuser', group: 'docker', addedAt: '' } }));
+    expect(uninstall.steps.map((s) => s.step.kind)).toEqual(['remove-from-docker-group', 'forget-state', 'registry-logout', 'registry-logout', 'forget-state']);
+    // A membership the extension did not add is never taken back.
+    expect(plan(undefined, observed()).steps).toEqual([]);
+  });
+
+  test('no admin user: a warning, root still logged in', () => {
+    const p = plan(withLogin(LOGIN), observed({ admin: { kind: 'none', warning: 'no ovf' } }));
+    expect(p.warnings).toEqual(['no ovf']);
+    expect(p.steps.map((s) => `${s.step.kind}${'account' in s.step ? ` ${s.step.account.name}` : ''}`)).toEqual(['registry-login root', 'write-file']);
+  });
+
+  test('login.email: accepted, ignored, said once', () => {
+    const p = plan(withLogin({ ...LOGIN, email: 'bob@example.com' }), observed());
+    expect(p.warnings).toEqual(['protected setting "login.email" is ignored: Docker removed `docker login --email` in 17.06; remove it']);
+  });
+});
