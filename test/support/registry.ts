@@ -72,9 +72,11 @@ export async function startRegistry(users: Record<string, string>): Promise<Test
       dir,
       stop: async () => {
         if (proc.exitCode === null && proc.signalCode === null) {
+          let timer: NodeJS.Timeout | undefined;
           const gone = new Promise((r) => proc.once('exit', r));
           proc.kill('SIGTERM');
-          await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))]);
+          await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+          clearTimeout(timer);
           if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
         }
         rmSync(dir, { recursive: true, force: true });
