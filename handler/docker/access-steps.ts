@@ -30,7 +30,7 @@ export async function runAccessStep(p: PlannedStep, cmd: CommandRunner, log: Log
     }
     case 'registry-login': {
       if (!p.credentials) throw new Error('no credentials planned for the registry login');
-      const argv = dockerArgv(s.account, s.socketPath, ['login', '--username', p.credentials.username, '--password-stdin', ...(s.host !== undefined ? [s.host] : [])]);
+      const argv = dockerArgv(s.account, s.socketPath, ['login', `--username=${p.credentials.username}`, '--password-stdin', ...(s.host !== undefined ? [s.host] : [])]);
       const r = await cmd.run(argv.file, argv.args, { input: p.credentials.password, env: argv.env, timeoutMs: TIMEOUT_MS });
       log.debug({ event: 'registry login', server: s.server, account: s.account.name, exitCode: r.exitCode });
       if (r.exitCode !== 0) {

@@ -46,6 +46,27 @@ describe('ovf-env.xml', () => {
   });
 });
 
+describe('login fields that reach docker login', () => {
+  const err = (login: Record<string, unknown>) => {
+    try {
+      parseSettings({}, { login });
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  test('a user name with ":" or a line break, a password with a line break: refused, never echoed', () => {
+    const u = err({ username: 'bob:evil', password: 'pa55word' });
+    expect(u).toContain('protected setting "login.username" must be a user name without ":", line breaks or other control characters');
+    expect(u).not.toContain('bob');
+    const p = err({ username: 'bob', password: 'first\nsecond' });
+    expect(p).toContain('protected setting "login.password" must not contain line breaks or other control characters (docker login reads it as one line)');
+    expect(p).not.toContain('first');
+    // An e-mail address as user name (ACR tokens, Docker Hub accounts) and a password with spaces are fine.
+    expect(err({ username: 'bob@example.com', password: 'correct horse battery staple' })).toBe('');
+  });
+});
+
 describe('login record', () => {
   test('an HMAC under a random salt: matches the same credentials only; never the password itself', () => {
     const r = newRecord('reg.example:5000', 'bob', 'pa55word', []);
