@@ -41,7 +41,7 @@ export function summariseSettings(s: HandlerSettings): string {
   // Credentials are never shown, not even hashed: "set" is all the admin needs to see that they
   // arrived. The server is a validated host name (registry-host.ts); the variables' names may be
   // secrets pasted in the wrong place, so only their number is shown.
-  if (login) parts.push(`registry login to ${login.server ?? 'Docker Hub'} for root and the VM's provisioned account (docker login --password-stdin): user name and password set`);
+  if (login) parts.push(`registry login to ${login.server ?? 'Docker Hub'} for root and the VM's provisioned account: user name and password set`);
   const env = s.protected.environment;
   if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s) set`);
   if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);

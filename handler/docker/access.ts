@@ -1,6 +1,6 @@
 // Who may use the engine once it serves: the VM's admin user in the docker group, and the
-// registry login of root's and that user's docker client. Runs after dockerd is proved (docker
-// login asks dockerd to check the credentials) and before the compose project, which may pull
+// registry login of root's and that user's docker client. Runs after dockerd is proved (dockerd
+// checks the credentials, as for `docker login`) and before the compose project, which may pull
 // private images. observeAccess reads; planAccess is pure.
 import type { HandlerSettings } from '../agent/settings.js';
 import type { CommandRunner, ReadFileSystem } from '../system/ports.js';
@@ -25,8 +25,6 @@ export interface AccessLayout {
   ovfEnvFile: string;
   /** Root's docker client configuration directory (fs namespace). */
   rootDockerConfig: string;
-  /** How the processes on the machine see a path of the fs port. */
-  view: (fsPath: string) => string;
 }
 
 export interface AccessObserved {
@@ -113,7 +111,7 @@ export function planAccess(inp: { settings: HandlerSettings | undefined; observe
   };
   if (login) {
     const host = registryHost(login.server);
-    const accounts: LoginAccount[] = [{ name: 'root', configDir: layout.view(layout.rootDockerConfig) }, ...(admin ? [admin] : [])];
+    const accounts: LoginAccount[] = [{ name: 'root', configDir: layout.rootDockerConfig }, ...(admin ? [admin] : [])];
     const same = r !== undefined && recordMatches(r, host, login.username, login.password) && o.rootLoggedIn && sameAccounts(r.accounts, accounts);
     if (same) {
       reports.push({ name: 'login', status: 'success', message: `${accounts.map((a) => a.name).join(' and ')} logged in to ${shownServer(host)} (unchanged; not logged in again)` });
@@ -124,7 +122,7 @@ export function planAccess(inp: { settings: HandlerSettings | undefined; observe
       for (const a of accounts) steps.push({ step: { kind: 'registry-login', server: shownServer(host), ...hostOf(host), account: a, socketPath, reason: why }, credentials: { username: login.username, password: login.password } });
       const content = renderLoginRecord(newRecord(host, login.username, login.password, accounts));
       steps.push({ step: writeStep(loginRecordPath, content, true, 'record the login (a salted HMAC of the credentials, never the password)'), data: { content, mode: 0o600 } });
-      reports.push({ name: 'login', status: 'success', message: `${accounts.map((a) => a.name).join(' and ')} logged in to ${shownServer(host)} (docker login --password-stdin)` });
+      reports.push({ name: 'login', status: 'success', message: `${accounts.map((a) => a.name).join(' and ')} logged in to ${shownServer(host)} (credentials checked by dockerd, stored in ${accounts.map((a) => `${a.configDir}/config.json`).join(' and ')})` });
     }
     if (login.email !== undefined) {
       const w = 'protected setting "login.email" is ignored: Docker removed `docker login --email` in 17.06; remove it';

@@ -353,7 +353,7 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     case 'registry-login':
     case 'registry-logout':
       if (!ctx.cmd) throw new Error(`no command runner for ${s.kind}`);
-      await runAccessStep(p, ctx.cmd, log);
+      await runAccessStep(p, { fs, cmd: ctx.cmd, log });
       return;
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);

@@ -350,7 +350,7 @@ function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: In
 
 function accessLayoutOf(layout: EngineLayout, stateDir: string): AccessLayout {
   const parent = stateDir.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
-  return { ovfEnvFile: layout.ovfEnvFile ?? `${parent === '/' ? '' : parent}/ovf-env.xml`, rootDockerConfig: layout.rootDockerConfig, view: layout.daemonView };
+  return { ovfEnvFile: layout.ovfEnvFile ?? `${parent === '/' ? '' : parent}/ovf-env.xml`, rootDockerConfig: layout.rootDockerConfig };
 }
 
 /** The access steps (access.ts) from the machine as it is now; `settings` undefined: uninstall. */

@@ -236,9 +236,9 @@ export function describeSteps(steps: readonly Step[]): string[] {
       case 'remove-from-docker-group':
         return `remove ${s.user} from the docker group (gpasswd -d ${s.user} docker): ${s.reason}`;
       case 'registry-login':
-        return `log in to ${s.server} for ${s.account.name} (docker login --password-stdin, credentials in ${s.account.configDir}/config.json): ${s.reason}`;
+        return `log in to ${s.server} for ${s.account.name} (credentials checked by dockerd, stored in ${s.account.configDir}/config.json): ${s.reason}`;
       case 'registry-logout':
-        return `log out of ${s.server} for ${s.account.name} (docker logout, ${s.account.configDir}/config.json): ${s.reason}`;
+        return `log out of ${s.server} for ${s.account.name} (its entry removed from ${s.account.configDir}/config.json): ${s.reason}`;
       default:
         return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
     }

@@ -110,7 +110,7 @@ describe('install and enable', () => {
     // the engine's message: the login is the engine applier's (its steps and warnings), nothing "not applied yet"
     expect(st.formattedMessage.message).toBe('Docker serves TLS on 2376.');
     expect(st.substatus[0].formattedMessage.message).toMatch(/key sha256:[0-9a-f]{12}/);
-    expect(st.substatus[0].formattedMessage.message).toMatch(/registry login to reg.example for root and the VM's provisioned account \(docker login --password-stdin\): user name and password set/);
+    expect(st.substatus[0].formattedMessage.message).toMatch(/registry login to reg.example for root and the VM's provisioned account: user name and password set/);
     expect((await readFile(path.join(t.extDir, 'mrseq'), 'utf8')).trim()).toBe('0');
     const published = [r.stdout, JSON.stringify(st), await readFile(path.join(t.extDir, 'heartbeat.log'), 'utf8'), await readFile(path.join(t.logDir, 'handler.log'), 'utf8')].join('\n');
     for (const secret of [PASSWORD, 'bob', (ex.protectedSettings.certs as { key: string }).key.split('\n')[1]!]) expect(published).not.toContain(secret);

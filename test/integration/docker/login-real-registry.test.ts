@@ -2,14 +2,16 @@
 // registry (Debian's docker-registry) on 127.0.0.1 behind TLS with htpasswd authentication, a
 // sandboxed real dockerd that trusts its CA (certs.d), an image built from busybox-static pushed
 // to it, a real user made with useradd named by an ovf-env.xml laid out as the agent keeps it.
-// The engine logs in (docker login --password-stdin, through the applier); then root and the
-// user pull from the registry with their own docker client configuration. While it runs, every
+// The engine logs in (dockerd checks the credentials; root's and the user's config.json written
+// through the applier); then root and the user pull from the registry with their own docker client
+// configuration. While it runs, every
 // process's argv and environment is sampled for the password.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseSettings } from '../../../handler/agent/settings.js';
+import { WRITE_CONFIG_SCRIPT } from '../../../handler/docker/registry-login.js';
 import { reconcileEngine, removeEngineConfig, type EngineOutcome } from '../../../handler/docker/engine.js';
 import { createLogger } from '../../../handler/log/logger.js';
 import { ExecaCommandRunner } from '../../../handler/system/exec.js';
@@ -31,13 +33,13 @@ class AccessCommandRunner implements CommandRunner {
   async run(file: string, args: readonly string[], opts?: RunOptions) {
     this.calls.push([file, ...args]);
     const probe = file === 'dpkg-query' || (file === 'dpkg' && args[0] === '--print-architecture');
-    if (!probe && !['getent', 'usermod', 'gpasswd', 'docker', 'setpriv'].includes(file)) throw new Error(`integration test refused to run: ${file} ${args.join(' ')}`);
+    if (!probe && !['getent', 'usermod', 'gpasswd', 'setpriv'].includes(file)) throw new Error(`integration test refused to run: ${file} ${args.join(' ')}`);
     return this.real.run(file, args, opts);
   }
 }
 
 const PASSWORD = `pw-${process.pid}-Zq7!canary`;
-const REG_USER = 'adxpull';
+const REG_USER = `adx-user-${process.pid}-canary`;
 
 d('(integration) registry login and the docker group with a real registry and dockerd', () => {
   let sb: Sandbox;
@@ -95,10 +97,11 @@ d('(integration) registry login and the docker group with a real registry and do
     spawnSync('userdel', ['-r', user], { stdio: 'ignore' });
   });
 
-  test('enable logs root and the admin user in (password on no argv, environment, log or status); both pull from the registry', async () => {
+  test('enable logs root and the admin user in (password and user name on no argv, environment, log or status); both pull from the registry', async () => {
     const starts = sb.starts();
     rmSync(logFile(), { force: true });
-    const sampler = await startProcessSampler([PASSWORD], { intervalMs: 5 });
+    // The user name too: no process is given either (docker login would have it on its argv).
+    const sampler = await startProcessSampler([PASSWORD, REG_USER], { intervalMs: 5 });
     let out: EngineOutcome;
     try {
       out = await enable({ server: `https://${reg.host}`, username: REG_USER, password: PASSWORD });
@@ -110,12 +113,12 @@ d('(integration) registry login and the docker group with a real registry and do
     expect(out.restarted).toBe('none');
     expect(sb.starts()).toBe(starts);
     expect(out.steps.find((s) => s.name === 'docker group')).toEqual({ name: 'docker group', status: 'success', message: `the VM's admin user ${user} added to the docker group (effective at the user's next login)` });
-    expect(out.steps.find((s) => s.name === 'login')).toEqual({ name: 'login', status: 'success', message: `root and ${user} logged in to ${reg.host} (docker login --password-stdin)` });
+    expect(out.steps.find((s) => s.name === 'login')).toEqual({ name: 'login', status: 'success', message: `root and ${user} logged in to ${reg.host} (credentials checked by dockerd, stored in /root/.docker/config.json and ${home}/.docker/config.json)` });
     expect(dockerMembers()).toContain(user);
-    expect(describeHits(scanCanaryText(published(out), [PASSWORD], 'outcome and handler.log'))).toBe('');
+    expect(describeHits(scanCanaryText(published(out), [PASSWORD, REG_USER], 'outcome and handler.log'))).toBe('');
     // The commands were logged (argv, exit code), the password nowhere in them.
     expect(readFileSync(logFile(), 'utf8')).toContain('registry login');
-    expect(describeHits(scanCanaryPaths([path.join(sb.dir, 'commands.log'), path.join(sb.root, 'var/lib/azure-docker-extension')], [PASSWORD]).hits)).toBe('');
+    expect(describeHits(scanCanaryPaths([path.join(sb.dir, 'commands.log'), path.join(sb.root, 'var/lib/azure-docker-extension')], [PASSWORD, REG_USER]).hits)).toBe('');
 
     // Root's client: its own directory, 0600; the user's: in the user's home, the user's own.
     expect(auths(rootConfig())).toEqual([reg.host]);
@@ -139,7 +142,7 @@ d('(integration) registry login and the docker group with a real registry and do
     const out = await enable({ server: `https://${reg.host}`, username: REG_USER, password: PASSWORD });
     expect(out.changed).toBe(false);
     expect(out.steps.find((s) => s.name === 'login')!.message).toBe(`root and ${user} logged in to ${reg.host} (unchanged; not logged in again)`);
-    expect(cmd.calls.slice(calls).filter((c) => c.includes('login'))).toEqual([]);
+    expect(cmd.calls.slice(calls).filter((c) => c.includes(WRITE_CONFIG_SCRIPT))).toEqual([]);
     expect([readFileSync(rootConfig()), readFileSync(userConfig())]).toEqual(before);
   }, 120_000);
 
@@ -151,7 +154,7 @@ d('(integration) registry login and the docker group with a real registry and do
       () => undefined,
       (e: Error) => e,
     );
-    expect(err?.message).toMatch(new RegExp(`^protected setting "login": logging in to ${reg.host.replace(/\./g, '\\.')} for root failed \\(docker login: .*(401|unauthorized|Unauthorized).*\\)\\. dockerd keeps serving; no credentials were stored\\.`));
+    expect(err?.message).toMatch(new RegExp(`^protected setting "login": logging in to ${reg.host.replace(/\./g, '\\.')} failed \\(dockerd: .*(401|unauthorized|Unauthorized).*\\)\\. dockerd keeps serving; no credentials were stored\\.`));
     expect(err?.message).not.toContain('wrong-password');
     expect(await waitPing(sb.socket, 20)).toBe('OK');
     expect(sb.pid()).toBe(pid);
@@ -172,7 +175,7 @@ d('(integration) registry login and the docker group with a real registry and do
     try {
       const out = await enable({ server: reg.host, username: REG_USER, password: PASSWORD });
       expect(out.warnings).toContain(`the VM's admin user "adxnosuchuser" (from ${ovf}) does not exist on this VM, so it is not added to the docker group; create it, or add another user yourself with usermod -aG docker <user>`);
-      expect(out.steps.find((s) => s.name === 'login')!.message).toBe(`root logged in to ${reg.host} (docker login --password-stdin)`);
+      expect(out.steps.find((s) => s.name === 'login')!.message).toBe(`root logged in to ${reg.host} (credentials checked by dockerd, stored in /root/.docker/config.json)`);
       expect(docker(['pull', image]).ok).toBe(true);
       expect(docker(['rmi', image]).ok).toBe(true);
     } finally {

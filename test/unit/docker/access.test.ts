@@ -7,7 +7,7 @@ import { parseSettings, type HandlerSettings } from '../../../handler/agent/sett
 import { planAccess, type AccessObserved } from '../../../handler/docker/access.js';
 import { parseGroup, parseOvfUserName, parsePasswd } from '../../../handler/docker/admin-user.js';
 import { describeSteps } from '../../../handler/docker/plan.js';
-import { credentialHmac, dockerArgv, newRecord, parseLoginRecord, recordMatches, registryHost, type LoginAccount } from '../../../handler/docker/registry-login.js';
+import { asUser, authEntry, credentialHmac, DOCKER_HUB_KEY, newRecord, parseLoginRecord, recordMatches, registryHost, usesCredentialHelper, withAuth, WRITE_CONFIG_SCRIPT, type LoginAccount } from '../../../handler/docker/registry-login.js';
 import { ovfEnvXml } from '../../support/ovf-env.js';
 
 const AGENT_PYTHON = '/usr/bin/python3';
@@ -60,7 +60,7 @@ describe('login fields that reach docker login', () => {
     expect(u).toContain('protected setting "login.username" must be a user name without ":", line breaks or other control characters');
     expect(u).not.toContain('bob');
     const p = err({ username: 'bob', password: 'first\nsecond' });
-    expect(p).toContain('protected setting "login.password" must not contain line breaks or other control characters (docker login reads it as one line)');
+    expect(p).toContain('protected setting "login.password" must not contain line breaks or other control characters');
     expect(p).not.toContain('first');
     // An e-mail address as user name (ACR tokens, Docker Hub accounts) and a password with spaces are fine.
     expect(err({ username: 'bob@example.com', password: 'correct horse battery staple' })).toBe('');
@@ -95,15 +95,29 @@ describe('login record', () => {
     expect(registryHost(undefined)).toBeUndefined();
   });
 
-  test("the admin user's docker runs under the user's own ids; the password is in no argv", () => {
+  test("the admin user's file is read and written by the user's own processes; the content only on stdin", () => {
     const a: LoginAccount = { name: 'azureuser', configDir: '/home/azureuser/.docker', as: { uid: 1000, gid: 1000, home: '/home/azureuser' } };
-    const argv = dockerArgv(a, '/run/docker.sock', ['login', '--username', 'u', '--password-stdin', 'r.example']);
-    expect(argv).toEqual({
+    expect(asUser(a, ['sh', '-c', WRITE_CONFIG_SCRIPT, 'sh', a.configDir])).toEqual({
       file: 'setpriv',
-      args: ['--reuid=1000', '--regid=1000', '--init-groups', '--', 'docker', '--config', '/home/azureuser/.docker', '-H', 'unix:///run/docker.sock', 'login', '--username', 'u', '--password-stdin', 'r.example'],
+      args: ['--reuid=1000', '--regid=1000', '--init-groups', '--', 'sh', '-c', WRITE_CONFIG_SCRIPT, 'sh', '/home/azureuser/.docker'],
       env: { HOME: '/home/azureuser' },
     });
-    expect(dockerArgv({ name: 'root', configDir: '/root/.docker' }, '/run/docker.sock', ['logout']).file).toBe('docker');
+    expect(asUser({ name: 'root', configDir: '/root/.docker' }, ['cat', 'x'])).toEqual({ file: 'cat', args: ['x'], env: {} });
+  });
+
+  test("docker's config.json: the entry set or removed, everything else kept; a file that is not an object is never replaced", () => {
+    const before = JSON.stringify({ auths: { 'other.example': { auth: 'eA==' } }, credHelpers: { 'x.azurecr.io': 'acr' }, detachKeys: 'ctrl-e' });
+    const set = JSON.parse(withAuth(before, 'reg.example:5000', authEntry('bob', 'pa55word'), 'f'));
+    expect(set).toEqual({ auths: { 'other.example': { auth: 'eA==' }, 'reg.example:5000': { auth: Buffer.from('bob:pa55word').toString('base64') } }, credHelpers: { 'x.azurecr.io': 'acr' }, detachKeys: 'ctrl-e' });
+    expect(JSON.parse(withAuth(JSON.stringify(set), 'reg.example:5000', undefined, 'f')).auths).toEqual({ 'other.example': { auth: 'eA==' } });
+    expect(authEntry('bob', 'pa55word', 'tok')).toEqual({ auth: Buffer.from('bob:').toString('base64'), identitytoken: 'tok' });
+    expect(JSON.parse(withAuth(undefined, DOCKER_HUB_KEY, authEntry('bob', 'p'), 'f')).auths[DOCKER_HUB_KEY]).toBeDefined();
+    expect(() => withAuth('[1]', 'k', undefined, "root's /root/.docker/config.json")).toThrow(
+      "root's /root/.docker/config.json is not a JSON object, so the registry login cannot be stored in it; fix or remove it and run enable again",
+    );
+    expect(usesCredentialHelper(before, 'x.azurecr.io')).toBe(true);
+    expect(usesCredentialHelper(before, 'reg.example:5000')).toBe(false);
+    expect(usesCredentialHelper(JSON.stringify({ credsStore: 'pass' }), 'reg.example:5000')).toBe(true);
   });
 });
 
@@ -122,8 +136,8 @@ describe('planAccess', () => {
     expect(p.steps.map((s) => s.step.kind)).toEqual(['write-file', 'add-to-docker-group', 'registry-login', 'registry-login', 'write-file']);
     const lines = describeSteps(p.steps.map((s) => s.step));
     expect(lines[1]).toBe("add azureuser to the docker group (usermod -aG docker azureuser): the VM's admin user (from the agent's provisioning file)");
-    expect(lines[2]).toBe('log in to reg.example:5000 for root (docker login --password-stdin, credentials in /root/.docker/config.json): not logged in by the extension yet');
-    expect(lines[3]).toMatch(/^log in to reg.example:5000 for azureuser \(docker login --password-stdin, credentials in \/home\/azureuser\/.docker\/config.json\)/);
+    expect(lines[2]).toBe('log in to reg.example:5000 for root (credentials checked by dockerd, stored in /root/.docker/config.json): not logged in by the extension yet');
+    expect(lines[3]).toMatch(/^log in to reg.example:5000 for azureuser \(credentials checked by dockerd, stored in \/home\/azureuser\/.docker\/config.json\)/);
     expect(JSON.stringify(p.steps.map((s) => s.step))).not.toContain('pa55word');
     expect(JSON.stringify(lines)).not.toContain('bob');
     expect(p.steps[2]!.credentials).toEqual({ username: 'bob', password: 'pa55word' });
@@ -149,8 +163,8 @@ describe('planAccess', () => {
     const rec = newRecord('old.example', 'bob', 'pa55word', accounts);
     const p = plan(withLogin(LOGIN), observed({ admin: { kind: 'user', user, inGroup: true, groupExists: true }, loginRecord: rec, rootLoggedIn: false }));
     expect(describeSteps(p.steps.map((s) => s.step)).slice(0, 2)).toEqual([
-      'log out of old.example for root (docker logout, /root/.docker/config.json): "login.server" changed to reg.example:5000',
-      'log out of old.example for azureuser (docker logout, /home/azureuser/.docker/config.json): "login.server" changed to reg.example:5000',
+      'log out of old.example for root (its entry removed from /root/.docker/config.json): "login.server" changed to reg.example:5000',
+      'log out of old.example for azureuser (its entry removed from /home/azureuser/.docker/config.json): "login.server" changed to reg.example:5000',
     ]);
   });
 
@@ -158,8 +172,8 @@ describe('planAccess', () => {
     const rec = newRecord(undefined, 'bob', 'pa55word', accounts);
     const removed = plan(withLogin(), observed({ admin: { kind: 'user', user, inGroup: true, groupExists: true }, loginRecord: rec }));
     expect(describeSteps(removed.steps.map((s) => s.step))).toEqual([
-      'log out of Docker Hub for root (docker logout, /root/.docker/config.json): "login" was removed from the settings',
-      'log out of Docker Hub for azureuser (docker logout, /home/azureuser/.docker/config.json): "login" was removed from the settings',
+      'log out of Docker Hub for root (its entry removed from /root/.docker/config.json): "login" was removed from the settings',
+      'log out of Docker Hub for azureuser (its entry removed from /home/azureuser/.docker/config.json): "login" was removed from the settings',
       'remove /var/lib/waagent/X/registry-login.json: logged out',
     ]);
     const uninstall = plan(undefined, observed({ loginRecord: rec, groupRecord: { version: 1, user: 'azureuser', group: 'docker', addedAt: '' } }));

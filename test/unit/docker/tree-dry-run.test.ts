@@ -55,8 +55,8 @@ test("the tree's admin user (its ovf-env.xml, its /etc/passwd) and a login: adde
   const settings = parseSettings({}, { login: { server: 'myregistry.azurecr.io', username: 'bob', password: 'pa55word' } });
   const lines = await makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(settings, log);
   expect(lines).toContain("add azureuser to the docker group (usermod -aG docker azureuser): the VM's admin user (from the agent's provisioning file)");
-  expect(lines).toContain('log in to myregistry.azurecr.io for root (docker login --password-stdin, credentials in /root/.docker/config.json): not logged in by the extension yet');
-  expect(lines).toContain('log in to myregistry.azurecr.io for azureuser (docker login --password-stdin, credentials in /home/azureuser/.docker/config.json): not logged in by the extension yet');
+  expect(lines).toContain('log in to myregistry.azurecr.io for root (credentials checked by dockerd, stored in /root/.docker/config.json): not logged in by the extension yet');
+  expect(lines).toContain('log in to myregistry.azurecr.io for azureuser (credentials checked by dockerd, stored in /home/azureuser/.docker/config.json): not logged in by the extension yet');
   expect(lines.join('\n')).not.toMatch(/pa55word|bob/);
 });
 
