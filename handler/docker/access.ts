@@ -66,7 +66,7 @@ export async function observeAccess(settings: HandlerSettings | undefined, fs: R
  * first: a wrong password fails there, before anything else changed), then the login record.
  * `settings` undefined: uninstall, which takes back what the records say the extension did.
  */
-export function planAccess(inp: { settings: HandlerSettings | undefined; observed: AccessObserved; stateDir: string; socketPath: string; layout: AccessLayout; now: Date }): AccessPlan {
+export function planAccess(inp: { settings: HandlerSettings | undefined; observed: AccessObserved; stateDir: string; socketPath: string; layout: AccessLayout; now: Date; engineToInstall?: boolean }): AccessPlan {
   const { settings, observed: o, stateDir, socketPath, layout } = inp;
   const steps: PlannedStep[] = [];
   const reports: AccessReport[] = [];
@@ -90,14 +90,18 @@ export function planAccess(inp: { settings: HandlerSettings | undefined; observe
   } else {
     const u = o.admin.user;
     if (u.uid !== 0) admin = { name: u.name, configDir: `${u.home.replace(/\/+$/, '')}/.docker`, as: { uid: u.uid, gid: u.gid, home: u.home } };
-    if (o.admin.inGroup) {
+    if (!o.admin.groupExists && !inp.engineToInstall) {
+      const w = `the VM's admin user ${u.name} is not added to the docker group: this VM has no group named docker (the engine's package did not create one); create it (groupadd docker) and run enable again`;
+      reports.push({ name: 'docker group', status: 'warning', message: w });
+      warnings.push(w);
+    } else if (o.admin.inGroup) {
       reports.push({ name: 'docker group', status: 'success', message: `the VM's admin user ${u.name} is in the docker group${o.groupRecord?.user === u.name ? ' (added by the extension)' : ''}` });
     } else {
       const record: GroupRecord = { version: 1, user: u.name, group: DOCKER_GROUP, addedAt: inp.now.toISOString() };
       const content = `${JSON.stringify(record, null, 2)}\n`;
       steps.push(
         { step: writeStep(groupRecordPath, content, false, 'record that the extension adds this membership (uninstall takes back only that)'), data: { content, mode: 0o600 } },
-        { step: { kind: 'add-to-docker-group', user: u.name, reason: `the VM's admin user (from the agent's provisioning file)${o.admin.groupExists ? '' : '; the group is created by the engine package'}` } },
+        { step: { kind: 'add-to-docker-group', user: u.name, reason: `the VM's admin user (from the agent's provisioning file)${o.admin.groupExists ? '' : '; the group comes with the engine package'}` } },
       );
       reports.push({ name: 'docker group', status: 'success', message: `the VM's admin user ${u.name} added to the docker group (effective at the user's next login)` });
     }

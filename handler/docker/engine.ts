@@ -354,10 +354,10 @@ function accessLayoutOf(layout: EngineLayout, stateDir: string): AccessLayout {
 }
 
 /** The access steps (access.ts) from the machine as it is now; `settings` undefined: uninstall. */
-async function accessPlan(settings: HandlerSettings | undefined, ports: EnginePorts, opts: { stateDir: string }, layout: EngineLayout, socketPath: string): Promise<AccessPlan> {
+async function accessPlan(settings: HandlerSettings | undefined, ports: EnginePorts, opts: { stateDir: string }, layout: EngineLayout, socketPath: string, engineToInstall = false): Promise<AccessPlan> {
   const al = accessLayoutOf(layout, opts.stateDir);
   const observed = await observeAccess(settings, ports.fs, ports.cmd, opts.stateDir, al);
-  return planAccess({ settings, observed, stateDir: opts.stateDir, socketPath, layout: al, now: new Date(ports.clock.now()) });
+  return planAccess({ settings, observed, stateDir: opts.stateDir, socketPath, layout: al, now: new Date(ports.clock.now()), engineToInstall });
 }
 
 /** --dry-run: the same pipeline up to the diff. Reads only; installs nothing. */
@@ -368,7 +368,7 @@ export async function planEngine(
 ): Promise<EnginePlan> {
   const rep = new Reporter();
   const p = await prepare(settings, ports, opts, rep, 'plan');
-  const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath);
+  const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
   return {
     plan: [...p.config.steps, ...p.after.map((s) => s.step), ...access.steps.map((s) => s.step)],
     lines: [...planLines(p), ...describeSteps(access.steps.map((s) => s.step))],
@@ -403,7 +403,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
 
   if (opts.dryRun) {
     const { config } = p;
-    const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath);
+    const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
     rep.add('configuration', 'success', `would: ${[...planLines(p), ...describeSteps(access.steps.map((s) => s.step))].join('; ')}`);
     return {
       changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install' || access.steps.length > 0,

@@ -188,6 +188,15 @@ describe('planAccess', () => {
     expect(p.steps.map((s) => `${s.step.kind}${'account' in s.step ? ` ${s.step.account.name}` : ''}`)).toEqual(['registry-login root', 'write-file']);
   });
 
+  test('no docker group on the VM: a warning (planned when the engine is still to be installed, whose package makes it)', () => {
+    const noGroup = observed({ admin: { kind: 'user', user, inGroup: false, groupExists: false } });
+    const p = plan(withLogin(), noGroup);
+    expect(p.steps).toEqual([]);
+    expect(p.warnings).toEqual(["the VM's admin user azureuser is not added to the docker group: this VM has no group named docker (the engine's package did not create one); create it (groupadd docker) and run enable again"]);
+    const before = planAccess({ settings: withLogin(), observed: noGroup, stateDir: '/s', socketPath: '/run/docker.sock', layout, now, engineToInstall: true });
+    expect(describeSteps(before.steps.map((s) => s.step))[1]).toBe("add azureuser to the docker group (usermod -aG docker azureuser): the VM's admin user (from the agent's provisioning file); the group comes with the engine package");
+  });
+
   test('login.email: accepted, ignored, said once', () => {
     const p = plan(withLogin({ ...LOGIN, email: 'bob@example.com' }), observed());
     expect(p.warnings).toEqual(['protected setting "login.email" is ignored: Docker removed `docker login --email` in 17.06; remove it']);
