@@ -546,8 +546,9 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   const launch = await services.inspect();
   const warnings: string[] = [];
 
-  // First, while the docker client is surely there: log out what the extension logged in, and
-  // take back the docker group membership it added (each safe to run again).
+  // First (they need neither dockerd nor the engine, and an engine removal cannot stop them): log
+  // out what the extension logged in, take back the docker group membership it added. Each is
+  // safe to run again.
   const access = await accessPlan(undefined, ports, opts, layout, launch.socketPath);
   const ctx: ApplyContext = {
     fs,
@@ -565,7 +566,8 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   for (const r of access.reports) rep.add(r.name, r.status, r.message);
 
   if (!launch.installed && !state) {
-    return { changed: access.steps.length > 0, restarted: 'none', steps: rep.reports, warnings, summary: 'No Docker engine and nothing configured by the extension; nothing to remove.' };
+    const taken = access.steps.length > 0 ? 'the registry login and docker group membership the extension made were taken back' : 'nothing to remove';
+    return { changed: access.steps.length > 0, restarted: 'none', steps: rep.reports, warnings, summary: `No Docker engine and nothing configured by the extension; ${taken}.` };
   }
   const text = await fs.readText(layout.daemonJson);
   const current = parseDaemonJson(text, layout.daemonJson);
