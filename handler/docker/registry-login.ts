@@ -67,7 +67,8 @@ export function parseLoginRecord(text: string | undefined): LoginRecord | undefi
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text) as LoginRecord;
-    const okAccount = (a: LoginAccount) => typeof a?.name === 'string' && typeof a.configDir === 'string' && a.configDir.startsWith('/');
+    const okAs = (u: LoginAccount['as']) => u === undefined || (Number.isInteger(u.uid) && Number.isInteger(u.gid) && typeof u.home === 'string');
+    const okAccount = (a: LoginAccount) => typeof a?.name === 'string' && typeof a.configDir === 'string' && a.configDir.startsWith('/') && okAs(a.as);
     if (v?.version === 1 && Array.isArray(v.accounts) && v.accounts.every(okAccount) && typeof v.salt === 'string' && typeof v.hmac === 'string' && (v.server === undefined || typeof v.server === 'string')) return v;
   } catch {
     // unreadable: logged in again (and what it names is not logged out)
@@ -81,8 +82,8 @@ export function renderLoginRecord(r: LoginRecord): string {
 
 /**
  * Root's docker client holds credentials for `host` (in "auths", or through a credential helper
- * the admin configured, which docker login uses instead): an admin's `docker logout` is seen. Read from root's own directory, without
- * following a link at config.json; anything unreadable counts as not logged in.
+ * the admin configured): an admin's `docker logout` is seen. Read from root's own directory,
+ * without following a link at config.json; anything unreadable counts as not logged in.
  */
 export async function rootHasCredentials(fs: ReadFileSystem, configDir: string, host: string | undefined): Promise<boolean> {
   let parsed: unknown;
