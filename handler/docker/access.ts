@@ -89,6 +89,11 @@ export function planAccess(inp: { settings: HandlerSettings | undefined; observe
     warnings.push(o.admin.warning);
   } else {
     const u = o.admin.user;
+    // A membership the extension added for a user who is no longer the VM's admin user goes back.
+    if (o.groupRecord && o.groupRecord.user !== u.name) {
+      steps.push({ step: { kind: 'remove-from-docker-group', user: o.groupRecord.user, reason: `the extension added it; the VM's admin user is now ${u.name}` } });
+      if (o.admin.inGroup || (!o.admin.groupExists && !inp.engineToInstall)) steps.push({ step: { kind: 'forget-state', path: groupRecordPath, reason: 'the membership is given back' } });
+    }
     if (u.uid !== 0) admin = { name: u.name, configDir: `${u.home.replace(/\/+$/, '')}/.docker`, as: { uid: u.uid, gid: u.gid, home: u.home } };
     if (!o.admin.groupExists && !inp.engineToInstall) {
       const w = `the VM's admin user ${u.name} is not added to the docker group: this VM has no group named docker (the engine's package did not create one); create it (groupadd docker) and run enable again`;

@@ -182,6 +182,14 @@ describe('planAccess', () => {
     expect(plan(undefined, observed()).steps).toEqual([]);
   });
 
+  test("a new admin user: the membership the extension added for the previous one goes back", () => {
+    const rec = { version: 1 as const, user: 'olduser', group: 'docker', addedAt: '' };
+    const p = plan(withLogin(), observed({ groupRecord: rec }));
+    expect(p.steps.map((s) => `${s.step.kind}${'user' in s.step ? ` ${s.step.user}` : ''}`)).toEqual(['remove-from-docker-group olduser', 'write-file', 'add-to-docker-group azureuser']);
+    const already = plan(withLogin(), observed({ groupRecord: rec, admin: { kind: 'user', user, inGroup: true, groupExists: true } }));
+    expect(already.steps.map((s) => s.step.kind)).toEqual(['remove-from-docker-group', 'forget-state']);
+  });
+
   test('no admin user: a warning, root still logged in', () => {
     const p = plan(withLogin(LOGIN), observed({ admin: { kind: 'none', warning: 'no ovf' } }));
     expect(p.warnings).toEqual(['no ovf']);
