@@ -42,7 +42,7 @@ export interface PlannedStep {
   step: Step;
   data?: { content: string; mode: number };
   state?: EngineState;
-  /** A registry-login's credentials: fed to docker on stdin, never printed. */
+  /** A registry-login's credentials: sent to dockerd's /auth and stored in config.json, never printed. */
   credentials?: { username: string; password: string };
 }
 

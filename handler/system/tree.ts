@@ -36,9 +36,9 @@ function statusAbbrev(status: string): string {
 
 /**
  * Answers the engine's read-only queries from the tree: dpkg-query and
- * `dpkg --print-architecture` from <root>/var/lib/dpkg/status, rpm with `--root`, `getent passwd|group`
- * from its /etc/passwd and /etc/group. Anything else
- * (an install) is refused: a dry run changes nothing, and a tree has no running system to ask.
+ * `dpkg --print-architecture` from <root>/var/lib/dpkg/status, rpm with `--root`, `getent
+ * passwd|group` from its /etc/passwd and /etc/group. Anything else (an install) is refused: a dry
+ * run changes nothing, and a tree has no running system to ask.
  */
 export class TreePackageQueries implements CommandRunner {
   constructor(
