@@ -33,7 +33,7 @@ export function summariseSettings(s: HandlerSettings): string {
   // Credentials are never shown, not even hashed: "set" is all the admin needs to see that they
   // arrived. The server is a validated host name (registry-host.ts); the variables' names may be
   // secrets pasted in the wrong place, so only their number is shown.
-  if (login) parts.push(`registry login (not applied yet) to ${login.server ?? 'Docker Hub'}: user and password set`);
+  if (login) parts.push(`registry login to ${login.server ?? 'Docker Hub'} for root and the VM's provisioned account: user name and password set`);
   const env = s.protected.environment;
   if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s) set`);
   if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);
@@ -47,12 +47,11 @@ function servicesOf(compose: Record<string, unknown>): Record<string, unknown> {
 
 /**
  * Settings this version accepts (the old extension's keys) but does not act on yet: said in the
- * status so that no admin believes a compose project runs or a registry login happened.
+ * status so that no admin believes a compose project runs.
  */
 export function notYetApplied(s: HandlerSettings): string[] {
   const out: string[] = [];
   if (s.public.compose) out.push('"compose" (and "compose-environment", protected "environment") is accepted but not applied by this version');
-  if (s.protected.login) out.push('protected "login" is accepted but no registry login is done by this version');
   return out;
 }
 
@@ -66,7 +65,8 @@ export function secretValues(s: HandlerSettings): string[] {
   const { certs, login, environment } = s.protected;
   if (certs) out.push(certs.ca, ...[certs.key, certs.cert, certs.issuer?.key, certs.issuer?.cert].filter((v): v is string => v !== undefined));
   // Not the server: a host name, shown in the status (registry-host.ts).
-  if (login) out.push(login.username, login.password, ...(login.email ? [login.email] : []));
+  // "user:password" too: docker's config.json and an auth header hold it base64-encoded.
+  if (login) out.push(login.username, login.password, `${login.username}:${login.password}`, ...(login.email ? [login.email] : []));
   if (environment) for (const [k, v] of Object.entries(environment)) out.push(k, v);
   return out;
 }

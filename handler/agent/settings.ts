@@ -133,8 +133,10 @@ export const LoginSchema = z.strictObject({
   // The pattern (published in the JSON Schema) and, for what a pattern cannot say, the port's
   // range and the length; the second check passes what the first refuses, so one message each.
   server: z.optional(z.string().check(z.regex(REGISTRY_HOST_RE, REGISTRY_EXPECTED), z.refine((v) => !REGISTRY_HOST_RE.test(v) || isRegistryHost(v), REGISTRY_EXPECTED))),
-  username: nonEmpty('must not be empty'),
-  password: nonEmpty('must not be empty'),
+  // Both reach dockerd's /auth and docker's config.json ("auth": base64 of "user:password", which
+  // a ":" in the user name would make ambiguous). Never echoed in a message.
+  username: nonEmpty('must not be empty').check(z.regex(/^[^\x00-\x1f\x7f:]*$/, 'must be a user name without ":", line breaks or other control characters')),
+  password: nonEmpty('must not be empty').check(z.regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain line breaks or other control characters')),
   /** Accepted for compatibility; `docker login --email` was removed in Docker 17.06. */
   email: z.optional(z.string()),
 });

@@ -16,6 +16,7 @@ import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
+import { runAccessStep } from './access-steps.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -278,6 +279,14 @@ export async function applySteps(steps: readonly PlannedStep[], ctx: ApplyContex
   await fs.remove(rollbackPath(ctx.stateDir));
 }
 
+/**
+ * Steps that need no snapshot or progress record, each safe to run again (the access steps that
+ * follow the proof: group membership, registry login): run in order, the first failure stops them.
+ */
+export async function runPlannedSteps(steps: readonly PlannedStep[], ctx: ApplyContext): Promise<void> {
+  for (const s of steps) await runStep(s, ctx);
+}
+
 /** One step's effect. Service start/restart/reload and the proof stay in applyConfig, which owns the rollback. */
 async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
   const { fs, services, log } = ctx;
@@ -339,6 +348,13 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
       return;
     case 'remove-empty-dir':
       if ((await fs.exists(s.path)) && (await fs.list(s.path)).length === 0) await fs.remove(s.path);
+      return;
+    case 'add-to-docker-group':
+    case 'remove-from-docker-group':
+    case 'registry-login':
+    case 'registry-logout':
+      if (!ctx.cmd) throw new Error(`no command runner for ${s.kind}`);
+      await runAccessStep(p, { fs, cmd: ctx.cmd, log });
       return;
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);

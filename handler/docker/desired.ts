@@ -32,6 +32,10 @@ export interface EngineLayout {
   daemonView: (fsPath: string) => string;
   /** Readiness bound after a start/restart. */
   readyTimeoutMs: number;
+  /** Root's docker client configuration directory: the registry login is stored there. */
+  rootDockerConfig: string;
+  /** The agent's provisioning file (the admin user's name); default: ovf-env.xml in the agent's lib directory, the parent of stateDir. */
+  ovfEnvFile?: string;
 }
 
 export const DEFAULT_LAYOUT: EngineLayout = {
@@ -45,6 +49,7 @@ export const DEFAULT_LAYOUT: EngineLayout = {
   tcpAddress: '0.0.0.0',
   daemonView: (p) => p,
   readyTimeoutMs: 90_000,
+  rootDockerConfig: '/root/.docker',
 };
 
 export interface EngineState {

@@ -13,14 +13,15 @@ import { detectDistro, type DistroInfo } from '../distro/detect.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { detectServiceManager, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
-import { applyConfig, applyInstall, applySteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
+import { applyConfig, applyInstall, applySteps, runPlannedSteps, touchedPaths, verifyServes, type ApplyContext } from './apply.js';
+import { observeAccess, planAccess, type AccessLayout, type AccessPlan } from './access.js';
 import { certificateProblems, type CertificateCheck } from './certs.js';
 import { hostsServed, parseDaemonJson, renderDaemonJson, socketPathOf, type OwnedKeys } from './daemon-config.js';
 import { computeDesired, DEFAULT_LAYOUT, liveRestoreOnCommandLine, type DesiredState, type EngineLayout, type EngineState } from './desired.js';
 import { NodeDaemonProbe, type DaemonInfo, type DaemonProbe } from './health.js';
 import { planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type InstallPlan } from './install.js';
 import { translateDockerOptions, translateFlags } from './options.js';
-import { describeSteps, diffConfig, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
+import { describeSteps, diffConfig, stepName, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
 import { sha256Prefix } from '../digest.js';
 import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
@@ -208,6 +209,9 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     { installed, dockerdPresent: launch.dockerdPath !== undefined && launch.installed, arch },
   );
   warnings.push(...install.warnings);
+  if (settings.public['azure-environment'] === 'AzureGermanCloud') {
+    warnings.push('public setting "azure-environment": AzureGermanCloud (Microsoft Cloud Deutschland) was closed in 2021; the public repositories are used. Use "AzureCloud" for the Germany regions of the global cloud');
+  }
   const state = await readState(fs, opts.stateDir);
   // The engine the extension installs is its own (removeOnUninstall removes it): recorded with the install step.
   const installedRecord = install.action === 'install' ? installRecord(install, clock) : state?.installed;
@@ -262,7 +266,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   );
   refuseHandStarted(launch, config.action);
   if (install.action === 'install') {
-    config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
+    config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason, ...(install.repo ? { repository: install.repo.url } : {}) });
   }
   const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
   const prepared: Prepared = {
@@ -362,6 +366,18 @@ function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: In
   };
 }
 
+function accessLayoutOf(layout: EngineLayout, stateDir: string): AccessLayout {
+  const parent = stateDir.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+  return { ovfEnvFile: layout.ovfEnvFile ?? `${parent === '/' ? '' : parent}/ovf-env.xml`, rootDockerConfig: layout.rootDockerConfig };
+}
+
+/** The access steps (access.ts) from the machine as it is now; `settings` undefined: uninstall. */
+async function accessPlan(settings: HandlerSettings | undefined, ports: EnginePorts, opts: { stateDir: string }, layout: EngineLayout, socketPath: string, engineToInstall = false): Promise<AccessPlan> {
+  const al = accessLayoutOf(layout, opts.stateDir);
+  const observed = await observeAccess(settings, ports.fs, ports.cmd, opts.stateDir, al);
+  return planAccess({ settings, observed, stateDir: opts.stateDir, socketPath, layout: al, now: new Date(ports.clock.now()), engineToInstall });
+}
+
 /** --dry-run: the same pipeline up to the diff. Reads only; installs nothing. */
 export async function planEngine(
   settings: HandlerSettings,
@@ -370,6 +386,7 @@ export async function planEngine(
 ): Promise<EnginePlan> {
   const rep = new Reporter();
   const p = await prepare(settings, ports, opts, rep, 'plan');
+  const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
   return {
     dryRun: buildEngineDryRun({
       distro: p.distro,
@@ -384,11 +401,11 @@ export async function planEngine(
       ...(p.running ? { running: p.running } : {}),
       certificate: certificateView(p),
     }),
-    plan: [...p.config.steps, ...p.after.map((s) => s.step)],
-    lines: planLines(p),
+    plan: [...p.config.steps, ...p.after.map((s) => s.step), ...access.steps.map((s) => s.step)],
+    lines: [...planLines(p), ...describeSteps(access.steps.map((s) => s.step))],
     action: p.config.action,
     reasons: p.config.reasons,
-    warnings: p.warnings,
+    warnings: [...p.warnings, ...access.warnings],
     summary: planSummary(p),
     distro: p.distro,
     install: p.install,
@@ -432,12 +449,13 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
 
   if (opts.dryRun) {
     const { config } = p;
-    rep.add('configuration', 'success', `would: ${planLines(p).join('; ')}`);
+    const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
+    rep.add('configuration', 'success', `would: ${[...planLines(p), ...describeSteps(access.steps.map((s) => s.step))].join('; ')}`);
     return {
-      changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install',
+      changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install' || access.steps.length > 0,
       restarted: config.action,
       steps: rep.reports,
-      warnings: p.warnings,
+      warnings: [...p.warnings, ...access.warnings],
       summary: `Dry run: ${planSummary(p)}`,
     };
   }
@@ -481,7 +499,18 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const restarted = result.action;
   rep.add('service', 'success', restarted === 'none' ? 'dockerd already runs this configuration; not restarted' : `${past(restarted)} dockerd (${config.reasons.join('; ') || 'it did not serve its configuration'})`);
   rep.add('verify', 'success', result.verify.checks.join('; '));
-  opts.log.info({ event: 'engine reconciled', restarted, changed: config.filesChanged, ms: ports.clock.now() - started });
+
+  // Access, once dockerd is proved: the admin user's group, the registry login (compose follows).
+  checkAbort(opts.signal, 'the docker group and the registry login');
+  const access = await accessPlan(settings, ports, opts, p.layout, desired.verify.socketPath);
+  try {
+    await runPlannedSteps(access.steps, { ...ctx, cmd: ports.cmd });
+  } catch (e) {
+    rep.add((e as { code?: string }).code === 'EDOCKERGROUP' ? 'docker group' : 'login', 'error', (e as Error).message);
+    throw e;
+  }
+  for (const r of access.reports) rep.add(r.name, r.status, r.message);
+  opts.log.info({ event: 'engine reconciled', restarted, changed: config.filesChanged, access: access.steps.map((s) => stepName(s.step)), ms: ports.clock.now() - started });
 
   const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
   const engine = result.verify.version ? `Docker Engine ${result.verify.version}` : 'Docker Engine';
@@ -498,10 +527,10 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     ...(issuance ? { issuance } : {}),
   });
   return {
-    changed: filesChanged || restarted !== 'none' || installedNow,
+    changed: filesChanged || restarted !== 'none' || installedNow || access.steps.length > 0,
     restarted,
     steps: rep.reports,
-    warnings: p.warnings,
+    warnings: [...p.warnings, ...access.warnings],
     summary: `${engine} serves the local socket and ${listener}; ${what}.`,
     ...(monitor ? { monitor } : {}),
   };
@@ -562,8 +591,29 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   const services = ports.services ?? (await detectServiceManager({ fs, cmd, clock }));
   const launch = await services.inspect();
   const warnings: string[] = [];
+
+  // First (they need neither dockerd nor the engine, and an engine removal cannot stop them): log
+  // out what the extension logged in, take back the docker group membership it added. Each is
+  // safe to run again.
+  const access = await accessPlan(undefined, ports, opts, layout, launch.socketPath);
+  const ctx: ApplyContext = {
+    fs,
+    clock,
+    services,
+    probe: probeOf(ports),
+    log: opts.log,
+    layout,
+    stateDir: opts.stateDir,
+    launch,
+    cmd,
+    onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
+  };
+  await runPlannedSteps(access.steps, ctx);
+  for (const r of access.reports) rep.add(r.name, r.status, r.message);
+
   if (!launch.installed && !state) {
-    return { changed: false, restarted: 'none', steps: [], warnings, summary: 'No Docker engine and nothing configured by the extension; nothing to remove.' };
+    const taken = access.steps.length > 0 ? 'the registry login and docker group membership the extension made were taken back' : 'nothing to remove';
+    return { changed: access.steps.length > 0, restarted: 'none', steps: rep.reports, warnings, summary: `No Docker engine and nothing configured by the extension; ${taken}.` };
   }
   const text = await fs.readText(layout.daemonJson);
   const current = parseDaemonJson(text, layout.daemonJson);
@@ -632,18 +682,6 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   });
 
   // Apply.
-  const ctx: ApplyContext = {
-    fs,
-    clock,
-    services,
-    probe: probeOf(ports),
-    log: opts.log,
-    layout,
-    stateDir: opts.stateDir,
-    launch,
-    cmd,
-    onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
-  };
   const paths = touchedPaths(config, layout, statePath(opts.stateDir));
   if (plan.mode === 'left-stopped') {
     // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.

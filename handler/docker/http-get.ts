@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 
-// GET over a unix socket or TCP, HTTP/1.0 with Connection: close: the answer is the whole stream
+// GET (and a JSON POST) over a unix socket or TCP, HTTP/1.0 with Connection: close: the answer is the whole stream
 // until dockerd closes it (Go's server never chunks a 1.0 answer). node:http would do the same at
 // the cost of its parser and agent machinery, resident for weeks in the monitor.
 
@@ -15,6 +15,15 @@ export interface HttpResult {
 const MAX_BYTES = 256 * 1024;
 
 export function httpGet(target: { socketPath?: string; host?: string; port?: number; path: string }, timeoutMs: number): Promise<HttpResult> {
+  return httpRequest(target, timeoutMs);
+}
+
+/** POST of a JSON body (dockerd's /auth); the body may hold a secret and is never logged here. */
+export function httpPostJson(target: { socketPath?: string; host?: string; port?: number; path: string }, body: unknown, timeoutMs: number): Promise<HttpResult> {
+  return httpRequest(target, timeoutMs, { method: 'POST', body: Buffer.from(JSON.stringify(body)) });
+}
+
+function httpRequest(target: { socketPath?: string; host?: string; port?: number; path: string }, timeoutMs: number, req: { method: string; body: Buffer } = { method: 'GET', body: Buffer.alloc(0) }): Promise<HttpResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -27,7 +36,8 @@ export function httpGet(target: { socketPath?: string; host?: string; port?: num
     };
     const sock = target.socketPath !== undefined ? net.createConnection(target.socketPath) : net.createConnection(target.port ?? 80, target.host);
     sock.setTimeout(timeoutMs, () => done({ body: '', headers: {}, error: `no answer within ${timeoutMs} ms` }));
-    sock.once('connect', () => sock.write(`GET ${target.path} HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n\r\n`));
+    const head = req.method === 'GET' ? '' : `Content-Type: application/json\r\nContent-Length: ${req.body.length}\r\n`;
+    sock.once('connect', () => sock.write(Buffer.concat([Buffer.from(`${req.method} ${target.path} HTTP/1.0\r\nHost: docker\r\nConnection: close\r\n${head}\r\n`), req.body])));
     sock.on('data', (b: Buffer) => {
       if (size < MAX_BYTES) chunks.push(b);
       size += b.length;

@@ -37,6 +37,8 @@ const DEB_ENGINES = ['docker.io', 'docker-ce', 'moby-engine'];
 const RPM_ENGINES = ['docker-ce', 'moby-engine', 'docker'];
 
 export interface RepoSetup {
+  /** The repository's address, as the dry run and the status show it (the cloud's mirror in a sovereign cloud). */
+  url: string;
   /** Signing key fetched with curl and written through the fs port (apt only). */
   key?: { url: string; path: string };
   files: { path: string; content: string; mode: number }[];
@@ -139,12 +141,14 @@ function withCommands(distro: DistroInfo, req: InstallRequest, facts: InstallFac
       if (req.source === 'docker-ce') {
         const url = `${bases.dockerCe}/linux/${id}`;
         plan.repo = {
+          url,
           key: { url: `${url}/gpg`, path: '/etc/apt/keyrings/docker.asc' },
           files: [{ path: '/etc/apt/sources.list.d/docker.list', mode: 0o644, content: `deb [arch=${facts.arch} signed-by=/etc/apt/keyrings/docker.asc] ${url} ${distro.codename} stable\n` }],
         };
       } else if (req.source === 'moby') {
         const ver = id === 'ubuntu' ? distro.versionId : String(distro.major);
         plan.repo = {
+          url: `${bases.microsoft}/${id}/${ver}/prod`,
           key: { url: `${bases.microsoft}/keys/microsoft.asc`, path: '/etc/apt/keyrings/microsoft.asc' },
           files: [
             {
@@ -162,6 +166,7 @@ function withCommands(distro: DistroInfo, req: InstallRequest, facts: InstallFac
     case 'dnf': {
       if (req.source === 'moby') {
         plan.repo = {
+          url: `${bases.microsoft}/rhel/${distro.major}/prod/`,
           files: [
             {
               path: '/etc/yum.repos.d/microsoft-prod.repo',
@@ -175,6 +180,7 @@ function withCommands(distro: DistroInfo, req: InstallRequest, facts: InstallFac
       } else {
         const url = `${bases.dockerCe}/linux/rhel`;
         plan.repo = {
+          url,
           files: [
             {
               path: '/etc/yum.repos.d/docker-ce.repo',

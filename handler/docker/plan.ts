@@ -5,11 +5,12 @@ import { sha256Prefix } from '../digest.js';
 import { changedKeys, renderDaemonJson } from './daemon-config.js';
 import type { DesiredFile, DesiredState, EngineLayout, EngineState } from './desired.js';
 import { RELOADABLE_KEYS, type JsonObject } from './options.js';
+import type { LoginAccount } from './registry-login.js';
 
 export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
 
 export type Step =
-  | { kind: 'install-engine'; manager: string; packages: string[]; commands: string[][]; reason: string }
+  | { kind: 'install-engine'; manager: string; packages: string[]; commands: string[][]; reason: string; repository?: string }
   /**
    * `sha256`: a prefix of the content's hash, for files that hold no secret; `fingerprint256`: a
    * certificate's X.509 SHA-256 fingerprint; a secret (the key) gets neither.
@@ -29,7 +30,12 @@ export type Step =
   | { kind: 'purge-engine'; manager: string; packages: string[]; argv: string[]; reason: string }
   | { kind: 'empty-data-root'; path: string; reason: string }
   | { kind: 'remove-empty-dir'; path: string; reason: string }
-  | { kind: 'forget-state'; path: string; reason: string };
+  | { kind: 'forget-state'; path: string; reason: string }
+  // Access, after dockerd serves (access.ts): the admin user's group, then the registry login.
+  // Compose steps come after these: a private image needs the login.
+  | { kind: 'add-to-docker-group' | 'remove-from-docker-group'; user: string; reason: string }
+  /** `host` absent: Docker Hub; `server` is how it is shown. */
+  | { kind: 'registry-login' | 'registry-logout'; server: string; host?: string; account: LoginAccount; socketPath: string; reason: string };
 
 /**
  * A step with what it needs beyond what is safe to print: the content of a file it writes, the
@@ -41,6 +47,8 @@ export interface PlannedStep {
   step: Step;
   data?: { content: string; mode: number };
   state?: EngineState;
+  /** A registry-login's credentials: sent to dockerd's /auth and stored in config.json, never printed. */
+  credentials?: { username: string; password: string };
 }
 
 /** The name a finished step gets in the progress record (see progress.ts). */
@@ -52,6 +60,12 @@ export function stepName(s: Step): string {
     case 'empty-data-root':
     case 'remove-empty-dir':
       return `${s.kind} ${s.path}`;
+    case 'add-to-docker-group':
+    case 'remove-from-docker-group':
+      return `${s.kind} ${s.user}`;
+    case 'registry-login':
+    case 'registry-logout':
+      return `${s.kind} ${s.account.name}`;
     default:
       return s.kind;
   }
@@ -217,7 +231,7 @@ export function describeSteps(steps: readonly Step[]): string[] {
   return steps.map((s) => {
     switch (s.kind) {
       case 'install-engine':
-        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason} (the steps that follow are planned again against the installed engine)`;
+        return `install ${s.packages.join(' ')} with ${s.manager}${s.repository ? ` from ${s.repository}` : ''}: ${s.reason} (the steps that follow are planned again against the installed engine)`;
       case 'write-file':
         return `write ${s.path} (mode ${s.mode.toString(8)}, ${s.size} bytes, ${contentId(s)}): ${s.reason}`;
       case 'remove-file':
@@ -238,6 +252,14 @@ export function describeSteps(steps: readonly Step[]): string[] {
         return `remove the directory ${s.path} if it is empty: ${s.reason}`;
       case 'forget-state':
         return `remove ${s.path}: ${s.reason}`;
+      case 'add-to-docker-group':
+        return `add ${s.user} to the docker group (usermod -aG docker ${s.user}): ${s.reason}`;
+      case 'remove-from-docker-group':
+        return `remove ${s.user} from the docker group (gpasswd -d ${s.user} docker): ${s.reason}`;
+      case 'registry-login':
+        return `log in to ${s.server} for ${s.account.name} (credentials checked by dockerd, stored in ${s.account.configDir}/config.json): ${s.reason}`;
+      case 'registry-logout':
+        return `log out of ${s.server} for ${s.account.name} (its entry removed from ${s.account.configDir}/config.json): ${s.reason}`;
       default:
         return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
     }

@@ -35,9 +35,10 @@ function statusAbbrev(status: string): string {
 }
 
 /**
- * Answers the engine's read-only package queries from the tree: dpkg-query and
- * `dpkg --print-architecture` from <root>/var/lib/dpkg/status, rpm with `--root`. Anything else
- * (an install) is refused: a dry run changes nothing, and a tree has no running system to ask.
+ * Answers the engine's read-only queries from the tree: dpkg-query and
+ * `dpkg --print-architecture` from <root>/var/lib/dpkg/status, rpm with `--root`, `getent
+ * passwd|group` from its /etc/passwd and /etc/group. Anything else (an install) is refused: a dry
+ * run changes nothing, and a tree has no running system to ask.
  */
 export class TreePackageQueries implements CommandRunner {
   constructor(
@@ -58,6 +59,11 @@ export class TreePackageQueries implements CommandRunner {
       const names = args.filter((a) => !a.startsWith('-'));
       const rows = db.filter((e) => names.includes(e.name)).map((e) => `${e.name}\t${statusAbbrev(e.status)}\t${e.version}\n`);
       return ok(rows.join(''), rows.length > 0 ? 0 : 1);
+    }
+    if (file === 'getent' && (args[0] === 'passwd' || args[0] === 'group') && args.length === 2) {
+      // The VM's admin user and the docker group, as the tree's own files have them.
+      const line = ((await this.fs.readText(`/etc/${args[0]}`, { maxBytes: 16 * 1024 * 1024 })) ?? '').split('\n').find((l) => l.split(':')[0] === args[1]);
+      return line === undefined ? ok('', 2) : ok(`${line}\n`);
     }
     if (file === 'rpm') return this.real.run('rpm', ['--root', this.root, ...args], opts);
     // The processor's architecture: the tree is planned for the machine that will run it.

@@ -14,11 +14,12 @@ import { dockerUnavailable, freePort } from '../support/docker-daemon.js';
 import { lockHostDocker } from '../support/host-docker-lock.js';
 import { dockerdPid, finalStatus, installPackage, pidsOf, pingDocker, runPackaged, treeDigest, type RunResult } from '../support/host-package.js';
 import { restoreTree, snapshotTree } from '../support/host-state.js';
+import { registryUnavailable, startRegistry, trustRegistry, type TestRegistry } from '../support/registry.js';
 import { encryptLikePlatform, makeWaagentCertificate, type WaagentCertificate } from '../support/openssl-vectors.js';
 import { describeHits, scanCanaryPaths, scanCanaryText, startProcessSampler, type CanaryHit, type ProcessSampler } from '../support/secret-canary.js';
 import { certsSetting, issuerSetting, makeCa, makeCertSet, makeEcCa, makeExpiredCa, makeLeaf, pem, type CertSet } from '../support/tls-certs.js';
 
-const skip = dockerUnavailable() ?? (existsSync('/run/systemd/system') ? 'systemd runs here: this suite drives the direct manager' : undefined);
+const skip = dockerUnavailable() ?? registryUnavailable() ?? (existsSync('/run/systemd/system') ? 'systemd runs here: this suite drives the direct manager' : undefined);
 const d = skip ? describe.skip : describe;
 
 // The canaries: one per secret field, unique to this run.
@@ -45,6 +46,9 @@ let seq = 0;
 const outputs: Array<{ where: string; text: string }> = [];
 // Taken once the lock is held: another suite may be changing them until then.
 let etcDocker: ReturnType<typeof snapshotTree> | undefined;
+// Root's docker client configuration: the good enable's login is stored there.
+let rootDocker: ReturnType<typeof snapshotTree> | undefined;
+let registry: TestRegistry | undefined;
 let preDockerd = new Set<number>();
 let preContainerd = new Set<number>();
 let baseline: { digest: Record<string, string>; pid: number };
@@ -76,7 +80,8 @@ async function writeSettingsFile(n: number, content: { pub?: unknown; pubJson?: 
 function withCanaries(prot: unknown): unknown {
   if (!prot || typeof prot !== 'object' || Array.isArray(prot)) return prot;
   const p = { ...(prot as Record<string, unknown>) };
-  if (!('login' in p)) p.login = { username: C.user, password: C.pw, email: C.email };
+  // The registry this suite runs accepts them: the good enable logs in for real.
+  if (!('login' in p)) p.login = { ...(registry ? { server: registry.host } : {}), username: C.user, password: C.pw, email: C.email };
   if (!('environment' in p)) p.environment = { [C.envName]: C.envValue };
   return p;
 }
@@ -214,6 +219,9 @@ function cases(): Case[] {
     ),
     { name: 'login without a password', pub: {}, prot: { login: { username: C.user } }, says: /protected setting "login.password" is required/ },
     { name: 'login.password a number', pub: {}, prot: { login: { username: C.user, password: 12345678 } }, says: /protected setting "login.password" must be a string/ },
+    { name: 'login.username with a colon', pub: {}, prot: { login: { username: `${C.user}:x`, password: C.pw } }, says: /protected setting "login.username" must be a user name without ":", line breaks or other control characters/ },
+    { name: 'login.username with a line break', pub: {}, prot: { login: { username: `${C.user}\n--config=/tmp`, password: C.pw } }, says: /protected setting "login.username" must be a user name without ":", line breaks/ },
+    { name: 'login.password with a line break', pub: {}, prot: { login: { username: C.user, password: `${C.pw}\nsecond` } }, says: /protected setting "login.password" must not contain line breaks or other control characters/ },
     { name: 'login.password with a NUL', pub: {}, prot: { login: { username: C.user, password: `${C.pw}\u0000x` } }, says: /protected setting "login.password" contains a NUL character/ },
     { name: 'environment name with a space (a canary)', pub: {}, prot: { environment: { [`${C.envName} X`]: C.envValue } }, says: /protected setting "environment": a name \(not shown: protected settings are secret\) must be letters, digits and _/ },
     { name: 'environment value not a string', pub: {}, prot: { environment: { [C.envName]: { v: C.envValue } } }, says: /protected setting "environment" \(at a key whose name is not shown: protected settings are secret\) must be a string/ },
@@ -236,6 +244,10 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
   beforeAll(async () => {
     release = await lockHostDocker();
     etcDocker = snapshotTree('/etc/docker');
+    rootDocker = snapshotTree('/root/.docker');
+    registry = await startRegistry({ [C.user]: C.pw });
+    // The host's dockerd trusts the registry's CA (certs.d is read at each login; /etc/docker is restored after).
+    trustRegistry('/etc/docker', registry);
     preDockerd = new Set(pidsOf('dockerd'));
     preContainerd = new Set(pidsOf('containerd'));
     t = await makeAgentTree();
@@ -324,6 +336,8 @@ d('bad input through the packaged handler changes nothing and leaks nothing', ()
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && ours.some((p) => existsSync(`/proc/${p}`))) await new Promise((r) => setTimeout(r, 100));
     if (etcDocker) restoreTree('/etc/docker', etcDocker);
+    if (rootDocker) restoreTree('/root/.docker', rootDocker);
+    await registry?.stop();
     await t?.cleanup();
     await release?.();
   }, 120_000);

@@ -80,7 +80,7 @@ d(`(harness) the packaged handler under the real Azure Linux Agent${missing ? ` 
     expect(settings.status).toBe('success');
     expect(settings.message).toMatch(/TCP 2376 with TLS client verification \(ca SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted\)/);
     // Never a hash of the password or the user name (issue 8): "set".
-    expect(settings.message).toContain('registry login (not applied yet) to registry.example: user and password set');
+    expect(settings.message).toContain("registry login to registry.example for root and the VM's provisioned account: user name and password set");
     expect(s.heartbeat.reported.status).toBe('Ready');
     // enable returned at once: the agent's ~2 s floor, not the work.
     const enable = s.commands.find((c: any) => c.cmd_name === 'enable');

@@ -107,10 +107,10 @@ describe('install and enable', () => {
     expect(applier.applied).toBe(1);
     const st = await statusOf(t, 0);
     expect(st).toMatchObject({ operation: 'Enable', status: 'success' });
-    // the engine's message, plus an honest word about the old keys this version does not act on
-    expect(st.formattedMessage.message).toMatch(/^Docker serves TLS on 2376\. Warnings: protected "login" is accepted but no registry login is done by this version\.$/);
+    // the engine's message: the login is the engine applier's (its steps and warnings), nothing "not applied yet"
+    expect(st.formattedMessage.message).toBe('Docker serves TLS on 2376.');
     expect(st.substatus[0].formattedMessage.message).toMatch(/cert SHA-256 fingerprint (?:[0-9A-F]{2}:){31}[0-9A-F]{2}; key set, never fingerprinted/);
-    expect(st.substatus[0].formattedMessage.message).toMatch(/registry login \(not applied yet\) to reg.example/);
+    expect(st.substatus[0].formattedMessage.message).toMatch(/registry login to reg.example for root and the VM's provisioned account: user name and password set/);
     expect((await readFile(path.join(t.extDir, 'mrseq'), 'utf8')).trim()).toBe('0');
     const published = [r.stdout, JSON.stringify(st), await readFile(path.join(t.extDir, 'heartbeat.log'), 'utf8'), await readFile(path.join(t.logDir, 'handler.log'), 'utf8')].join('\n');
     for (const secret of [PASSWORD, 'bob', (ex.protectedSettings.certs as { key: string }).key.split('\n')[1]!]) expect(published).not.toContain(secret);

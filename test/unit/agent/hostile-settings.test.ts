@@ -128,7 +128,7 @@ describe('item 6: no hash of a password or user name is ever published', () => {
     const password = 'hunter2';
     const s = parseSettings(null, { login: { server: 'r.example.com', username: 'admin', password } });
     const text = summariseSettings(s);
-    expect(text).toContain('registry login (not applied yet) to r.example.com: user and password set');
+    expect(text).toContain("registry login to r.example.com for root and the VM's provisioned account: user name and password set");
     for (const v of [password, 'admin']) {
       expect(text).not.toContain(sha256Prefix(v));
       expect(text).not.toContain(sha256Prefix(v, 8));

@@ -80,6 +80,7 @@ describe('planInstall per distribution', () => {
     expect(ce.repo?.files[0]?.content).toBe('deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable\n');
     const cn = planInstall(distro('debian-12'), req({ source: 'docker-ce', azureEnvironment: 'AzureChinaCloud' }), none);
     expect(cn.repo?.key?.url).toBe('https://mirror.azure.cn/docker-ce/linux/debian/gpg');
+    expect(cn.repo?.url).toBe('https://mirror.azure.cn/docker-ce/linux/debian');
     expect(cn.repo?.files[0]?.content).toContain('https://mirror.azure.cn/docker-ce/linux/debian bookworm stable');
     const rh = planInstall(distro('rocky-9.6'), req({ source: 'docker-ce', azureEnvironment: 'AzureChinaCloud' }), none);
     expect(rh.repo?.files[0]?.content).toContain('baseurl=https://mirror.azure.cn/docker-ce/linux/rhel/$releasever/$basearch/stable');

@@ -320,10 +320,21 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     const p = await planEngine(settings({ docker: { engine: { source: 'docker-ce' } } }), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' });
     expect(listTree(dir)).toEqual(before);
     expect(cmd.lines().every((l) => /^(dpkg-query|dpkg --print|systemctl (is-|show))/.test(l))).toBe(true);
-    expect(p.lines[0]).toMatch(/^install docker-ce docker-ce-cli containerd\.io with apt: no Docker engine is installed/);
+    expect(p.lines[0]).toMatch(/^install docker-ce docker-ce-cli containerd\.io with apt from https:\/\/download\.docker\.com\/linux\/debian: no Docker engine is installed/);
     expect(p.lines.join('\n')).toMatch(/write \/etc\/docker\/key\.pem \(mode 600, \d+ bytes, secret: no hash shown\)/);
     expect(p.lines.join('\n')).toMatch(/write \/etc\/systemd\/system\/docker\.service\.d\/10-azure-docker-extension\.conf .*ExecStart|dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
     expect(JSON.stringify(p)).not.toContain('PRIVATE KEY');
+  });
+
+  test('dry run in a sovereign cloud: the install step names the cloud\'s mirror; AzureGermanCloud is warned', async () => {
+    const plan = (cloud: string) =>
+      planEngine(settings({ docker: { engine: { source: 'docker-ce' } }, 'azure-environment': cloud }), { fs, cmd: systemctl(), clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd: systemctl() }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' });
+    const cn = await plan('AzureChinaCloud');
+    expect(cn.lines[0]).toMatch(/^install docker-ce docker-ce-cli containerd\.io with apt from https:\/\/mirror\.azure\.cn\/docker-ce\/linux\/debian: /);
+    expect(cn.warnings.filter((w) => /azure-environment/.test(w))).toEqual([]);
+    const de = await plan('AzureGermanCloud');
+    expect(de.lines[0]).toMatch(/ from https:\/\/download\.docker\.com\/linux\/debian: /);
+    expect(de.warnings).toContain('public setting "azure-environment": AzureGermanCloud (Microsoft Cloud Deutschland) was closed in 2021; the public repositories are used. Use "AzureCloud" for the Germany regions of the global cloud');
   });
 
   test('a foreign drop-in overriding ExecStart after ours is refused before any change', async () => {

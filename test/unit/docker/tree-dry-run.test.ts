@@ -8,6 +8,7 @@ import { parseSettings } from '../../../handler/agent/settings.js';
 import { makeApplier } from '../../../handler/lifecycle/make-applier.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { parseDpkgStatus } from '../../../handler/system/tree.js';
+import { ovfEnvXml } from '../../support/ovf-env.js';
 
 let root: string;
 const log = silentLogger();
@@ -43,6 +44,20 @@ test('a tree without the engine (removed: config files only) plans its install, 
   rmSync(path.join(root, 'lib/systemd/system'), { recursive: true });
   const lines = await plan();
   expect(lines[0]).toMatch(/^install docker\.io .*with apt/);
+});
+
+test("the tree's admin user (its ovf-env.xml, its /etc/passwd) and a login: added to the group and logged in, in the plan only", async () => {
+  put('/var/lib/dpkg/status', [stanza('dpkg', 'install ok installed', '1.21.22'), stanza('docker.io', 'install ok installed', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
+  put('/usr/sbin/dockerd', '');
+  put('/var/lib/waagent/ovf-env.xml', ovfEnvXml('azureuser'));
+  put('/etc/passwd', 'root:x:0:0:root:/root:/bin/bash\nazureuser:x:1000:1000:,,,:/home/azureuser:/bin/bash\n');
+  put('/etc/group', 'root:x:0:\ndocker:x:105:\n');
+  const settings = parseSettings({}, { login: { server: 'myregistry.azurecr.io', username: 'bob', password: 'pa55word' } });
+  const { lines } = await makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(settings, log);
+  expect(lines).toContain("add azureuser to the docker group (usermod -aG docker azureuser): the VM's admin user (from the agent's provisioning file)");
+  expect(lines).toContain('log in to myregistry.azurecr.io for root (credentials checked by dockerd, stored in /root/.docker/config.json): not logged in by the extension yet');
+  expect(lines).toContain('log in to myregistry.azurecr.io for azureuser (credentials checked by dockerd, stored in /home/azureuser/.docker/config.json): not logged in by the extension yet');
+  expect(lines.join('\n')).not.toMatch(/pa55word|bob/);
 });
 
 test('parseDpkgStatus reads the stanzas dpkg writes', () => {

@@ -1,0 +1,143 @@
+// A real registry for tests (Debian's docker-registry, the distribution registry 2.x) on
+// 127.0.0.1, behind TLS with a CA made at test time and htpasswd (bcrypt) authentication. A
+// dockerd trusts it through <its /etc/docker>/certs.d/<host:port>/ca.crt (trustRegistry), and an
+// image built from busybox-static is pushed to it (pushBusybox) with a docker client
+// configuration of its own, so the client the test examines starts logged out.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { BUSYBOX } from './busybox-container.js';
+import { freePort } from './docker-daemon.js';
+import { makeCa, makeLeaf } from './tls-certs.js';
+
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export function registryUnavailable(): string | undefined {
+  if (!existsSync(REGISTRY_BIN)) return `${REGISTRY_BIN} missing (apt-get install docker-registry; scripts/ensure-test-deps.sh)`;
+  if (!hasHtpasswd()) return 'htpasswd missing (apt-get install apache2-utils)';
+  return undefined;
+}
+
+function hasHtpasswd(): boolean {
+  return spawnSync('htpasswd', ['-h'], { stdio: 'ignore' }).error === undefined;
+}
+
+export interface TestRegistry {
+  /** host:port, as `docker login` and image names take it. */
+  host: string;
+  port: number;
+  caPem: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** A bcrypt htpasswd line; the password goes to htpasswd on stdin (-i), not on its command line. */
+function htpasswdLine(user: string, password: string): string {
+  return execFileSync('htpasswd', ['-niB', user], { input: password, encoding: 'utf8' }).trim();
+}
+
+/** Starts the registry; `users` are the accounts it accepts. */
+export async function startRegistry(users: Record<string, string>): Promise<TestRegistry> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'adx-registry-'));
+  let child: ChildProcess | undefined;
+  try {
+    const ca = makeCa(path.join(dir, 'tls'), 'registry-ca');
+    const leaf = makeLeaf(path.join(dir, 'tls'), ca, 'registry', { cn: '127.0.0.1', san: 'IP:127.0.0.1', eku: 'serverAuth' });
+    writeFileSync(path.join(dir, 'htpasswd'), `${Object.entries(users).map(([u, p]) => htpasswdLine(u, p)).join('\n')}\n`, { mode: 0o600 });
+    const port = await freePort();
+    // The registry's configuration, every path its own (nothing under /etc/docker or /var/lib).
+    writeFileSync(
+      path.join(dir, 'config.yml'),
+      [
+        'version: 0.1',
+        'log: {level: warn}',
+        `storage: {filesystem: {rootdirectory: ${path.join(dir, 'data')}}, delete: {enabled: true}}`,
+        `http: {addr: "127.0.0.1:${port}", tls: {certificate: ${leaf.cert}, key: ${leaf.key}}}`,
+        `auth: {htpasswd: {realm: adx-test, path: ${path.join(dir, 'htpasswd')}}}`,
+        '',
+      ].join('\n'),
+    );
+    child = spawn(REGISTRY_BIN, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const caPem = readFileSync(ca.ca, 'utf8');
+    await waitUnauthorized(port, caPem, child, () => stderr);
+    const proc = child;
+    return {
+      host: `127.0.0.1:${port}`,
+      port,
+      caPem,
+      dir,
+      stop: async () => {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          let timer: NodeJS.Timeout | undefined;
+          const gone = new Promise((r) => proc.once('exit', r));
+          proc.kill('SIGTERM');
+          await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+          clearTimeout(timer);
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+        }
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Up when /v2/ answers 401 (authentication required) over TLS verified against its CA. */
+async function waitUnauthorized(port: number, ca: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr()}`);
+    const status = await new Promise<number | undefined>((resolve) => {
+      const req = https.get({ host: '127.0.0.1', port, path: '/v2/', ca, timeout: 2_000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', () => resolve(undefined));
+      req.on('timeout', () => req.destroy());
+    });
+    if (status === 401) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`docker-registry did not answer on 127.0.0.1:${port}: ${stderr()}`);
+}
+
+/** The dockerd whose /etc/docker is `etcDocker` trusts the registry's CA (read at each pull, no restart). */
+export function trustRegistry(etcDocker: string, reg: TestRegistry): void {
+  const d = path.join(etcDocker, 'certs.d', reg.host);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(path.join(d, 'ca.crt'), reg.caPem);
+}
+
+/**
+ * Builds an image from busybox-static and pushes it as <host>/<name> with a docker client
+ * configuration of its own (deleted afterwards); the local copy is removed, so a later pull must
+ * come from the registry. Returns the image reference.
+ */
+export function pushBusybox(socket: string, reg: TestRegistry, user: string, password: string, name = 'adx-test/busybox:1'): string {
+  const ref = `${reg.host}/${name}`;
+  const cfg = mkdtempSync(path.join(tmpdir(), 'adx-push-cfg-'));
+  const build = mkdtempSync(path.join(tmpdir(), 'adx-push-img-'));
+  const docker = (args: string[], input?: string | Buffer) => {
+    const r = spawnSync('docker', ['--config', cfg, '-H', `unix://${socket}`, ...args], { input, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`docker ${args[0]} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    mkdirSync(path.join(build, 'bin'));
+    copyFileSync(BUSYBOX, path.join(build, 'bin', 'busybox'));
+    docker(['import', '-', ref], execFileSync('tar', ['-C', build, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 }));
+    docker(['login', '--username', user, '--password-stdin', reg.host], password);
+    docker(['push', ref]);
+    docker(['rmi', ref]);
+  } finally {
+    rmSync(cfg, { recursive: true, force: true });
+    rmSync(build, { recursive: true, force: true });
+  }
+  return ref;
+}
