@@ -4,7 +4,7 @@
 // with dockerd stopped, or with the engine removed). Every step is recorded in the progress
 // record as it finishes (progress.ts).
 import { READ_LIMITS } from '../system/ports.js';
-import { StepFailedError } from '../errors.js';
+import { ConfigError, StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
@@ -15,6 +15,7 @@ import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
+import { validationFailure } from './validate-config.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -59,6 +60,8 @@ export function touchedPaths(plan: ConfigPlan, layout: EngineLayout, statePathVa
  */
 export async function applyConfig(plan: ConfigPlan, newState: EngineState, verifySpec: VerifySpec, ctx: ApplyContext, statePathValue: string, after: readonly PlannedStep[] = []): Promise<ApplyResult> {
   const { fs, services, log } = ctx;
+  // Before the snapshot and any write: a daemon.json dockerd refuses changes nothing at all.
+  for (const s of plan.steps) if (s.kind === 'validate-config' && s.skipped === undefined) await validateCandidate(s, plan, ctx);
   const before = await services.status();
   const changing = plan.filesChanged || plan.steps.some((s) => s.kind === 'save-state');
 
@@ -342,6 +345,36 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);
   }
+}
+
+/**
+ * `dockerd --validate` on a copy of the new daemon.json in the extension's own state directory
+ * (root's, 0700): the working file stays as it is until dockerd has accepted the new one.
+ */
+async function validateCandidate(s: Extract<Step, { kind: 'validate-config' }>, plan: ConfigPlan, ctx: ApplyContext): Promise<void> {
+  const { fs, log } = ctx;
+  const content = plan.contents.get(s.path)?.data;
+  if (content === undefined || s.dockerd === undefined) throw new Error(`no new ${s.path} planned to validate`);
+  if (!ctx.cmd) throw new Error('no command runner for dockerd --validate');
+  const candidate = `${ctx.stateDir}/daemon.json.candidate`;
+  await fs.mkdirp(ctx.stateDir, 0o700);
+  await fs.writeAtomic(candidate, content, 0o600);
+  ctx.onProgress?.(`checking the new ${s.path} with dockerd ${s.version} --validate`, s.kind);
+  let r;
+  try {
+    r = await ctx.cmd.run(s.dockerd, ['--validate', '--config-file', candidate], { timeoutMs: 60_000 });
+  } finally {
+    await fs.remove(candidate);
+  }
+  log.debug({ event: 'dockerd --validate', exitCode: r.exitCode, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
+  if (r.exitCode === 0) return;
+  const why = validationFailure(`${r.stdout}\n${r.stderr}`, candidate, s.path);
+  const changes = plan.configChanges.length ? ` (${plan.configChanges.join(', ')})` : '';
+  throw new ConfigError(
+    `dockerd ${s.version} refused the new ${s.path}${changes}: ${why}. Correct the setting that gives this value ("docker.options" for dockerd's own flags) and run enable again. ` +
+      `Nothing was written: ${s.path} is unchanged and dockerd keeps serving its current configuration.`,
+    'EDOCKERDCONFIG',
+  );
 }
 
 /**
