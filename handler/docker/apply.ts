@@ -15,7 +15,7 @@ import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
-import { validationFailure } from './validate-config.js';
+import { candidateFiles, validationFailure } from './validate-config.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -348,27 +348,29 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
 }
 
 /**
- * `dockerd --validate` on a copy of the new daemon.json in the extension's own state directory
- * (root's, 0700): the working file stays as it is until dockerd has accepted the new one.
+ * `dockerd --validate` on copies of the new daemon.json and the new files it names, in a folder of
+ * the extension's own state directory (root's, 0700; removed afterwards): the working files stay as
+ * they are until dockerd has accepted the new ones.
  */
 async function validateCandidate(s: Extract<Step, { kind: 'validate-config' }>, plan: ConfigPlan, ctx: ApplyContext): Promise<void> {
   const { fs, log } = ctx;
-  const content = plan.contents.get(s.path)?.data;
-  if (content === undefined || s.dockerd === undefined) throw new Error(`no new ${s.path} planned to validate`);
+  if (s.dockerd === undefined) throw new Error('no dockerd to validate with');
   if (!ctx.cmd) throw new Error('no command runner for dockerd --validate');
-  const candidate = `${ctx.stateDir}/daemon.json.candidate`;
-  await fs.mkdirp(ctx.stateDir, 0o700);
-  await fs.writeAtomic(candidate, content, 0o600);
+  const dir = `${ctx.stateDir}/candidate`;
+  const candidate = candidateFiles(dir, s.path, plan.contents, ctx.layout.daemonView);
   ctx.onProgress?.(`checking the new ${s.path} with dockerd ${s.version} --validate`, s.kind);
   let r;
   try {
-    r = await ctx.cmd.run(s.dockerd, ['--validate', '--config-file', candidate], { timeoutMs: 60_000 });
+    await fs.remove(dir); // a run killed here before leaves its copies
+    await fs.mkdirp(dir, 0o700);
+    for (const f of candidate.files) await fs.writeAtomic(f.path, f.content, 0o600);
+    r = await ctx.cmd.run(s.dockerd, ['--validate', '--config-file', ctx.layout.daemonView(candidate.configPath)], { timeoutMs: 60_000 });
   } finally {
-    await fs.remove(candidate);
+    await fs.remove(dir);
   }
   log.debug({ event: 'dockerd --validate', exitCode: r.exitCode, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
   if (r.exitCode === 0) return;
-  const why = validationFailure(`${r.stdout}\n${r.stderr}`, candidate, s.path);
+  const why = validationFailure(`${r.stdout}\n${r.stderr}`, candidate.renames);
   const changes = plan.configChanges.length ? ` (${plan.configChanges.join(', ')})` : '';
   throw new ConfigError(
     `dockerd ${s.version} refused the new ${s.path}${changes}: ${why}. Correct the setting that gives this value ("docker.options" for dockerd's own flags) and run enable again. ` +

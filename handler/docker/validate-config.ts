@@ -59,17 +59,53 @@ export function validationStep(validator: ConfigValidator, daemonJson: string): 
   };
 }
 
+/** What dockerd --validate is given: the new daemon.json and the new files it names, as copies. */
+export interface Candidate {
+  /** Files to write into the candidate directory (mode 0600), the new daemon.json last. */
+  files: { path: string; content: string }[];
+  /** The candidate daemon.json dockerd is pointed at. */
+  configPath: string;
+  /** copy → the real path, to put dockerd's message in terms of the real files. */
+  renames: [string, string][];
+}
+
 /**
- * dockerd's own reason from a failed --validate: its last "level=fatal"/error line without the log
- * prefix, e.g. `unable to configure the Docker daemon with file /x: invalid logging level: verbose`
- * is kept whole (it names the key), only the candidate's path is replaced by the real one.
+ * Pure: the copies dockerd checks. dockerd (26.1 at least) loads the TLS key pair while it validates,
+ * so the new daemon.json alone would fail on a first enable (its certificate not written yet) or be
+ * checked against the old certificate: each new file the plan writes that daemon.json names (the CA,
+ * the certificate, the key) is copied beside it, and the copy's path replaces the real one in it.
  */
-export function validationFailure(output: string, candidatePath: string, daemonJson: string): string {
+export function candidateFiles(dir: string, daemonJson: string, contents: ReadonlyMap<string, { data: string }>, daemonView: (p: string) => string): Candidate {
+  const config = JSON.parse(contents.get(daemonJson)?.data ?? '{}') as Record<string, unknown>;
+  const files: Candidate['files'] = [];
+  const renames: Candidate['renames'] = [];
+  for (const [path, { data }] of contents) {
+    if (path === daemonJson) continue;
+    const keys = Object.keys(config).filter((k) => config[k] === daemonView(path));
+    if (keys.length === 0) continue;
+    const copy = `${dir}/${path.slice(path.lastIndexOf('/') + 1)}`;
+    files.push({ path: copy, content: data });
+    renames.push([daemonView(copy), daemonView(path)]);
+    for (const k of keys) config[k] = daemonView(copy);
+  }
+  const configPath = `${dir}/daemon.json`;
+  files.push({ path: configPath, content: `${JSON.stringify(config, null, 2)}\n` });
+  renames.push([daemonView(configPath), daemonJson]);
+  return { files, configPath, renames };
+}
+
+/**
+ * dockerd's own reason from a failed --validate: its last line (or that line's logrus msg), e.g.
+ * `unable to configure the Docker daemon with file /x: invalid logging level: verbose` (it names
+ * the key), with the copies' paths put back as the real ones.
+ */
+export function validationFailure(output: string, renames: readonly (readonly [string, string])[]): string {
   const lines = output
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
   const last = lines.at(-1) ?? 'it gave no reason';
-  const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(last)?.[1]?.replace(/\\"/g, '"') ?? last;
-  return msg.split(candidatePath).join(daemonJson);
+  let msg = /msg="((?:[^"\\]|\\.)*)"/.exec(last)?.[1]?.replace(/\\"/g, '"') ?? last;
+  for (const [from, to] of renames) msg = msg.split(from).join(to);
+  return msg;
 }

@@ -328,6 +328,11 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
       .on('/usr/sbin/dockerd --validate', async (c) => {
         const file = c.args[2]!;
         candidates.push((await fs.readText(file))!);
+        // the new certificate and key, as copies beside it: dockerd 26 loads the key pair while it validates
+        const dj = JSON.parse(candidates[0]!) as Record<string, string>;
+        expect([dj['tlscert'], dj['tlskey']]).toEqual(['/state/candidate/cert.pem', '/state/candidate/key.pem']);
+        expect(await fs.readText(dj['tlscert']!)).toBe(certsSetting(certs).cert);
+        expect((await fs.stat(dj['tlskey']!))?.mode).toBe(0o600);
         // dockerd 26.1.5's own words (recorded in the Debian 13 VM)
         return { exitCode: 1, stderr: `unable to configure the Docker daemon with file ${file}: invalid logging level: verbose\n` };
       });
@@ -338,7 +343,7 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     );
     expect(JSON.parse(candidates[0]!)['log-level']).toBe('verbose'); // what dockerd was asked about
     expect(await fs.readText('/etc/docker/daemon.json')).toBe(working);
-    for (const f of ['/etc/docker/ca.pem', '/etc/docker/key.pem', '/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf', '/state/daemon.json.candidate', '/state/engine-state.json', '/state/engine-rollback.json']) {
+    for (const f of ['/etc/docker/ca.pem', '/etc/docker/key.pem', '/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf', '/state/candidate', '/state/engine-state.json', '/state/engine-rollback.json']) {
       expect({ f, exists: await fs.exists(f) }).toEqual({ f, exists: false });
     }
     expect(cmd.lines().filter((l) => /^systemctl (daemon-reload|restart|start|reload|kill)/.test(l))).toEqual([]);

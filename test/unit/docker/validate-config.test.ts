@@ -5,7 +5,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { DEFAULT_LAYOUT } from '../../../handler/docker/desired.js';
 import { describeSteps } from '../../../handler/docker/plan.js';
-import { parseDockerdVersion, readValidator, validationFailure, validationStep, validatorFor } from '../../../handler/docker/validate-config.js';
+import { candidateFiles, parseDockerdVersion, readValidator, validationFailure, validationStep, validatorFor } from '../../../handler/docker/validate-config.js';
 import { ExecaCommandRunner } from '../../../handler/system/exec.js';
 
 const DJ = DEFAULT_LAYOUT.daemonJson;
@@ -47,19 +47,48 @@ describe('the plan step', () => {
   });
 });
 
+describe('the copies dockerd checks', () => {
+  const contents = new Map([
+    ['/etc/docker/ca.pem', { data: 'CA' }],
+    ['/etc/docker/key.pem', { data: 'KEY' }],
+    [DJ, { data: JSON.stringify({ hosts: ['fd://', 'tcp://0.0.0.0:2376'], tlsverify: true, tlscacert: '/etc/docker/ca.pem', tlscert: '/etc/docker/cert.pem', tlskey: '/etc/docker/key.pem' }) }],
+  ]);
+  test('each new file daemon.json names is copied and named by its copy; a file not rewritten keeps its real path', () => {
+    const c = candidateFiles('/state/candidate', DJ, contents, (p) => p);
+    expect(c.files.map((f) => f.path)).toEqual(['/state/candidate/ca.pem', '/state/candidate/key.pem', '/state/candidate/daemon.json']);
+    expect(c.configPath).toBe('/state/candidate/daemon.json');
+    expect(JSON.parse(c.files.at(-1)!.content)).toEqual({
+      hosts: ['fd://', 'tcp://0.0.0.0:2376'],
+      tlsverify: true,
+      tlscacert: '/state/candidate/ca.pem',
+      tlscert: '/etc/docker/cert.pem', // unchanged: on disk already
+      tlskey: '/state/candidate/key.pem',
+    });
+    expect(c.renames).toEqual([
+      ['/state/candidate/ca.pem', '/etc/docker/ca.pem'],
+      ['/state/candidate/key.pem', '/etc/docker/key.pem'],
+      ['/state/candidate/daemon.json', DJ],
+    ]);
+  });
+});
+
 describe("dockerd's reason", () => {
-  const cand = '/var/lib/waagent/x/state/daemon.json.candidate';
-  test('plain stderr (26.1): kept whole, the candidate named as the real file', () => {
-    expect(validationFailure(`\nunable to configure the Docker daemon with file ${cand}: invalid logging level: verbose\n`, cand, DJ)).toBe(
+  const renames = [
+    ['/state/candidate/cert.pem', '/etc/docker/cert.pem'],
+    ['/state/candidate/daemon.json', DJ],
+  ] as const;
+  test('plain stderr (26.1): kept whole, the copies named as the real files', () => {
+    expect(validationFailure('\nunable to configure the Docker daemon with file /state/candidate/daemon.json: invalid logging level: verbose\n', renames)).toBe(
       `unable to configure the Docker daemon with file ${DJ}: invalid logging level: verbose`,
     );
+    expect(validationFailure('invalid TLS configuration: Could not load X509 key pair (cert: "/state/candidate/cert.pem")', renames)).toBe('invalid TLS configuration: Could not load X509 key pair (cert: "/etc/docker/cert.pem")');
   });
   test('a logrus line: its msg', () => {
-    expect(validationFailure(`time="2026-12-01T13:00:00Z" level=fatal msg="unable to configure the Docker daemon with file ${cand}: \\"x\\" is not valid"`, cand, DJ)).toBe(
+    expect(validationFailure('time="2026-12-01T13:00:00Z" level=fatal msg="unable to configure the Docker daemon with file /state/candidate/daemon.json: \\"x\\" is not valid"', renames)).toBe(
       `unable to configure the Docker daemon with file ${DJ}: "x" is not valid`,
     );
   });
   test('no output at all', () => {
-    expect(validationFailure('\n', cand, DJ)).toBe('it gave no reason');
+    expect(validationFailure('\n', renames)).toBe('it gave no reason');
   });
 });
