@@ -48,7 +48,7 @@ export async function readValidator(cmd: CommandRunner, dockerd: string | undefi
  */
 export function validationStep(validator: ConfigValidator, daemonJson: string): Extract<Step, { kind: 'validate-config' }> {
   if (validator.kind === 'skip') {
-    return { kind: 'validate-config', path: daemonJson, skipped: validator.why, reason: 'dockerd itself proves the new daemon.json when it restarts; the previous one is restored if it refuses' };
+    return { kind: 'validate-config', path: daemonJson, skipped: validator.why, reason: 'dockerd itself proves the new daemon.json when it restarts or reloads; the previous one is restored if it refuses' };
   }
   return {
     kind: 'validate-config',

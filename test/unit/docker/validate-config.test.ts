@@ -42,7 +42,7 @@ describe('the plan step', () => {
   test('skipped: the plan says so and what protects the restart instead', () => {
     const s = validationStep({ kind: 'skip', why: 'dockerd 20.10.24+dfsg1 has no --validate (Docker 23.0 and later have it)' }, DJ);
     expect(describeSteps([s])[0]).toBe(
-      `check the new ${DJ} with dockerd --validate: skipped, dockerd 20.10.24+dfsg1 has no --validate (Docker 23.0 and later have it); dockerd itself proves the new daemon.json when it restarts; the previous one is restored if it refuses`,
+      `check the new ${DJ} with dockerd --validate: skipped, dockerd 20.10.24+dfsg1 has no --validate (Docker 23.0 and later have it); dockerd itself proves the new daemon.json when it restarts or reloads; the previous one is restored if it refuses`,
     );
   });
 });
