@@ -38,8 +38,10 @@ export function validatorFor(dockerd: string, versionOutput: string | undefined)
 /** Reads the installed dockerd's version (the one effect here). */
 export async function readValidator(cmd: CommandRunner, dockerd: string | undefined): Promise<ConfigValidator> {
   if (dockerd === undefined) return { kind: 'skip', why: 'no dockerd binary was found' };
-  const r = await cmd.run(dockerd, ['--version'], { timeoutMs: 15_000 }).catch(() => undefined);
-  return validatorFor(dockerd, r?.exitCode === 0 ? r.stdout : undefined);
+  // A dry run against a copied tree (--root) runs nothing from the tree: the runner refuses, and says so.
+  const r = await cmd.run(dockerd, ['--version'], { timeoutMs: 15_000 }).catch((e: unknown) => e as Error);
+  if (r instanceof Error) return { kind: 'skip', why: `the version of ${dockerd} could not be read (${r.message}), so whether it has --validate is unknown` };
+  return validatorFor(dockerd, r.exitCode === 0 ? r.stdout : undefined);
 }
 
 /**
