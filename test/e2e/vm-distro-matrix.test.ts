@@ -64,6 +64,8 @@ interface DistroFigures {
   bootMs?: number;
   installEnableS?: number;
   validation?: string;
+  /** The enable's error when dockerd --validate refused a value (Debian 13). */
+  refusal?: string;
   wallS?: number;
 }
 
@@ -100,6 +102,7 @@ d(`(e2e) distro matrix: Debian 11, 12 and 13 one after another${skipped ? ` [ski
           const f = figures.distros[x.debian] ?? {};
           return `  Debian ${x.debian} (${x.suite}${x.lean ? ', lean' : ''}): docker.io ${f.engine ?? '-'}, agent ${f.agent ?? '-'}, wall ${f.wallS ?? '-'} s (VM boot ${f.bootMs ?? '-'} ms, install_enable ${f.installEnableS ?? '-'} s); validation: ${f.validation ?? '-'}`;
         }),
+        ...Object.entries(figures.distros).flatMap(([k, f]) => (f.refusal ? [`  Debian ${k} refused by dockerd --validate: ${f.refusal}`] : [])),
         `  total wall time: ${figures.totalWallS} s (package build ${figures.buildS} s)`,
       ].join('\n'),
     );
@@ -217,6 +220,7 @@ d(`(e2e) distro matrix: Debian 11, 12 and 13 one after another${skipped ? ` [ski
           const s = await agent('enable_new_seq', { publicSettings2: PUB_BAD });
           expect(cmdLine(s)).toEqual(['enable=0']);
           const status = s.agent_status?.extension_status;
+          f.refusal = status?.message;
           expect(status).toMatchObject({ status: 'error', operation: 'Enable' });
           // dockerd's own reason, naming the value, and what was (not) done
           expect(status?.message).toMatch(/dockerd 26\.1\.5\S* refused the new \/etc\/docker\/daemon\.json \(log-level changed\): .*invalid logging level: verbose\. Correct the setting .*Nothing was written/);
