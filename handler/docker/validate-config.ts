@@ -98,7 +98,8 @@ export function candidateFiles(dir: string, daemonJson: string, contents: Readon
 
 /**
  * dockerd's own reason from a failed --validate: its last line (or that line's logrus msg), e.g.
- * `unable to configure the Docker daemon with file /x: invalid logging level: verbose` (it names
+ * `unable to configure the Docker daemon with file /x: merged configuration validation from file and
+ * command line flags failed: invalid logging level: verbose` (dockerd 26.1.5; it names
  * the key), with the copies' paths put back as the real ones.
  */
 export function validationFailure(output: string, renames: readonly (readonly [string, string])[]): string {

@@ -334,12 +334,12 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
         expect(await fs.readText(dj['tlscert']!)).toBe(certsSetting(certs).cert);
         expect((await fs.stat(dj['tlskey']!))?.mode).toBe(0o600);
         // dockerd 26.1.5's own words (recorded in the Debian 13 VM)
-        return { exitCode: 1, stderr: `unable to configure the Docker daemon with file ${file}: invalid logging level: verbose\n` };
+        return { exitCode: 1, stderr: `unable to configure the Docker daemon with file ${file}: merged configuration validation from file and command line flags failed: invalid logging level: verbose\n` };
       });
     const err = await reconcileEngine(settings({ docker: { options: ['--log-level', 'verbose'] } }), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(
-      /^dockerd 26\.1\.5\+dfsg1 refused the new \/etc\/docker\/daemon\.json \(.*log-level changed.*\): unable to configure the Docker daemon with file \/etc\/docker\/daemon\.json: invalid logging level: verbose\. Correct the setting that gives this value \("docker\.options" for dockerd's own flags\) and run enable again\. Nothing was written: \/etc\/docker\/daemon\.json is unchanged and dockerd keeps serving its current configuration\.$/,
+      /^dockerd 26\.1\.5\+dfsg1 refused the new \/etc\/docker\/daemon\.json \(.*log-level changed.*\): unable to configure the Docker daemon with file \/etc\/docker\/daemon\.json: merged configuration validation from file and command line flags failed: invalid logging level: verbose\. Correct the setting that gives this value \("docker\.options" for dockerd's own flags\) and run enable again\. Nothing was written: \/etc\/docker\/daemon\.json is unchanged and dockerd keeps serving its current configuration\.$/,
     );
     expect(JSON.parse(candidates[0]!)['log-level']).toBe('verbose'); // what dockerd was asked about
     expect(await fs.readText('/etc/docker/daemon.json')).toBe(working);

@@ -78,8 +78,8 @@ describe("dockerd's reason", () => {
     ['/state/candidate/daemon.json', DJ],
   ] as const;
   test('plain stderr (26.1): kept whole, the copies named as the real files', () => {
-    expect(validationFailure('\nunable to configure the Docker daemon with file /state/candidate/daemon.json: invalid logging level: verbose\n', renames)).toBe(
-      `unable to configure the Docker daemon with file ${DJ}: invalid logging level: verbose`,
+    expect(validationFailure('\nunable to configure the Docker daemon with file /state/candidate/daemon.json: merged configuration validation from file and command line flags failed: invalid logging level: verbose\n', renames)).toBe(
+      `unable to configure the Docker daemon with file ${DJ}: merged configuration validation from file and command line flags failed: invalid logging level: verbose`,
     );
     expect(validationFailure('invalid TLS configuration: Could not load X509 key pair (cert: "/state/candidate/cert.pem")', renames)).toBe('invalid TLS configuration: Could not load X509 key pair (cert: "/etc/docker/cert.pem")');
   });
