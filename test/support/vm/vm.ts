@@ -1,4 +1,4 @@
-// The test "VM": a Debian 12 container with systemd as PID 1 (no Node, no Docker; waagent's Python code baked in
+// The test "VM": a Debian 11, 12 or 13 container with systemd as PID 1 (no Node, no Docker; waagent's Python code baked in
 // with its unit masked), on a dedicated dockerd that is isolated from every other dockerd on the host.
 // The infrastructure itself (outer dockerd, cached image, `docker run` flags, waiting for systemd) lives in
 // vmctl.sh, which scripts/vm.sh also uses; this module wraps it and adds exec/copy/restart for tests.
