@@ -4,7 +4,7 @@
 // with dockerd stopped, or with the engine removed). Every step is recorded in the progress
 // record as it finishes (progress.ts).
 import { READ_LIMITS } from '../system/ports.js';
-import { StepFailedError } from '../errors.js';
+import { ConfigError, StepFailedError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, reloadFailureReason, type DaemonLaunch, type ServiceManager } from '../system/service-manager.js';
@@ -17,6 +17,7 @@ import { executeInstall, type InstallContext, type InstallPlan } from './install
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
 import { runAccessStep } from './access-steps.js';
+import { candidateFiles, validationFailure } from './validate-config.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -61,6 +62,8 @@ export function touchedPaths(plan: ConfigPlan, layout: EngineLayout, statePathVa
  */
 export async function applyConfig(plan: ConfigPlan, newState: EngineState, verifySpec: VerifySpec, ctx: ApplyContext, statePathValue: string, after: readonly PlannedStep[] = []): Promise<ApplyResult> {
   const { fs, services, log } = ctx;
+  // Before the snapshot and any write: a daemon.json dockerd refuses changes nothing at all.
+  for (const s of plan.steps) if (s.kind === 'validate-config' && s.skipped === undefined) await validateCandidate(s, plan, ctx);
   const before = await services.status();
   const changing = plan.filesChanged || plan.steps.some((s) => s.kind === 'save-state');
 
@@ -359,6 +362,38 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);
   }
+}
+
+/**
+ * `dockerd --validate` on copies of the new daemon.json and the new files it names, in a folder of
+ * the extension's own state directory (root's, 0700; removed afterwards): the working files stay as
+ * they are until dockerd has accepted the new ones.
+ */
+async function validateCandidate(s: Extract<Step, { kind: 'validate-config' }>, plan: ConfigPlan, ctx: ApplyContext): Promise<void> {
+  const { fs, log } = ctx;
+  if (s.dockerd === undefined) throw new Error('no dockerd to validate with');
+  if (!ctx.cmd) throw new Error('no command runner for dockerd --validate');
+  const dir = `${ctx.stateDir}/candidate`;
+  const candidate = candidateFiles(dir, s.path, plan.contents, ctx.layout.daemonView);
+  ctx.onProgress?.(`checking the new ${s.path} with dockerd ${s.version} --validate`, s.kind);
+  let r;
+  try {
+    await fs.remove(dir); // a run killed here before leaves its copies
+    await fs.mkdirp(dir, 0o700);
+    for (const f of candidate.files) await fs.writeAtomic(f.path, f.content, 0o600);
+    r = await ctx.cmd.run(s.dockerd, ['--validate', '--config-file', ctx.layout.daemonView(candidate.configPath)], { timeoutMs: 60_000 });
+  } finally {
+    await fs.remove(dir);
+  }
+  log.debug({ event: 'dockerd --validate', exitCode: r.exitCode, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
+  if (r.exitCode === 0) return;
+  const why = validationFailure(`${r.stdout}\n${r.stderr}`, candidate.renames);
+  const changes = plan.configChanges.length ? ` (${plan.configChanges.join(', ')})` : '';
+  throw new ConfigError(
+    `dockerd ${s.version} refused the new ${s.path}${changes}: ${why}. Correct the setting that gives this value ("docker.options" for dockerd's own flags) and run enable again. ` +
+      `Nothing was written: ${s.path} is unchanged and dockerd keeps serving its current configuration.`,
+    'EDOCKERDCONFIG',
+  );
 }
 
 /**

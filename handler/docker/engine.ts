@@ -23,6 +23,7 @@ import { planInstall, queryArch, queryInstalled, releaseLeftoverStartHold, type 
 import { translateDockerOptions, translateFlags } from './options.js';
 import { describeSteps, diffConfig, stepName, type ConfigPlan, type ObservedConfig, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { readRollback, readState, statePath, type RollbackRecord } from './state.js';
+import { readValidator, validationStep, type ConfigValidator } from './validate-config.js';
 import { sha256Prefix } from '../digest.js';
 import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { buildEngineDryRun, type EngineDryRun } from './dry-run.js';
@@ -265,6 +266,10 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
     layout,
   );
   refuseHandStarted(launch, config.action);
+  if (config.contents.has(layout.daemonJson)) {
+    const validator: ConfigValidator = launch.installed ? await readValidator(cmd, launch.dockerdPath) : { kind: 'skip', why: 'the engine is not installed yet (planned again once it is)' };
+    config.steps.unshift(validationStep(validator, layout.daemonJson));
+  }
   if (install.action === 'install') {
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason, ...(install.repo ? { repository: install.repo.url } : {}) });
   }
@@ -477,6 +482,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     stateDir: opts.stateDir,
     launch: p.launch,
     onProgress: (m) => rep.add('service', 'transitioning', m),
+    cmd: ports.cmd,
   };
   let result;
   try {

@@ -23,6 +23,8 @@ export type Step =
   | { kind: 'enable-service'; reason: string }
   | { kind: 'start-service' | 'restart-service' | 'reload-service'; reason: string }
   | { kind: 'verify'; checks: string[]; reason: string }
+  /** `dockerd --validate` on a copy of the new daemon.json, before anything is written (validate-config.ts). */
+  | { kind: 'validate-config'; path: string; dockerd?: string; version?: string; skipped?: string; reason: string }
   // Removal (uninstall) and the live-restore hand-over:
   | { kind: 'stop-service'; reason: string }
   /** SIGHUP with "live-restore": false in daemon.json, then wait for dockerd to report it off. */
@@ -242,6 +244,10 @@ export function describeSteps(steps: readonly Step[]): string[] {
         return `save ${s.path}: ${s.reason}`;
       case 'verify':
         return `verify ${s.checks.join('; ')}`;
+      case 'validate-config':
+        return s.skipped !== undefined
+          ? `check the new ${s.path} with dockerd --validate: skipped, ${s.skipped}; ${s.reason}`
+          : `check the new ${s.path} with dockerd ${s.version} --validate: ${s.reason}`;
       case 'live-restore-off':
         return `switch live-restore off by SIGHUP (no container stops): ${s.reason}`;
       case 'purge-engine':

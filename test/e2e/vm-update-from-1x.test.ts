@@ -51,7 +51,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       name: EXT_NAME,
       version: OLD,
       updateVersion: NEW,
-      publicSettings: { docker: { port: TLS_PORT }, compose: COMPOSE },
+      // the port as the old extension's templates wrote it: a string; the same settings reach 1.x and us
+      publicSettings: { docker: { port: String(TLS_PORT) }, compose: COMPOSE },
       protectedSettings: { certs: certsSetting(certs, 'base64') }, // 1.x's form
       waitTerminalS: 600,
     });
@@ -101,6 +102,7 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(dropIn).toMatch(/^ExecStart=$/m);
       const dj = JSON.parse(await vm!.readFile('/etc/docker/daemon.json')) as Record<string, unknown>;
       expect(dj).toMatchObject({ hosts: ['fd://', `tcp://0.0.0.0:${TLS_PORT}`], tlsverify: true, tlscacert: '/etc/docker/ca.pem', 'live-restore': true });
+      expect(ext?.message).not.toMatch(/docker\.port/); // "2376" is taken as the port it always was, without a warning
       expect(await vm!.readFile('/etc/docker/ca.pem')).toBe(certs.ca.cert);
       expect(await vm!.readFile('/etc/docker/cert.pem')).toBe(certs.server.cert);
       expect((await vm!.check(['stat', '-c', '%a', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem'])).trim().split('\n')).toEqual(['644', '644', '600']);

@@ -16,7 +16,7 @@ export interface DockerdFacts {
   /** systemd's automatic restarts (Restart=on-failure); a crash loop shows here. */
   nRestarts: number;
   activeState: string;
-  /** "Started docker.service" lines in the journal (persistent: every boot). */
+  /** systemd's "Started docker.service" lines in the journal (persistent: every boot). */
   systemdStarts: number;
   /** "Daemon has completed initialization" lines from dockerd in the journal (info level: not seen with --log-level warn). */
   dockerdInits: number;
@@ -29,7 +29,8 @@ pid=$(systemctl show docker.service -p MainPID --value 2>/dev/null); [ -n "$pid"
 nr=$(systemctl show docker.service -p NRestarts --value 2>/dev/null); [ -n "$nr" ] || nr=0
 st=$(systemctl is-active docker.service 2>/dev/null); [ -n "$st" ] || st=unknown
 j=$(journalctl -u docker.service --no-pager -o cat 2>/dev/null)
-starts=$(printf '%s\n' "$j" | grep -c '^Started docker.service')
+# systemd 252+ (Debian 12, 13) names the unit, 247 (Debian 11) only its description
+starts=$(printf '%s\n' "$j" | grep -cE '^Started (docker\.service|Docker Application Container Engine\.$)')
 inits=$(printf '%s\n' "$j" | grep -c 'Daemon has completed initialization')
 pids=$(journalctl -u docker.service --no-pager -o json _COMM=dockerd 2>/dev/null | jq -r '._PID' | awk '!seen[$0]++' | paste -sd, -)
 printf '{"atMs":%s,"mainPid":%s,"nRestarts":%s,"activeState":"%s","systemdStarts":%s,"dockerdInits":%s,"journalPids":[%s]}\n' \

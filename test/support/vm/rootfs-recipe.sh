@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Build the root filesystem of the test "VM": Debian 12 (bookworm) minbase with systemd as init,
-# the Azure Linux Agent's Python code (waagent, its unit MASKED before it is installed) and the
+# Build the root filesystem of the test "VM": a Debian minbase (bullseye, bookworm or trixie) with systemd
+# as init, the Azure Linux Agent's Python code (waagent, its unit MASKED before it is installed) and the
 # tools the checks use. NO node, NO docker: installing those is what the handler under test does.
+#
+# Which agent code runs where: bookworm and trixie get their own waagent package (2.7.3 and 2.12).
+# bullseye's own waagent (2.2.47) is older than the harness supports, so bullseye gets bookworm's
+# waagent 2.7.3 package (Python-only, "Architecture: all"; its dependencies come from bullseye).
 #
 #   rootfs-recipe.sh TARGET_DIR [MIRROR] [SECURITY_MIRROR] [SUITE]
 #
@@ -59,11 +63,24 @@ chroot "$T" systemctl mask walinuxagent.service
 
 log "apt-get install $AGENT_PKGS (unit masked first)"
 chroot "$T" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 apt-get update -qq >&2
+if [ "$SUITE" = bullseye ]; then
+  # Only the package file comes from bookworm (own lists dir, so bullseye's sources stay the only ones the VM
+  # knows); apt then installs it with bullseye's python3-distro, python3-pkg-resources and openssl.
+  log "bullseye: taking waagent from bookworm (bullseye's 2.2.47 is older than the harness supports)"
+  mkdir -p "$T/root/bookworm-lists/partial" "$T/root/agent-deb"
+  echo "deb $MIRROR bookworm main" >"$T/root/bookworm.list"
+  BW=(-o Dir::Etc::SourceList=/root/bookworm.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=/root/bookworm-lists)
+  chroot "$T" env LC_ALL=C.UTF-8 apt-get "${BW[@]}" update -qq >&2
+  chroot "$T" sh -c 'cd /root/agent-deb && exec "$@"' sh env LC_ALL=C.UTF-8 apt-get "${BW[@]}" download waagent >&2
+  AGENT_PKGS=$(echo "$T"/root/agent-deb/waagent_*_all.deb | sed "s|^$T||")
+fi
 chroot "$T" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 \
   apt-get install -y -qq --no-install-recommends $AGENT_PKGS >&2
+rm -rf "$T/root/bookworm-lists" "$T/root/bookworm.list" "$T/root/agent-deb"
 [ "$(readlink "$T/etc/systemd/system/walinuxagent.service")" = /dev/null ] \
   || { echo "walinuxagent.service is no longer masked after the install" >&2; exit 1; }
-chroot "$T" /usr/bin/python3 -c 'import azurelinuxagent.ga.exthandlers, azurelinuxagent.common.version as v; print("waagent", v.AGENT_VERSION)' >&2
+AGENT_VERSION=$(chroot "$T" /usr/bin/python3 -c 'import azurelinuxagent.ga.exthandlers, azurelinuxagent.common.version as v; print(v.AGENT_VERSION)')
+log "waagent code: $AGENT_VERSION"
 
 stray=""
 for p in /proc/[0-9]*; do
@@ -111,6 +128,7 @@ suite=$SUITE
 mirror=$MIRROR
 base=$BASE_PKGS
 agent=$AGENT_PKGS
+agent_version=$AGENT_VERSION
 built=$(date -u +%FT%TZ)
 EOF
 log "rootfs ready: $(du -sh --one-file-system "$T" | cut -f1)"

@@ -1,4 +1,4 @@
-// The test "VM": a Debian 12 container with systemd as PID 1 (no Node, no Docker; waagent's Python code baked in
+// The test "VM": a Debian 11, 12 or 13 container with systemd as PID 1 (no Node, no Docker; waagent's Python code baked in
 // with its unit masked), on a dedicated dockerd that is isolated from every other dockerd on the host.
 // The infrastructure itself (outer dockerd, cached image, `docker run` flags, waiting for systemd) lives in
 // vmctl.sh, which scripts/vm.sh also uses; this module wraps it and adds exec/copy/restart for tests.
@@ -43,13 +43,19 @@ export interface ExecOptions {
   user?: string;
 }
 
+/** The Debian releases the test VM comes in (vmctl.sh's ADX_E2E_SUITE). */
+export type VmSuite = 'bullseye' | 'bookworm' | 'trixie';
+
 export interface StartVmOptions {
   /** Container name (default: adx-e2e-<pid>-<random>). An existing container of that name is replaced. */
   name?: string;
   /** Hostname inside the VM (default adx-vm). */
   hostname?: string;
-  /** Debian release: bookworm (12: waagent 2.7.3, docker.io 20.10, the default) or trixie (13: waagent 2.12, docker.io 26.1). */
-  suite?: 'bookworm' | 'trixie';
+  /**
+   * Debian release: bullseye (11: docker.io 20.10.5, bookworm's waagent 2.7.3 code), bookworm (12: waagent 2.7.3,
+   * docker.io 20.10.24, the default) or trixie (13: waagent 2.12, docker.io 26.1.5).
+   */
+  suite?: VmSuite;
   /** Bind mounts "hostPath:vmPath[:ro]". Keep them few: the point of the VM is that it is not the host. */
   volumes?: string[];
   /** Environment of PID 1 (systemd passes little of it on to services). */

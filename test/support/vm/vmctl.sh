@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vmctl.sh: the test "VM" (a Debian 12 container with systemd as PID 1) on a dedicated, isolated dockerd.
+# vmctl.sh: the test "VM" (a Debian 11/12/13 container with systemd as PID 1) on a dedicated, isolated dockerd.
 # Single source of truth for the infrastructure; test/support/vm/vm.ts and scripts/vm.sh both call it.
 #
 #   vmctl.sh daemon              start the outer dockerd if it is not running and healthy (idempotent)
@@ -29,10 +29,11 @@ HOST_URI=unix://$SOCK
 NET=${ADX_E2E_NETWORK:-adx-e2e}
 BRIDGE=${ADX_E2E_BRIDGE:-adx-e2e0}
 SUBNET=${ADX_E2E_SUBNET:-10.213.0.0/24}       # away from 172.17/16, which the VM's own dockerd will want
-# Debian release of the VM: bookworm (Debian 12, waagent 2.7.3, docker.io 20.10) or trixie (Debian 13,
-# waagent 2.12, docker.io 26.1). Each has its own image and cache tarball.
+# Debian release of the VM: bullseye (Debian 11, docker.io 20.10.5; runs bookworm's waagent 2.7.3 code, as its own
+# 2.2.47 is older than the harness supports), bookworm (Debian 12, waagent 2.7.3, docker.io 20.10.24) or trixie
+# (Debian 13, waagent 2.12, docker.io 26.1.5). Each has its own image and cache tarball.
 SUITE=${ADX_E2E_SUITE:-bookworm}
-case "$SUITE" in bookworm|trixie) ;; *) echo "ADX_E2E_SUITE must be bookworm or trixie (got $SUITE)" >&2; exit 2 ;; esac
+case "$SUITE" in bullseye|bookworm|trixie) ;; *) echo "ADX_E2E_SUITE must be bullseye, bookworm or trixie (got $SUITE)" >&2; exit 2 ;; esac
 IMG_REPO=adx-e2e-vm-$SUITE
 LABEL=adx-e2e.vm=1
 DOCKER_BIN=${ADX_E2E_DOCKER:-docker}

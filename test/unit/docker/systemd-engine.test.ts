@@ -263,7 +263,7 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
     const planned = await dry.out;
     expect(dry.cmd.lines().filter((l) => l.startsWith('apt-get'))).toEqual([]);
     const lines = planned.steps.find((s) => s.name === 'configuration')!.message;
-    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); save /);
+    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); check the new \/etc\/docker\/daemon\.json with dockerd --validate: skipped, the engine is not installed yet \(planned again once it is\); .*; save /);
     expect(lines).toMatch(/dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
     expect(await fs.exists('/var/lib/azure-docker-extension/engine-state.json')).toBe(false);
 
@@ -312,6 +312,41 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
       'systemctl reset-failed docker.service',
       'systemctl restart docker.service',
     ]);
+  });
+
+  test("Debian 13's dockerd 26.1 (recorded) refuses the new daemon.json on --validate: an error naming the value, nothing written, nothing restarted", async () => {
+    await writeUnit();
+    installedDocker = true;
+    state.active = true;
+    state.pid = 42;
+    await fs.mkdirp('/etc/docker');
+    const working = '{\n  "log-level": "warn"\n}\n';
+    await fs.writeAtomic('/etc/docker/daemon.json', working, 0o644);
+    const candidates: string[] = [];
+    const cmd = systemctl()
+      .on('/usr/sbin/dockerd --version', { stdout: 'Docker version 26.1.5+dfsg1, build 411e817\n' })
+      .on('/usr/sbin/dockerd --validate', async (c) => {
+        const file = c.args[2]!;
+        candidates.push((await fs.readText(file))!);
+        // the new certificate and key, as copies beside it: dockerd 26 loads the key pair while it validates
+        const dj = JSON.parse(candidates[0]!) as Record<string, string>;
+        expect([dj['tlscert'], dj['tlskey']]).toEqual(['/state/candidate/cert.pem', '/state/candidate/key.pem']);
+        expect(await fs.readText(dj['tlscert']!)).toBe(certsSetting(certs).cert);
+        expect((await fs.stat(dj['tlskey']!))?.mode).toBe(0o600);
+        // dockerd 26.1.5's own words (recorded in the Debian 13 VM)
+        return { exitCode: 1, stderr: `unable to configure the Docker daemon with file ${file}: merged configuration validation from file and command line flags failed: invalid logging level: verbose\n` };
+      });
+    const err = await reconcileEngine(settings({ docker: { options: ['--log-level', 'verbose'] } }), { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe() }, { log: silentLogger(), stateDir: '/state' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(
+      /^dockerd 26\.1\.5\+dfsg1 refused the new \/etc\/docker\/daemon\.json \(.*log-level changed.*\): unable to configure the Docker daemon with file \/etc\/docker\/daemon\.json: merged configuration validation from file and command line flags failed: invalid logging level: verbose\. Correct the setting that gives this value \("docker\.options" for dockerd's own flags\) and run enable again\. Nothing was written: \/etc\/docker\/daemon\.json is unchanged and dockerd keeps serving its current configuration\.$/,
+    );
+    expect(JSON.parse(candidates[0]!)['log-level']).toBe('verbose'); // what dockerd was asked about
+    expect(await fs.readText('/etc/docker/daemon.json')).toBe(working);
+    for (const f of ['/etc/docker/ca.pem', '/etc/docker/key.pem', '/etc/systemd/system/docker.service.d/10-azure-docker-extension.conf', '/state/candidate', '/state/engine-state.json', '/state/engine-rollback.json']) {
+      expect({ f, exists: await fs.exists(f) }).toEqual({ f, exists: false });
+    }
+    expect(cmd.lines().filter((l) => /^systemctl (daemon-reload|restart|start|reload|kill)/.test(l))).toEqual([]);
   });
 
   test('dry run (planEngine): install and files listed, no hash of a secret, nothing written or run', async () => {
