@@ -72,7 +72,7 @@ export const PUBLIC_SETTINGS_DOCS: Record<string, SettingDoc> = {
     description: 'Environment for the compose project. Names are letters, digits and _, not starting with a digit. Secrets go in the protected "environment".',
     example: { LOG_LEVEL: 'info' },
   },
-  'azure-environment': { description: 'The Azure cloud the VM runs in; picks package mirrors for sovereign clouds.', example: 'AzureCloud' },
+  'azure-environment': { description: "The Azure cloud the VM runs in; picks package mirrors for sovereign clouds: AzureChinaCloud takes Docker's repository from https://mirror.azure.cn/docker-ce. AzureGermanCloud (closed in 2021) is accepted with a warning and means AzureCloud.", example: 'AzureCloud' },
 };
 
 export const PROTECTED_SETTINGS_DOCS: Record<string, SettingDoc> = {
@@ -96,7 +96,7 @@ export const PROTECTED_SETTINGS_DOCS: Record<string, SettingDoc> = {
   },
   'certs.issuer.cert': { description: `The issuing CA's certificate (basicConstraints CA:TRUE, keyCertSign). ${PEM_NOTE}`, example: CERT_PEM },
   'certs.issuer.key': { description: `The issuing CA's private key (RSA or ECDSA), unencrypted. ${PEM_NOTE}`, example: KEY_PEM },
-  login: { description: 'A registry to log in to (docker login) before pulling.', example: { server: 'myregistry.azurecr.io', username: 'puller', password: '…' } },
+  login: { description: "A registry that root and the VM's admin user are logged in to, for pulling private images: dockerd checks the credentials with the registry (no docker login process runs), then they are stored in each one's ~/.docker/config.json. Left out: the extension logs out of the registry it had logged in to.", example: { server: 'myregistry.azurecr.io', username: 'puller', password: '…' } },
   'login.server': {
     description: 'Registry host with an optional port and an optional leading https:// (no path); Docker Hub when left out.',
     example: 'myregistry.azurecr.io',

@@ -13,16 +13,20 @@ const HANDLER = path.join(ROOT, 'dist/handler.cjs');
 const stanza = (name: string, version: string) => `Package: ${name}\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: ${version}\nDescription: x\n`;
 
 /**
- * Writes under `root` a systemd machine with Debian's docker.io 20.10 installed, whose
- * /etc/os-release is test/fixtures/os-release/`osRelease`.
+ * Writes under `root` a systemd machine with Debian's docker.io 20.10 installed (or, with
+ * `engine: false`, no Docker engine at all), whose /etc/os-release is test/fixtures/os-release/`osRelease`.
  */
-export function makeDryRunTree(root: string, osRelease: string): void {
+export function makeDryRunTree(root: string, osRelease: string, opts: { engine?: boolean } = {}): void {
   const put = (p: string, text: string) => {
     mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
     writeFileSync(path.join(root, p), text);
   };
   put('/etc/os-release', readFileSync(path.join(FIXTURES, osRelease), 'utf8'));
   put('/lib/systemd/systemd', '');
+  if (opts.engine === false) {
+    put('/var/lib/dpkg/status', stanza('dpkg', '1.21.22'));
+    return;
+  }
   put('/lib/systemd/system/docker.service', '[Service]\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n');
   put('/lib/systemd/system/docker.socket', '[Socket]\nListenStream=/run/docker.sock\n');
   put('/var/lib/dpkg/status', [stanza('dpkg', '1.21.22'), stanza('docker.io', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));

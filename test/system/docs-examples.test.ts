@@ -1,8 +1,9 @@
 // (system) The admin documentation's examples, run or read as an admin's tools would:
 // - the openssl recipes (docs/examples/certificates) run for real, and what they make passes the
 //   handler's own certificate checks with no warning;
-// - the protected-settings script (jq) writes a 0600 file that the handler's validation accepts,
-//   and the built bundle's dry run plans with it (against a copied Debian 12 tree);
+// - the protected-settings scripts (jq) write a 0600 file that the handler's validation accepts,
+//   and the built bundle's dry run plans with it (against a copied Debian 12 tree, with and without
+//   an engine: the sovereign-cloud mirror and the registry login are in the plan);
 // - the ARM templates are parsed as JSON; the Bicep, Terraform and PowerShell files through
 //   test/support/object-literal.ts, a strict reader of the subset settings are written in (no Bicep
 //   or PowerShell parser is installed; where terraform is, it checks main.tf and evaluates each
@@ -133,6 +134,34 @@ describe('the certificate recipes (openssl, for real)', () => {
       expect(r.out).toMatch(expected);
     }
   });
+
+  test('add-registry-login.sh (jq, the password on stdin): the login joins the certificates in a 0600 file; with the China cloud settings, schema and handler accept it', () => {
+    const out = path.join(work, 'protected-login.json');
+    execFileSync('sh', [path.join(EXAMPLES, 'az-cli/protected-settings.sh'), 'cert', tls, out], { stdio: 'pipe' });
+    // as `az keyvault secret show … -o tsv` gives it: with a line break at the end
+    execFileSync('sh', [path.join(EXAMPLES, 'az-cli/add-registry-login.sh'), out, 'myregistry.azurecr.io', 'puller'], { input: 'pull-token-0123\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readdirSync(work).filter((f) => f.startsWith('protected-login.json.'))).toEqual([]);
+    const prot = JSON.parse(readFileSync(out, 'utf8')) as { certs: unknown; login: unknown };
+    expect(prot.login).toEqual({ server: 'myregistry.azurecr.io', username: 'puller', password: 'pull-token-0123' });
+    expect(prot.certs).toEqual({ ca: pemOf('ca.pem'), cert: pemOf('server-cert.pem'), key: pemOf('server-key.pem') });
+    for (const pub of ['az-cli/public-settings.json', 'az-cli/public-settings-china.json']) expectValid(JSON.parse(ex(pub)), prot);
+  });
+
+  test('the dry run with the login: on a copied Debian 12 without Docker, docker-ce from the Azure China mirror; with docker.io, the login planned for root; the password never shown', () => {
+    const bare = path.join(work, 'tree-china');
+    makeDryRunTree(bare, 'debian-12', { engine: false });
+    const china = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings-china.json'), path.join(work, 'protected-login.json'), bare);
+    expect(china.code).toBe(0);
+    expect(china.out).toContain('install docker-ce docker-ce-cli containerd.io with apt from https://mirror.azure.cn/docker-ce/linux/debian');
+    // what follows an install (the login among it) is planned again once the engine is there
+    const withEngine = path.join(work, 'tree-login');
+    makeDryRunTree(withEngine, 'debian-12');
+    const login = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings.json'), path.join(work, 'protected-login.json'), withEngine);
+    expect(login.code).toBe(0);
+    expect(login.out).toContain('log in to myregistry.azurecr.io for root (credentials checked by dockerd, stored in /root/.docker/config.json)');
+    for (const r of [china, login]) expect(r.out).not.toContain('pull-token-0123');
+  });
 });
 
 test('logs.sh reads the JSON lines the handler and the monitor really write', () => {
@@ -188,21 +217,26 @@ describe('the deployment examples: their settings match the schema and the handl
     return found;
   }
 
-  test('ARM, one VM (vm-extension.json): JSON, secure parameters for every certificate value, settings valid', () => {
-    const doc = JSON.parse(ex('arm/vm-extension.json')) as { parameters: Record<string, { type: string }> };
-    for (const p of ['caCertificate', 'serverCertificate', 'serverKey']) expect(doc.parameters[p]!.type).toBe('securestring');
+  // One VM with its own certificates (vm-extension), and with a registry login besides (vm-extension-login).
+  const armVm = { 'vm-extension': ['caCertificate', 'serverCertificate', 'serverKey'], 'vm-extension-login': ['caCertificate', 'serverCertificate', 'serverKey', 'registryPassword'] } as const;
+
+  test.each(Object.entries(armVm))('ARM, one VM (%s.json): JSON, a secure parameter for every certificate and password, settings valid', (name, secure) => {
+    const doc = JSON.parse(ex(`arm/${name}.json`)) as { parameters: Record<string, { type: string }> };
+    for (const p of secure) expect(doc.parameters[p]!.type).toBe('securestring');
     const [e, ...more] = armExtensions(doc);
     expect(more).toEqual([]);
     expect([e!.publisher, e!.type, e!.typeHandlerVersion]).toEqual(['Microsoft.Azure.Extensions', 'DockerExtension', '2.0']);
     const p = pems();
-    expectValid(e!.settings, armSecrets(e!.protectedSettings, { caCertificate: p.ca, serverCertificate: p.cert, serverKey: p.key }));
+    const params = { caCertificate: p.ca, serverCertificate: p.cert, serverKey: p.key, registryServer: 'myregistry.azurecr.io', registryUsername: 'puller', registryPassword: 'pull-token-0123' };
+    expectValid(e!.settings, armSecrets(e!.protectedSettings, params));
   });
 
-  test('ARM parameters (vm-extension.parameters.json): every secure parameter is a Key Vault reference, none a value', () => {
-    const doc = JSON.parse(ex('arm/vm-extension.parameters.json')) as { parameters: Record<string, { value?: unknown; reference?: { keyVault: { id: string }; secretName: string } }> };
-    const template = JSON.parse(ex('arm/vm-extension.json')) as { parameters: Record<string, { type: string }> };
-    for (const [name, def] of Object.entries(template.parameters)) {
-      const given = doc.parameters[name]!;
+  test.each(Object.keys(armVm))('ARM parameters (%s.parameters.json): every secure parameter is a Key Vault reference, none a value', (name) => {
+    const doc = JSON.parse(ex(`arm/${name}.parameters.json`)) as { parameters: Record<string, { value?: unknown; reference?: { keyVault: { id: string }; secretName: string } }> };
+    const template = JSON.parse(ex(`arm/${name}.json`)) as { parameters: Record<string, { type: string }> };
+    expect(Object.keys(doc.parameters).sort()).toEqual(Object.keys(template.parameters).sort());
+    for (const [param, def] of Object.entries(template.parameters)) {
+      const given = doc.parameters[param]!;
       if (def.type === 'securestring') {
         expect(given.value).toBeUndefined();
         expect(given.reference!.keyVault.id).toMatch(/\/providers\/Microsoft\.KeyVault\/vaults\//);
@@ -315,7 +349,8 @@ describe('the deployment examples: their settings match the schema and the handl
         // a file path, never JSON text (a key inline would be in the process list and the shell history)
         for (const [, v] of files) expect(v).toMatch(/^\.\/[\w.-]+\.json$/);
       }
-      if (f !== 'protected-settings.sh') expect(commands.length).toBeGreaterThan(0);
+      // the two that write protected settings files deploy nothing
+      if (!['protected-settings.sh', 'add-registry-login.sh'].includes(f)) expect(commands.length).toBeGreaterThan(0);
     }
   });
 
