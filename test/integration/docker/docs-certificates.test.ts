@@ -41,7 +41,8 @@ d('(integration) the docs\' certificates serve mutual TLS with a real dockerd', 
     pub.docker.port = port;
     const prot = JSON.parse(readFileSync(path.join(sb.dir, 'protected.json'), 'utf8'));
     const out = await reconcileEngine(parseSettings(pub, prot), sb.ports(), { log: silentLogger(), stateDir: sb.stateDir, layout: sb.layout });
-    expect(out.warnings).toEqual([]);
+    // The sandbox is not a VM the agent provisioned (no ovf-env.xml): that warning only.
+    expect(out.warnings).toEqual([expect.stringMatching(/^the VM's admin user is not added to the docker group: the agent's provisioning file .* does not exist/)]);
   });
 
   afterAll(async () => {
