@@ -3,7 +3,7 @@
 # openssl (test vectors), python3 + waagent (the real agent code the harness drives), docker.io
 # (a real dockerd for the engine and VM suites), debootstrap (the VM's root filesystem), jq (the
 # harness demo), busybox-static (an image for containers on the test dockerd, without a
-# registry). Debian/Ubuntu only; elsewhere it says what to install.
+# registry), docker-compose (the compose project suite runs Debian 12's 1.29.2). Debian/Ubuntu only; elsewhere it says what to install.
 set -eu
 
 missing=
@@ -16,6 +16,7 @@ have debootstrap || missing="$missing debootstrap"
 have jq || missing="$missing jq"
 [ -x /bin/busybox ] || missing="$missing busybox-static"
 have ip || missing="$missing iproute2"
+have docker-compose || missing="$missing docker-compose"
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then

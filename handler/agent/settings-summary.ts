@@ -1,5 +1,6 @@
 import { sha256Prefix } from '../digest.js';
 import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
+import { describeEnv, desiredCompose } from '../compose/desired.js';
 
 /**
  * A value the admin can compare with their own copy without it being shown: sha256:<12 hex>.
@@ -36,7 +37,8 @@ export function summariseSettings(s: HandlerSettings): string {
   }
   parts.push(`engine from ${d.engine.source}${d.engine.version ? ` ${d.engine.version}` : ''}`);
   if (d.options.length) parts.push(`daemon options: ${d.options.join(' ')}`);
-  if (s.public.compose) parts.push(`compose services (not applied yet): ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
+  const compose = desiredCompose(s);
+  if (compose) parts.push(`compose project ${compose.project} (services ${compose.services.join(', ') || '(none)'}; environment ${describeEnv(compose)})`);
   const login = s.protected.login;
   // Credentials are never shown, not even hashed: "set" is all the admin needs to see that they
   // arrived. The server is a validated host name (registry-host.ts); the variables' names may be
@@ -48,18 +50,12 @@ export function summariseSettings(s: HandlerSettings): string {
   return parts.join('; ');
 }
 
-function servicesOf(compose: Record<string, unknown>): Record<string, unknown> {
-  const svc = compose['services'];
-  return svc && typeof svc === 'object' ? (svc as Record<string, unknown>) : compose;
-}
-
 /**
  * Settings this version accepts (the old extension's keys) but does not act on yet: said in the
- * status so that no admin believes a compose project runs or a registry login happened.
+ * status so that no admin believes a registry login happened.
  */
 export function notYetApplied(s: HandlerSettings): string[] {
   const out: string[] = [];
-  if (s.public.compose) out.push('"compose" (and "compose-environment", protected "environment") is accepted but not applied by this version');
   if (s.protected.login) out.push('protected "login" is accepted but no registry login is done by this version');
   return out;
 }

@@ -15,6 +15,7 @@ import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
 import { recordStep } from './progress.js';
+import { runComposeStep, type ComposeRuntime } from '../compose/run.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -30,6 +31,8 @@ export interface ApplyContext {
   onProgress?: (message: string, kind?: Step['kind']) => void;
   /** Package commands (the engine's purge on uninstall). */
   cmd?: CommandRunner;
+  /** What the compose steps run with (handler/compose/run.ts). */
+  compose?: ComposeRuntime;
 }
 
 export interface VerifyResult {
@@ -339,6 +342,12 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
     case 'remove-empty-dir':
       if ((await fs.exists(s.path)) && (await fs.list(s.path)).length === 0) await fs.remove(s.path);
       return;
+    case 'install-compose':
+    case 'compose-up':
+    case 'compose-down':
+    case 'save-compose-state':
+      if (!ctx.compose) throw new Error(`no compose runtime for ${s.kind}`);
+      return runComposeStep(p, ctx.compose);
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);
   }

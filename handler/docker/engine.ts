@@ -27,6 +27,9 @@ import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js'
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual, type JsonObject } from './options.js';
+import { prepareCompose, type ComposePrepared } from '../compose/prepare.js';
+import type { ComposeRuntime } from '../compose/run.js';
+import { findCompose } from '../compose/observe.js';
 
 export type { Step } from './plan.js';
 export type { EngineLayout } from './desired.js';
@@ -106,6 +109,7 @@ interface Prepared {
   after: PlannedStep[];
   /** "certs.issuer": the certificate kept, or the one that would be issued (the dry run prints it). */
   issuance?: string;
+  compose: ComposePrepared;
 }
 
 class Reporter {
@@ -127,9 +131,6 @@ function layoutOf(opts: EngineOptions): EngineLayout {
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new StepFailedError(`Cancelled before ${what}; nothing further was changed`, 'EABORTED');
 }
-
-/** Where DockerExtension 1.x wrote the compose project it ran (op-enable.go: composeYmlDir). */
-export const LEGACY_COMPOSE_FILE = '/etc/docker/compose/docker-compose.yml';
 
 /**
  * Observes the machine and plans: reads only. A missing engine becomes the plan's first step, and
@@ -211,11 +212,9 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true, ...(issued ? { issued } : {}) });
   warnings.push(...desired.warnings);
-  // DockerExtension 1.x ran `docker-compose up` on this file (project "compose"). It is the admin's
-  // now: kept as it is, its containers untouched (this version does not run compose).
-  if (await fs.exists(LEGACY_COMPOSE_FILE)) {
-    warnings.push(`${LEGACY_COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is kept as it is and its containers keep running; this version does not run compose`);
-  }
+  // The compose project runs last, once dockerd is proven serving the configuration.
+  const compose = await prepareCompose(settings, { fs, cmd, distro, stateDir: opts.stateDir, socketPath: desired.verify.socketPath, dockerdRunning: status.active });
+  warnings.push(...compose.warnings);
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
   const observedFiles: ObservedConfig['files'] = {};
@@ -250,8 +249,8 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   if (install.action === 'install') {
     config.steps.unshift({ kind: 'install-engine', manager: install.manager, packages: install.packages, commands: install.commands, reason: install.reason });
   }
-  const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
-  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after };
+  const after = [...(liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : []), ...compose.plan.steps];
+  const prepared: Prepared = { distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after, compose };
   if (install.action === 'install') {
     const base: EngineState = previousState ?? { version: 1, daemonJson: { path: layout.daemonJson, owned: {}, created: text === undefined }, files: [] };
     prepared.installState = { ...base, installed: installedRecord! };
@@ -344,6 +343,31 @@ function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: In
   };
 }
 
+/** What the compose steps run with: dockerd's proven local socket, the distro's package manager. */
+function composeRuntime(p: Prepared, ports: EnginePorts, opts: EngineOptions, rep: Reporter): ComposeRuntime {
+  return {
+    fs: ports.fs,
+    cmd: ports.cmd,
+    clock: ports.clock,
+    log: opts.log,
+    distro: p.distro,
+    socketPath: p.desired.verify.socketPath,
+    stateDir: opts.stateDir,
+    key: p.compose.key,
+    view: p.layout.daemonView,
+    onProgress: (m) => rep.add('compose', 'transitioning', m),
+  };
+}
+
+/** One line for the status: the project, its services, which compose, and what was done. */
+async function composeOutcome(c: ComposePrepared, ports: EnginePorts): Promise<string | undefined> {
+  const d = c.desired;
+  if (!d) return c.plan.steps.length ? c.plan.why : undefined;
+  const tool = c.tool ?? (await findCompose(ports.cmd).then((t) => (t ? `${t.argv.join(' ')} ${t.version}` : undefined)));
+  const up = c.plan.steps.some((s) => s.step.kind === 'compose-up');
+  return `project ${d.project} (${d.services.join(', ') || 'no services'}) with ${tool ?? 'compose'}: ${up ? `up -d ran (${c.plan.why})` : c.plan.why}`;
+}
+
 /** --dry-run: the same pipeline up to the diff. Reads only; installs nothing. */
 export async function planEngine(
   settings: HandlerSettings,
@@ -370,8 +394,8 @@ function planLines(p: Prepared): string[] {
 }
 
 function planSummary(p: Prepared): string {
-  const changes = p.config.steps.filter((s) => s.kind !== 'verify').length;
-  if (changes === 0 && !p.liveRestoreHandover) return `Nothing to change on ${p.distro.name}; dockerd would only be checked.`;
+  const changes = p.config.steps.filter((s) => s.kind !== 'verify').length + p.compose.plan.steps.length;
+  if (changes === 0 && !p.liveRestoreHandover) return `Nothing to change on ${p.distro.name}; dockerd would only be checked${p.compose.desired ? ` (compose: ${p.compose.plan.why})` : ''}.`;
   const handover = p.liveRestoreHandover ? '; then live-restore switched off by SIGHUP' : '';
   return `${changes} change${changes === 1 ? '' : 's'} on ${p.distro.name}; dockerd: ${p.config.action === 'none' ? 'no restart' : p.config.action}${p.config.reasons.length ? ` (${p.config.reasons.join('; ')})` : ''}${handover}.`;
 }
@@ -413,6 +437,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     stateDir: opts.stateDir,
     launch: p.launch,
     onProgress: (m) => rep.add('service', 'transitioning', m),
+    compose: composeRuntime(p, ports, opts, rep),
   };
   let result;
   try {
@@ -435,6 +460,8 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const restarted = result.action;
   rep.add('service', 'success', restarted === 'none' ? 'dockerd already runs this configuration; not restarted' : `${past(restarted)} dockerd (${config.reasons.join('; ') || 'it did not serve its configuration'})`);
   rep.add('verify', 'success', result.verify.checks.join('; '));
+  const composeLine = await composeOutcome(p.compose, ports);
+  if (composeLine) rep.add('compose', 'success', composeLine);
   opts.log.info({ event: 'engine reconciled', restarted, changed: config.filesChanged, ms: ports.clock.now() - started });
 
   const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
@@ -456,7 +483,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     restarted,
     steps: rep.reports,
     warnings: p.warnings,
-    summary: `${engine} serves the local socket and ${listener}; ${what}.`,
+    summary: `${engine} serves the local socket and ${listener}; ${what}.${composeLine ? ` Compose: ${composeLine}.` : ''}`,
     ...(monitor ? { monitor } : {}),
   };
 }
@@ -546,6 +573,12 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
       dataRoots.push(keep !== undefined ? { path, keep } : { path });
     }
   }
+  const distro = await detectDistro(fs);
+  const compose = await prepareCompose(undefined, { fs, cmd, distro, stateDir: opts.stateDir, socketPath: desired.verify.socketPath, dockerdRunning: status.active });
+  const composeRecord = compose.plan.steps.find((s) => s.step.kind === 'compose-down')?.step;
+  if (composeRecord && composeRecord.kind === 'compose-down' && !status.active) {
+    warnings.push(`dockerd is stopped, so the containers of compose project ${composeRecord.project} were not removed (they do not run); remove them with "docker compose -p ${composeRecord.project} down" once dockerd runs`);
+  }
   const dropInDir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
   const dropInDirOthers = (await fs.exists(dropInDir)) ? (await fs.list(dropInDir)).filter((n) => `${dropInDir}/${n}` !== layout.dropIn) : undefined;
 
@@ -583,6 +616,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     dataRoots,
     handover: handover ? handoverSteps(handover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [],
     ...(dropInDirOthers ? { dropInDirOthers } : {}),
+    compose: compose.plan.steps,
   });
 
   // Apply.
@@ -597,17 +631,23 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     launch,
     cmd,
     onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
+    compose: { fs, cmd, clock, log: opts.log, distro, socketPath: desired.verify.socketPath, stateDir: opts.stateDir, key: compose.key, view: layout.daemonView, onProgress: (m) => rep.add('compose', 'transitioning', m) },
+  };
+  const composeDone = () => {
+    if (composeRecord?.kind === 'compose-down') rep.add('compose', 'success', status.active ? `project ${composeRecord.project} taken down (volumes kept) and its file removed` : `file of project ${composeRecord.project} removed`);
   };
   const paths = touchedPaths(config, layout, statePath(opts.stateDir));
   if (plan.mode === 'left-stopped') {
     // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.
     await applySteps(plan.steps, ctx, { paths });
+    composeDone();
     rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
     return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
   }
 
   if (plan.mode === 'engine') {
     await applySteps(plan.steps, ctx, { paths, dataRoots: dataRoots.map((r) => r.path) });
+    composeDone();
     for (const r of plan.kept) if (r.path !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${r.path} is kept: ${r.keep}; remove it yourself if its images, containers and volumes are no longer wanted`);
     const names = plan.packages;
     const purged = plan.emptied;
@@ -622,6 +662,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
 
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir), plan.after);
+  composeDone();
   if (handover) handedOver(handover, desired);
   rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
   rep.add('verify', 'success', result.verify.checks.join('; '));

@@ -4,6 +4,7 @@ import { sha256Prefix } from '../digest.js';
 import { changedKeys, renderDaemonJson } from './daemon-config.js';
 import type { DesiredFile, DesiredState, EngineLayout, EngineState } from './desired.js';
 import { RELOADABLE_KEYS, type JsonObject } from './options.js';
+import type { ComposeRecord } from '../compose/desired.js';
 
 export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
 
@@ -24,7 +25,13 @@ export type Step =
   | { kind: 'purge-engine'; manager: string; packages: string[]; argv: string[]; reason: string }
   | { kind: 'empty-data-root'; path: string; reason: string }
   | { kind: 'remove-empty-dir'; path: string; reason: string }
-  | { kind: 'forget-state'; path: string; reason: string };
+  | { kind: 'forget-state'; path: string; reason: string }
+  // The compose project (handler/compose/), after dockerd is proven serving:
+  | { kind: 'install-compose'; manager: string; packages: string[]; reason: string }
+  /** `environment`: the public variables' names and the number of protected ones (their names may be secrets too). */
+  | { kind: 'compose-up'; project: string; file: string; environment: string; reason: string }
+  | { kind: 'compose-down'; project: string; file: string; reason: string }
+  | { kind: 'save-compose-state'; path: string; reason: string };
 
 /**
  * A step with what it needs beyond what is safe to print: the content of a file it writes, the
@@ -36,6 +43,8 @@ export interface PlannedStep {
   step: Step;
   data?: { content: string; mode: number };
   state?: EngineState;
+  /** compose-up: the compose process's environment; save-compose-state: the record. Never printed. */
+  compose?: { env?: Record<string, string>; record?: ComposeRecord };
 }
 
 /** The name a finished step gets in the progress record (see progress.ts). */
@@ -47,6 +56,9 @@ export function stepName(s: Step): string {
     case 'empty-data-root':
     case 'remove-empty-dir':
       return `${s.kind} ${s.path}`;
+    case 'compose-up':
+    case 'compose-down':
+      return `${s.kind} ${s.project}`;
     default:
       return s.kind;
   }
@@ -217,6 +229,14 @@ export function describeSteps(steps: readonly Step[]): string[] {
         return `remove the directory ${s.path} if it is empty: ${s.reason}`;
       case 'forget-state':
         return `remove ${s.path}: ${s.reason}`;
+      case 'install-compose':
+        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason}`;
+      case 'compose-up':
+        return `compose up -d project ${s.project} from ${s.file} (environment: ${s.environment}): ${s.reason}`;
+      case 'compose-down':
+        return `compose down project ${s.project} (its volumes kept): ${s.reason}`;
+      case 'save-compose-state':
+        return `save ${s.path}: ${s.reason}`;
       default:
         return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
     }
