@@ -104,7 +104,8 @@ export interface ComposePlan {
 
 export const COMPOSE_FILE_MODE = 0o600;
 
-export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, key: Buffer, recordPath: string): ComposePlan {
+export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, key: Buffer, paths: { record: string; key: string }): ComposePlan {
+  const recordPath = paths.record;
   const steps: PlannedStep[] = [];
   const rec = o.record;
   if (!d) {
@@ -112,7 +113,9 @@ export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, k
     steps.push(
       { step: { kind: 'compose-down', project: rec.project, file: rec.file, reason: '"compose" was removed from the settings (volumes are kept)' } },
       { step: { kind: 'remove-file', path: rec.file, reason: 'the compose project is gone' } },
+      { step: { kind: 'remove-empty-dir', path: rec.file.slice(0, rec.file.lastIndexOf('/')), reason: 'it held only the compose file' } },
       { step: { kind: 'forget-state', path: recordPath, reason: 'no compose project is left to remember' } },
+      { step: { kind: 'forget-state', path: paths.key, reason: 'no compose environment is left to fingerprint' } },
     );
     return { steps, why: `project ${rec.project} taken down` };
   }

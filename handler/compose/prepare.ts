@@ -1,10 +1,11 @@
 // Observe and plan the compose part of an enable or an uninstall: what engine.ts appends to its
 // plan after dockerd's proof. Reads only; the steps are run by the applier.
 import type { HandlerSettings } from '../agent/settings.js';
+import { StepFailedError } from '../errors.js';
 import type { DistroInfo } from '../distro/detect.js';
 import type { CommandRunner, FileSystem } from '../system/ports.js';
 import { COMPOSE_FILE, desiredCompose, planCompose, type ComposeDesired, type ComposePlan } from './desired.js';
-import { composePackage, composeRecordPath, findCompose, projectContainers, readComposeRecord, readFingerprintKey } from './observe.js';
+import { composePackage, composeRecordPath, fingerprintKeyPath, findCompose, projectContainers, readComposeRecord, readFingerprintKey } from './observe.js';
 
 export interface ComposePrepared {
   desired?: ComposeDesired;
@@ -43,9 +44,9 @@ export async function prepareCompose(
   if (tool) observed.tool = tool;
   else if (desired) {
     const pkg = composePackage(distro, settings!.public.docker.engine.source);
-    if (!pkg) throw new Error(`no compose package for ${distro.name}`);
+    if (!pkg) throw new StepFailedError(`No compose is installed and ${distro.name} packages none: put the compose plugin in /usr/local/lib/docker/cli-plugins (or remove "compose" from the settings) and enable again`, 'ENOCOMPOSE');
     observed.install = { manager: distro.packageManager, packages: [pkg], reason: `neither "docker compose" nor "docker-compose" is installed; ${pkg} is ${distro.name}'s compose` };
   }
-  const plan = planCompose(desired, observed, key, composeRecordPath(stateDir));
+  const plan = planCompose(desired, observed, key, { record: composeRecordPath(stateDir), key: fingerprintKeyPath(stateDir) });
   return { ...(desired ? { desired } : {}), plan, key, warnings, ...(tool ? { tool: `${tool.argv.join(' ')} ${tool.version}` } : {}) };
 }

@@ -16,7 +16,8 @@ export function busyboxUnavailable(): string | undefined {
 const docker = (socket: string, args: string[], input?: Buffer) =>
   spawnSync('docker', ['-H', `unix://${socket}`, ...args], { input, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() } });
 
-export function startSleeper(socket: string, name: string): void {
+/** Debian's busybox-static as the image IMAGE on the dockerd behind `socket` (no registry). */
+export function importBusybox(socket: string): void {
   const dir = mkdtempSync(path.join(tmpdir(), 'busybox-img-'));
   try {
     mkdirSync(path.join(dir, 'bin'));
@@ -27,6 +28,10 @@ export function startSleeper(socket: string, name: string): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export function startSleeper(socket: string, name: string): void {
+  importBusybox(socket);
   const run = docker(socket, ['run', '-d', '--name', name, '--network', 'none', IMAGE, '/bin/busybox', 'sleep', '86400']);
   if (run.status !== 0) throw new Error(`docker run failed: ${run.stderr}`);
 }

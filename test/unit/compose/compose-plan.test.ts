@@ -12,7 +12,7 @@ import { settingsError } from '../../support/settings-error.js';
 // The old extension's README example (file format v1: services at the top level).
 const OLD_README = { db: { image: 'memcached', ports: ['11211:11211'] }, web: { image: 'ghost', ports: ['80:2368'], links: ['db'], net: 'bridge' } };
 const KEY = Buffer.alloc(32, 7);
-const RECORD = '/var/lib/azure-docker-extension/compose-state.json';
+const RECORD = { record: '/var/lib/azure-docker-extension/compose-state.json', key: '/var/lib/azure-docker-extension/compose-fingerprint.key' };
 const SECRET = 'hunter2-protected-value';
 
 const settings = (pub: Record<string, unknown>, prot: Record<string, unknown> = {}) => parseSettings(pub, prot);
@@ -118,7 +118,7 @@ describe('the up decision', () => {
   });
   test('"compose" removed: down (volumes kept), file removed, record forgotten', () => {
     const p = planCompose(undefined, steady, KEY, RECORD);
-    expect(kinds(p.steps)).toEqual(['compose-down', 'remove-file', 'forget-state']);
+    expect(kinds(p.steps)).toEqual(['compose-down', 'remove-file', 'remove-empty-dir', 'forget-state', 'forget-state']);
   });
   test('the printed plan names protected variables only by number', () => {
     const p = planCompose(d, { tool, containers: {} }, KEY, RECORD);
