@@ -13,12 +13,11 @@
 //   6 a new configuration without "compose": the project down, its file gone
 //   ADX_E2E=0 skips it; ADX_E2E_KEEP=1 keeps the VMs.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildPackage } from '../../scripts/package-lib.mjs';
-import { BUSYBOX, IMAGE } from '../support/busybox-container.js';
+import { busyboxImageTar, IMAGE } from '../support/busybox-container.js';
 import { diagnostics, withDiagnostics } from '../support/e2e-diagnostics.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
@@ -54,11 +53,7 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'adx-compose-'));
     ({ zipPath } = await buildPackage({ outDir: path.join(work, 'out'), arch: 'x64', build: true }));
-    const root = path.join(work, 'image');
-    mkdirSync(path.join(root, 'bin'), { recursive: true });
-    copyFileSync(BUSYBOX, path.join(root, 'bin', 'busybox'));
-    imageTar = path.join(work, 'busybox.tar');
-    writeFileSync(imageTar, execFileSync('tar', ['-C', root, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 }));
+    imageTar = busyboxImageTar(work);
   }, 10 * 60_000);
 
   afterAll(() => {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage } from '../../scripts/package-lib.mjs';
+import { busyboxImageTar, IMAGE } from '../support/busybox-container.js';
 import { certsSetting, makeE2eCerts, type E2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, listeners, tlsChecks, TLS_PORT } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
@@ -26,7 +27,9 @@ const d = skipped ? describe.skip : describe;
 const LEGACY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../support/legacy-1x');
 const OLD = '1.2.2';
 const NEW = '2.0.0';
-const COMPOSE = { web: { image: 'busybox', command: 'sleep 3600' } };
+// The VM reaches no registry: the image is Debian's busybox-static, imported into the VM's dockerd
+// before our enable adopts 1.x's project (compose pulls only missing images).
+const COMPOSE = { web: { image: IMAGE, command: ['/bin/busybox', 'sleep', '3600'] } };
 const LEGACY_EXECSTART = `ExecStart=/usr/sbin/dockerd -H=fd:// --tlsverify --tlscacert=/etc/docker/ca.pem --tlscert=/etc/docker/cert.pem --tlskey=/etc/docker/key.pem -H=0.0.0.0:${TLS_PORT}`;
 
 d(`(e2e) update from DockerExtension 1.x to this version under the real agent${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
@@ -75,6 +78,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(await vm!.readFile('/etc/docker/compose/docker-compose.yml')).toContain('busybox');
       expect((await listeners(vm!)).join('\n')).toMatch(new RegExp(`:${TLS_PORT}\\b`));
       expect((await dockerdFacts(vm!)).activeState).toBe('active');
+      await vm!.copyIn(busyboxImageTar(work), '/root/busybox.tar');
+      await vm!.check(['docker', 'import', '/root/busybox.tar', IMAGE]);
 
       // ------------------------------------------------------------------ the agent's update to our package
       last = await session!.run('update');
@@ -90,7 +95,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(ext).toMatchObject({ status: 'success', operation: 'Enable' });
       expect(ext?.message).toMatch(/started \(dockerd is not running\)/); // 1.x's disable had stopped it
       expect(ext?.message).toMatch(/DockerExtension 1\.x had rewritten ExecStart in (\/usr)?\/lib\/systemd\/system\/docker\.service; the extension's drop-in replaces it; its listener tcp:\/\/0\.0\.0\.0:2376 is kept, served with the certificates from the settings/);
-      expect(ext?.message).toMatch(/\/etc\/docker\/compose\/docker-compose\.yml, the compose file DockerExtension 1\.x wrote, is kept as it is/);
+      expect(ext?.message).toMatch(/\/etc\/docker\/compose\/docker-compose\.yml, the compose file DockerExtension 1\.x wrote, is replaced by the "compose" setting; its project "compose" is adopted/);
+      expect(ext?.message).toMatch(/project compose \(web\) with docker-compose 1\.29\.2: up -d ran/);
       expect(cmd(s, 'enable')?.output).not.toMatch(/already applied/);
 
       // ------------------------------------------------------------------ dockerd serves our configuration
@@ -104,7 +110,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(await vm!.readFile('/etc/docker/ca.pem')).toBe(certs.ca.cert);
       expect(await vm!.readFile('/etc/docker/cert.pem')).toBe(certs.server.cert);
       expect((await vm!.check(['stat', '-c', '%a', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem'])).trim().split('\n')).toEqual(['644', '644', '600']);
-      expect(await vm!.readFile('/etc/docker/compose/docker-compose.yml')).toContain('busybox'); // kept
+      expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ services: COMPOSE }); // adopted, as the spec
+      expect(await vm!.check(['docker', 'ps', '--filter', 'label=com.docker.compose.project=compose', '--format', '{{.Names}} {{.State}}'])).toMatch(/^compose_web_1 running$/m);
       await copyClientCerts(vm!, { ca: certs.ca.cert, clientCert: certs.client.cert, clientKey: certs.client.key, otherClientCert: certs.otherClient.cert, otherClientKey: certs.otherClient.key });
       const c = await tlsChecks(vm!);
       expect({ goodClient: c.goodClient.ok, curlGood: c.curlGood.ok, localSocket: c.localSocket.ok, noClientCert: c.noClientCert.ok, otherCaClient: c.otherCaClient.ok, why: c }).toMatchObject({
