@@ -344,17 +344,22 @@ function assumedLaunch(distro: DistroInfo, services: ServiceManager, install: In
 }
 
 /** What the compose steps run with: dockerd's proven local socket, the distro's package manager. */
-function composeRuntime(p: Prepared, ports: EnginePorts, opts: EngineOptions, rep: Reporter): ComposeRuntime {
+function composeRuntime(
+  ports: EnginePorts,
+  opts: { log: Logger; stateDir: string },
+  at: { distro: DistroInfo; socketPath: string; layout: EngineLayout; compose: ComposePrepared },
+  rep: Reporter,
+): ComposeRuntime {
   return {
     fs: ports.fs,
     cmd: ports.cmd,
     clock: ports.clock,
     log: opts.log,
-    distro: p.distro,
-    socketPath: p.desired.verify.socketPath,
+    distro: at.distro,
+    socketPath: at.socketPath,
     stateDir: opts.stateDir,
-    key: p.compose.key,
-    view: p.layout.daemonView,
+    key: at.compose.key,
+    view: at.layout.daemonView,
     onProgress: (m) => rep.add('compose', 'transitioning', m),
   };
 }
@@ -437,7 +442,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     stateDir: opts.stateDir,
     launch: p.launch,
     onProgress: (m) => rep.add('service', 'transitioning', m),
-    compose: composeRuntime(p, ports, opts, rep),
+    compose: composeRuntime(ports, opts, { ...p, socketPath: p.desired.verify.socketPath }, rep),
   };
   let result;
   try {
@@ -575,9 +580,9 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
   const distro = await detectDistro(fs);
   const compose = await prepareCompose(undefined, { fs, cmd, distro, stateDir: opts.stateDir, socketPath: desired.verify.socketPath, dockerdRunning: status.active });
-  const composeRecord = compose.plan.steps.find((s) => s.step.kind === 'compose-down')?.step;
-  if (composeRecord && composeRecord.kind === 'compose-down' && !status.active) {
-    warnings.push(`dockerd is stopped, so the containers of compose project ${composeRecord.project} were not removed (they do not run); remove them with "docker compose -p ${composeRecord.project} down" once dockerd runs`);
+  const composeDown = compose.plan.steps.map((s) => s.step).find((s): s is Extract<Step, { kind: 'compose-down' }> => s.kind === 'compose-down');
+  if (composeDown && !status.active) {
+    warnings.push(`dockerd is stopped, so the containers of compose project ${composeDown.project} were not removed (they do not run); remove them with "docker compose -p ${composeDown.project} down" once dockerd runs`);
   }
   const dropInDir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
   const dropInDirOthers = (await fs.exists(dropInDir)) ? (await fs.list(dropInDir)).filter((n) => `${dropInDir}/${n}` !== layout.dropIn) : undefined;
@@ -631,10 +636,10 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     launch,
     cmd,
     onProgress: (m, kind) => rep.add(kind === 'purge-engine' ? 'engine' : 'service', 'transitioning', m),
-    compose: { fs, cmd, clock, log: opts.log, distro, socketPath: desired.verify.socketPath, stateDir: opts.stateDir, key: compose.key, view: layout.daemonView, onProgress: (m) => rep.add('compose', 'transitioning', m) },
+    compose: composeRuntime(ports, opts, { distro, socketPath: desired.verify.socketPath, layout, compose }, rep),
   };
   const composeDone = () => {
-    if (composeRecord?.kind === 'compose-down') rep.add('compose', 'success', status.active ? `project ${composeRecord.project} taken down (volumes kept) and its file removed` : `file of project ${composeRecord.project} removed`);
+    if (composeDown) rep.add('compose', 'success', status.active ? `project ${composeDown.project} taken down (volumes kept) and its file removed` : `file of project ${composeDown.project} removed`);
   };
   const paths = touchedPaths(config, layout, statePath(opts.stateDir));
   if (plan.mode === 'left-stopped') {
