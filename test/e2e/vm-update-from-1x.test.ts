@@ -5,8 +5,9 @@
 // move to the new typeHandlerVersion, the agent's update step: 1.x's disable (`systemctl stop docker`), our
 // update, 1.x's uninstall (`apt-get purge docker-engine`: fails, no such package), our install, our enable.
 // Our manifest's continueOnUpdateFailure lets the agent go past that failure; our enable brings dockerd back,
-// serves our configuration (mutual TLS on 2376 from the settings) and reports its own status, naming what
-// it did with 1.x's leftovers.
+// serves our configuration (mutual TLS on 2376 from the settings), adopts 1.x's compose project (the settings
+// still carry "compose": Debian's docker-compose installed, the same file and project name) and reports its
+// own status, naming what it did with 1.x's leftovers.
 //   NODE_OPTIONS=--experimental-vm-modules npx jest test/e2e/vm-update-from-1x.test.ts
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
