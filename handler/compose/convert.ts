@@ -15,7 +15,7 @@ const SPEC_TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volu
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A v1 document is one without `services`: every top-level key is a service. */
-export function isVersion1(doc: Record<string, unknown>): boolean {
+function isVersion1(doc: Record<string, unknown>): boolean {
   return !('services' in doc) && Object.keys(doc).some((k) => !SPEC_TOP_LEVEL.has(k) && !k.startsWith('x-'));
 }
 

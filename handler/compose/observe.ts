@@ -5,7 +5,7 @@ import type { DistroInfo } from '../distro/detect.js';
 import { httpGet } from '../docker/http-get.js';
 import type { EngineSource } from '../docker/install.js';
 import { READ_LIMITS, type CommandRunner, type ReadFileSystem } from '../system/ports.js';
-import { COMPOSE_RECORD_FILE, FINGERPRINT_KEY_FILE, type ComposeObserved, type ComposeRecord, type ComposeTool } from './desired.js';
+import { COMPOSE_RECORD_FILE, FINGERPRINT_KEY_FILE, type ComposeRecord, type ComposeTool } from './desired.js';
 
 export const composeRecordPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${COMPOSE_RECORD_FILE}`;
 export const fingerprintKeyPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${FINGERPRINT_KEY_FILE}`;
@@ -78,5 +78,3 @@ export async function projectContainers(socketPath: string, project: string): Pr
   }
   return out;
 }
-
-export type { ComposeObserved };

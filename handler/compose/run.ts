@@ -73,7 +73,7 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
 }
 
 /** compose's own error: its last meaningful lines, without the progress noise. */
-export function shortError(output: string): string {
+function shortError(output: string): string {
   const lines = output
     .split('\n')
     .map((l) => l.trim())
