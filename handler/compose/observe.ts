@@ -23,10 +23,9 @@ export async function readComposeRecord(fs: ReadFileSystem, stateDir: string): P
 }
 
 /** The fingerprint key, or a new one (written by the record's save step, beside the record). */
-export async function readFingerprintKey(fs: ReadFileSystem, stateDir: string): Promise<{ key: Buffer; isNew: boolean }> {
+export async function readFingerprintKey(fs: ReadFileSystem, stateDir: string): Promise<Buffer> {
   const hex = (await fs.readText(fingerprintKeyPath(stateDir), { maxBytes: 1024 }))?.trim();
-  if (hex && /^[0-9a-f]{64}$/.test(hex)) return { key: Buffer.from(hex, 'hex'), isNew: false };
-  return { key: randomBytes(32), isNew: true };
+  return hex && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : randomBytes(32);
 }
 
 /**

@@ -23,7 +23,7 @@ export async function prepareCompose(
   const { fs, cmd, distro, stateDir } = io;
   const desired = settings ? desiredCompose(settings) : undefined;
   const record = await readComposeRecord(fs, stateDir);
-  const { key } = await readFingerprintKey(fs, stateDir);
+  const key = await readFingerprintKey(fs, stateDir);
   const warnings: string[] = [];
   if (!desired && !record) {
     // DockerExtension 1.x's project, with no "compose" in the settings: the admin's now.
