@@ -41,7 +41,9 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
     case 'save-compose-state': {
       if (!p.compose?.record) throw new Error('no compose record planned');
       await rt.fs.mkdirp(rt.stateDir, 0o700);
-      if (!(await rt.fs.exists(fingerprintKeyPath(rt.stateDir)))) await rt.fs.writeAtomic(fingerprintKeyPath(rt.stateDir), `${rt.key.toString('hex')}\n`, 0o600);
+      // The key the record's fingerprint was made with (new, or one that replaces an unreadable file).
+      const keyHex = rt.key.toString('hex');
+      if ((await rt.fs.readText(fingerprintKeyPath(rt.stateDir), { maxBytes: 1024 }))?.trim() !== keyHex) await rt.fs.writeAtomic(fingerprintKeyPath(rt.stateDir), `${keyHex}\n`, 0o600);
       await rt.fs.writeAtomic(s.path, `${JSON.stringify(p.compose.record, null, 2)}\n`, 0o600);
       return;
     }
