@@ -82,7 +82,10 @@ export function envFingerprint(env: Record<string, string>, key: Buffer): string
 
 /** A compose the machine has: the v2 plugin (`docker compose`) or a `docker-compose` binary. */
 export interface ComposeTool {
-  argv: string[];
+  /** What runs: the plugin's binary, or docker-compose from PATH. */
+  file: string;
+  /** How the status names it: "docker compose" or "docker-compose". */
+  label: string;
   version: string;
 }
 

@@ -28,16 +28,24 @@ export async function readFingerprintKey(fs: ReadFileSystem, stateDir: string): 
   return hex && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : randomBytes(32);
 }
 
+/** Where the docker CLI looks for its plugins (docker/cli's defaultSystemPluginDirs), in its order. */
+export const CLI_PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
+
 /**
- * The compose the machine has: the v2 plugin first (what Docker's and Microsoft's packages ship),
- * then a `docker-compose` binary (Debian's 1.29.2 or 2.x, a hand-installed one).
+ * The compose the machine has: the v2 plugin first (what Docker's, Microsoft's and Debian 13's
+ * packages ship), then a `docker-compose` binary (Debian 12's 1.29.2, a hand-installed one).
+ * Never through the docker CLI: it pings dockerd first, and a ping on a stopped dockerd's socket
+ * starts it by socket activation, with the unit's flags, before the plan has written its drop-in.
+ * The plugin binary runs standalone as well, so it is run directly.
  */
-export async function findCompose(cmd: CommandRunner): Promise<ComposeTool | undefined> {
-  const tries: string[][] = [['docker', 'compose'], ['docker-compose']];
-  for (const argv of tries) {
-    const r = await cmd.run(argv[0]!, [...argv.slice(1), 'version', '--short'], { timeoutMs: 60_000 }).catch(() => undefined);
+export async function findCompose(cmd: CommandRunner, fs: ReadFileSystem): Promise<ComposeTool | undefined> {
+  const candidates: { file: string; label: string }[] = [];
+  for (const dir of CLI_PLUGIN_DIRS) if (await fs.exists(`${dir}/docker-compose`)) candidates.push({ file: `${dir}/docker-compose`, label: 'docker compose' });
+  candidates.push({ file: 'docker-compose', label: 'docker-compose' });
+  for (const c of candidates) {
+    const r = await cmd.run(c.file, ['version', '--short'], { timeoutMs: 60_000 }).catch(() => undefined);
     const v = r?.exitCode === 0 ? /\bv?(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] : undefined;
-    if (v) return { argv, version: v };
+    if (v) return { file: c.file, label: c.label, version: v };
   }
   return undefined;
 }

@@ -30,7 +30,7 @@ export async function prepareCompose(
     if (await fs.exists(COMPOSE_FILE)) warnings.push(`${COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is kept as it is and its containers keep running; put its document in the "compose" setting for the extension to run it again`);
     return { plan: { steps: [], why: 'no compose project' }, key, warnings };
   }
-  const tool = await findCompose(cmd);
+  const tool = await findCompose(cmd, fs);
   const observed: Parameters<typeof planCompose>[1] = { containers: {} };
   if (record) observed.record = record;
   if (desired) {
@@ -48,5 +48,5 @@ export async function prepareCompose(
     observed.install = { manager: distro.packageManager, packages: [pkg], reason: `neither "docker compose" nor "docker-compose" is installed; ${pkg} is ${distro.name}'s compose` };
   }
   const plan = planCompose(desired, observed, key, { record: composeRecordPath(stateDir), key: fingerprintKeyPath(stateDir) });
-  return { ...(desired ? { desired } : {}), plan, key, warnings, ...(tool ? { tool: `${tool.argv.join(' ')} ${tool.version}` } : {}) };
+  return { ...(desired ? { desired } : {}), plan, key, warnings, ...(tool ? { tool: `${tool.label} ${tool.version}` } : {}) };
 }

@@ -35,7 +35,7 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
       rt.onProgress?.(`installing ${s.packages.join(' ')} (${s.reason})`);
       const ictx: InstallContext = { fs: rt.fs, cmd: rt.cmd, clock: rt.clock, log: rt.log, distro: rt.distro, ...(rt.onProgress ? { onProgress: rt.onProgress } : {}) };
       await executeInstall(packageInstallPlan(rt.distro, s.packages, s.reason), ictx);
-      if (!(await findCompose(rt.cmd))) throw new StepFailedError(`${s.packages.join(' ')} installed, but neither "docker compose" nor "docker-compose" runs; install compose yourself and enable again`, 'ENOCOMPOSE');
+      if (!(await findCompose(rt.cmd, rt.fs))) throw new StepFailedError(`${s.packages.join(' ')} installed, but neither "docker compose" nor "docker-compose" runs; install compose yourself and enable again`, 'ENOCOMPOSE');
       return;
     }
     case 'save-compose-state': {
@@ -49,17 +49,17 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
     }
     case 'compose-up':
     case 'compose-down': {
-      const tool = await findCompose(rt.cmd);
+      const tool = await findCompose(rt.cmd, rt.fs);
       if (!tool) throw new StepFailedError(`No compose found ("docker compose" or "docker-compose") to ${s.kind === 'compose-up' ? 'start' : 'take down'} project ${s.project}; install one and enable again`, 'ENOCOMPOSE');
       const verb = s.kind === 'compose-up' ? ['up', '-d', '--remove-orphans'] : ['down', '--remove-orphans'];
-      const args = [...tool.argv.slice(1), '-p', s.project, '-f', rt.view(s.file), ...verb];
-      const shown = `${tool.argv[0]} ${args.join(' ')}`;
+      const args = ['-p', s.project, '-f', rt.view(s.file), ...verb];
+      const shown = `${tool.label} ${args.join(' ')}`;
       rt.onProgress?.(`${shown} (compose ${tool.version}): ${s.reason}`);
       // `down` after "compose" left the settings has no environment of its own: the defaults.
       const env: Record<string, string> = { COMPOSE_HTTP_TIMEOUT: DEFAULT_HTTP_TIMEOUT, ...(p.compose?.env ?? {}), COMPOSE_PROJECT_NAME: s.project, DOCKER_HOST: `unix://${rt.socketPath}` };
-      const r = await rt.cmd.run(tool.argv[0]!, args, { env, timeoutMs: UP_TIMEOUT_MS });
+      const r = await rt.cmd.run(tool.file, args, { env, timeoutMs: UP_TIMEOUT_MS });
       const output = `${r.stdout}\n${r.stderr}`.trim();
-      rt.log.info({ event: `compose ${verb[0]}`, argv: [tool.argv[0], ...args], composeVersion: tool.version, exitCode: r.exitCode, timedOut: r.timedOut, output: output.slice(-16_000) });
+      rt.log.info({ event: `compose ${verb[0]}`, argv: [tool.file, ...args], composeVersion: tool.version, exitCode: r.exitCode, timedOut: r.timedOut, output: output.slice(-16_000) });
       if (r.exitCode !== 0) {
         throw new StepFailedError(
           `${shown} failed${r.timedOut ? ' (timed out)' : ` (exit ${r.exitCode})`}: ${shortError(output)}. ` +

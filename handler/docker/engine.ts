@@ -368,7 +368,7 @@ function composeRuntime(
 async function composeOutcome(c: ComposePrepared, ports: EnginePorts): Promise<string | undefined> {
   const d = c.desired;
   if (!d) return c.plan.steps.length ? c.plan.why : undefined;
-  const tool = c.tool ?? (await findCompose(ports.cmd).then((t) => (t ? `${t.argv.join(' ')} ${t.version}` : undefined)));
+  const tool = c.tool ?? (await findCompose(ports.cmd, ports.fs).then((t) => (t ? `${t.label} ${t.version}` : undefined)));
   const up = c.plan.steps.some((s) => s.step.kind === 'compose-up');
   return `project ${d.project} (${d.services.join(', ') || 'no services'}) with ${tool ?? 'compose'}: ${up ? `up -d ran (${c.plan.why})` : c.plan.why}`;
 }

@@ -44,7 +44,7 @@ d('(integration) compose project with a real dockerd and docker-compose 1.29.2',
   beforeAll(async () => {
     sb = createSandbox();
     logFile = path.join(sb.dir, 'handler.log');
-    ports = { ...sb.ports(), cmd: new ProbeOnlyCommandRunner(['docker', 'docker-compose']) };
+    ports = { ...sb.ports(), cmd: new ProbeOnlyCommandRunner(['docker-compose']) };
     registerSecrets([CANARY]);
     sampler = await startProcessSampler([CANARY]);
     // dockerd first (no compose), then the image it runs: the sandbox has no registry.

@@ -7,6 +7,8 @@ import { notYetApplied, summariseSettings } from '../../../handler/agent/setting
 import { toComposeSpec } from '../../../handler/compose/convert.js';
 import { COMPOSE_FILE, desiredCompose, planCompose, recordOf, type ComposeObserved } from '../../../handler/compose/desired.js';
 import { describeSteps } from '../../../handler/docker/plan.js';
+import { CLI_PLUGIN_DIRS, findCompose } from '../../../handler/compose/observe.js';
+import type { CommandRunner, ReadFileSystem } from '../../../handler/system/ports.js';
 import { settingsError } from '../../support/settings-error.js';
 
 // The old extension's README example (file format v1: services at the top level).
@@ -72,7 +74,7 @@ describe('the up decision', () => {
   const d = desiredCompose(settings({ compose: OLD_README, 'compose-environment': { TAG: 'v1' } }, { environment: { DB_PASSWORD: SECRET } }))!;
   const applied = recordOf(d, KEY);
   const running = { db: { total: 1, running: 1 }, web: { total: 1, running: 1 } };
-  const tool = { argv: ['docker-compose'], version: '1.29.2' };
+  const tool = { file: 'docker-compose', label: 'docker-compose', version: '1.29.2' };
   const steady: ComposeObserved = { record: applied, file: { content: d.content, mode: 0o600 }, tool, containers: running };
 
   test('first enable: record (pending), file, up, record', () => {
@@ -126,5 +128,40 @@ describe('the up decision', () => {
     expect(lines).toContain('compose up -d project compose from /etc/docker/compose/docker-compose.yml (environment: COMPOSE_HTTP_TIMEOUT, COMPOSE_PROJECT_NAME, TAG and 1 protected variable(s))');
     expect(lines).not.toContain('DB_PASSWORD');
     expect(lines).not.toContain(SECRET);
+  });
+});
+
+describe('finding compose', () => {
+  // The docker CLI pings dockerd before it runs a plugin, and a ping on a stopped dockerd's socket
+  // starts it (socket activation) with the unit's flags, before the plan has written its drop-in:
+  // seen in the update from 1.x. So the plugin's binary is run directly, never `docker compose`.
+  const recording = (answers: Record<string, string>) => {
+    const calls: string[] = [];
+    const cmd: CommandRunner = {
+      run: async (file, args) => {
+        calls.push([file, ...args].join(' '));
+        const out = answers[file];
+        return { exitCode: out === undefined ? 127 : 0, stdout: out ?? '', stderr: '', timedOut: false };
+      },
+    };
+    return { cmd, calls };
+  };
+  const fsWith = (files: string[]) => ({ exists: async (p: string) => files.includes(p) }) as unknown as ReadFileSystem;
+  const plugin = `${CLI_PLUGIN_DIRS[3]}/docker-compose`;
+
+  test('the v2 plugin, run as its own binary', async () => {
+    const { cmd, calls } = recording({ [plugin]: '2.26.1' });
+    expect(await findCompose(cmd, fsWith([plugin]))).toEqual({ file: plugin, label: 'docker compose', version: '2.26.1' });
+    expect(calls).toEqual([`${plugin} version --short`]);
+  });
+  test('else docker-compose from PATH (v1)', async () => {
+    const { cmd, calls } = recording({ 'docker-compose': '1.29.2' });
+    expect(await findCompose(cmd, fsWith([]))).toEqual({ file: 'docker-compose', label: 'docker-compose', version: '1.29.2' });
+    expect(calls.some((c) => c.startsWith('docker '))).toBe(false);
+  });
+  test('none: undefined, and the docker CLI never ran', async () => {
+    const { cmd, calls } = recording({});
+    expect(await findCompose(cmd, fsWith([]))).toBeUndefined();
+    expect(calls).toEqual(['docker-compose version --short']);
   });
 });
