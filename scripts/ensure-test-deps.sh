@@ -4,7 +4,8 @@
 # (a real dockerd for the engine and VM suites; its docker CLI for the docs' recipes), debootstrap
 # (the VM's root filesystem), jq (the harness demo, the docs' scripts), busybox-static (an image
 # for containers on the test dockerd, without a registry), docker-registry and apache2-utils (a
-# real registry with htpasswd authentication for the registry login), qemu-user-static with the
+# real registry with htpasswd authentication for the registry login), docker-compose (the compose
+# project suite runs Debian 12's 1.29.2), qemu-user-static with the
 # arm64 C and C++ runtime libraries (the arm64 package's Node runs under user-mode emulation, so a
 # broken arm64 build fails here, not on a customer's VM). Debian/Ubuntu only; elsewhere it says
 # what to install.
@@ -27,6 +28,7 @@ have qemu-aarch64-static || missing="$missing qemu-user-static"
 [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || missing="$missing libstdc++6-arm64-cross"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
 have htpasswd || missing="$missing apache2-utils"
+have docker-compose || missing="$missing docker-compose"
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! have apt-get; then

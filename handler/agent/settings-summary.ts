@@ -1,5 +1,6 @@
 import { describeFingerprint } from '../crypto/fingerprint.js';
 import { DEFAULT_TLS_PORT, type HandlerSettings } from './settings.js';
+import { describeEnv, desiredCompose } from '../compose/desired.js';
 
 /**
  * What enable will configure, in one line for the status substatus. Proves the protected
@@ -28,7 +29,8 @@ export function summariseSettings(s: HandlerSettings): string {
   }
   parts.push(`engine from ${d.engine.source}${d.engine.version ? ` ${d.engine.version}` : ''}`);
   if (d.options.length) parts.push(`daemon options: ${d.options.join(' ')}`);
-  if (s.public.compose) parts.push(`compose services (not applied yet): ${Object.keys(servicesOf(s.public.compose)).join(', ') || '(none)'}`);
+  const compose = desiredCompose(s);
+  if (compose) parts.push(`compose project ${compose.project} (services ${compose.services.join(', ') || '(none)'}; environment ${describeEnv(compose)})`);
   const login = s.protected.login;
   // Credentials are never shown, not even hashed: "set" is all the admin needs to see that they
   // arrived. The server is a validated host name (registry-host.ts); the variables' names may be
@@ -38,21 +40,6 @@ export function summariseSettings(s: HandlerSettings): string {
   if (env && Object.keys(env).length) parts.push(`${Object.keys(env).length} protected environment variable(s) set`);
   if (s.public['azure-environment'] !== 'AzureCloud') parts.push(`cloud ${s.public['azure-environment']}`);
   return parts.join('; ');
-}
-
-function servicesOf(compose: Record<string, unknown>): Record<string, unknown> {
-  const svc = compose['services'];
-  return svc && typeof svc === 'object' ? (svc as Record<string, unknown>) : compose;
-}
-
-/**
- * Settings this version accepts (the old extension's keys) but does not act on yet: said in the
- * status so that no admin believes a compose project runs.
- */
-export function notYetApplied(s: HandlerSettings): string[] {
-  const out: string[] = [];
-  if (s.public.compose) out.push('"compose" (and "compose-environment", protected "environment") is accepted but not applied by this version');
-  return out;
 }
 
 /**

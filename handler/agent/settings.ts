@@ -372,6 +372,41 @@ function crossFieldProblems(pub: PublicSettings, prot: ProtectedSettings): strin
         `the distribution's package has one version per release`,
     );
   }
+  out.push(...composeProblems(pub, prot));
+  return out;
+}
+
+/** compose's own rule for project names (lower case since compose 2; v1 lower-cases silently). */
+export const COMPOSE_PROJECT_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * The compose project's name and HTTP timeout are overridden as the old extension let them be: by
+ * COMPOSE_PROJECT_NAME and COMPOSE_HTTP_TIMEOUT in "compose-environment". Public: the name is
+ * shown in the status and recorded, so that a later removal knows which project to take down.
+ */
+function composeProblems(pub: PublicSettings, prot: ProtectedSettings): string[] {
+  const out: string[] = [];
+  const env = pub['compose-environment'] ?? {};
+  const name = env['COMPOSE_PROJECT_NAME'];
+  if (name !== undefined && !COMPOSE_PROJECT_RE.test(name)) {
+    out.push(`public setting "compose-environment.COMPOSE_PROJECT_NAME" must be a compose project name: lower-case letters, digits, _ and -, starting with a letter or digit, at most 63 characters (default "compose")`);
+  }
+  const timeout = env['COMPOSE_HTTP_TIMEOUT'];
+  if (timeout !== undefined && !/^[1-9][0-9]{0,5}$/.test(timeout)) {
+    out.push(`public setting "compose-environment.COMPOSE_HTTP_TIMEOUT" must be a whole number of seconds, for example "600" (the default)`);
+  }
+  for (const k of ['COMPOSE_PROJECT_NAME', 'COMPOSE_HTTP_TIMEOUT', 'COMPOSE_FILE', 'DOCKER_HOST']) {
+    if (prot.environment && k in prot.environment) out.push(`protected setting "environment" must not set ${k}: it is not a secret; ${k.startsWith('COMPOSE_P') || k.startsWith('COMPOSE_H') ? 'put it in the public "compose-environment"' : 'the extension sets it'}`);
+    if (k === 'COMPOSE_FILE' || k === 'DOCKER_HOST') if (k in env) out.push(`public setting "compose-environment" must not set ${k}: the extension sets it (the file it writes, dockerd's local socket)`);
+  }
+  if (pub.compose) {
+    const services = 'services' in pub.compose ? pub.compose['services'] : pub.compose;
+    if (typeof services !== 'object' || services === null || Array.isArray(services)) out.push(`public setting "compose.services" must be an object of services, for example {"web": {"image": "nginx"}}`);
+    else {
+      const bad = Object.entries(services).filter(([k, v]) => !k.startsWith('x-') && k !== 'version' && (typeof v !== 'object' || v === null || Array.isArray(v)));
+      if (bad.length) out.push(`public setting "compose" must hold each service as an object such as {"image": "nginx"}; not: ${bad.map(([k]) => JSON.stringify(k)).join(', ')}`);
+    }
+  }
   return out;
 }
 

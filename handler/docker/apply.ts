@@ -18,6 +18,7 @@ import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type S
 import { recordStep } from './progress.js';
 import { runAccessStep } from './access-steps.js';
 import { candidateFiles, validationFailure } from './validate-config.js';
+import { runComposeStep, type ComposeRuntime } from '../compose/run.js';
 import { inFlightState, readRollback, readState, restoreSnapshot, rollbackPath, snapshot, statePath, writeRollback, writeState, type SnapshotEntry } from './state.js';
 
 export interface ApplyContext {
@@ -33,6 +34,8 @@ export interface ApplyContext {
   onProgress?: (message: string, kind?: Step['kind']) => void;
   /** Package commands (the engine's purge on uninstall). */
   cmd?: CommandRunner;
+  /** What the compose steps run with (handler/compose/run.ts). */
+  compose?: ComposeRuntime;
 }
 
 export interface VerifyResult {
@@ -359,6 +362,12 @@ async function runStep(p: PlannedStep, ctx: ApplyContext): Promise<void> {
       if (!ctx.cmd) throw new Error(`no command runner for ${s.kind}`);
       await runAccessStep(p, { fs, cmd: ctx.cmd, log });
       return;
+    case 'install-compose':
+    case 'compose-up':
+    case 'compose-down':
+    case 'save-compose-state':
+      if (!ctx.compose) throw new Error(`no compose runtime for ${s.kind}`);
+      return runComposeStep(p, ctx.compose);
     default:
       throw new Error(`the applier runs ${s.kind} only within applyConfig`);
   }

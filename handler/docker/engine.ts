@@ -31,6 +31,9 @@ import { DEFAULT_DATA_ROOT, planRemoval, type DataRootFact } from './removal.js'
 import { monitorTarget } from './monitor-target.js';
 import type { MonitorTarget } from '../monitor/spec.js';
 import { deepEqual, type JsonObject } from './options.js';
+import { prepareCompose, type ComposePrepared } from '../compose/prepare.js';
+import type { ComposeRuntime } from '../compose/run.js';
+import { findCompose } from '../compose/observe.js';
 
 export type { Step } from './plan.js';
 export type { EngineLayout } from './desired.js';
@@ -117,6 +120,7 @@ interface Prepared {
   currentExists: boolean;
   /** The running dockerd (undefined: none runs): whether a restart would stop containers. */
   running?: { liveRestore?: boolean };
+  compose: ComposePrepared;
 }
 
 class Reporter {
@@ -138,9 +142,6 @@ function layoutOf(opts: EngineOptions): EngineLayout {
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new StepFailedError(`Cancelled before ${what}; nothing further was changed`, 'EABORTED');
 }
-
-/** Where DockerExtension 1.x wrote the compose project it ran (op-enable.go: composeYmlDir). */
-export const LEGACY_COMPOSE_FILE = '/etc/docker/compose/docker-compose.yml';
 
 /**
  * Observes the machine and plans: reads only. A missing engine becomes the plan's first step, and
@@ -230,11 +231,9 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const info = status.active ? await probeOf(ports).info(socketPathOf(hostsServed(current, launch, await fs.exists(layout.dropIn)), launch.socketPath), 5_000) : undefined;
   const desired = computeDesired({ settings, launch, current, currentExists: text !== undefined, state, layout, swarmActive: info?.swarmActive === true, ...(issued ? { issued } : {}) });
   warnings.push(...desired.warnings);
-  // DockerExtension 1.x ran `docker-compose up` on this file (project "compose"). It is the admin's
-  // now: kept as it is, its containers untouched (this version does not run compose).
-  if (await fs.exists(LEGACY_COMPOSE_FILE)) {
-    warnings.push(`${LEGACY_COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is kept as it is and its containers keep running; this version does not run compose`);
-  }
+  // The compose project runs last, once dockerd is proven serving the configuration.
+  const compose = await prepareCompose(settings, { fs, cmd, distro, stateDir: opts.stateDir, socketPath: desired.verify.socketPath, dockerdRunning: status.active });
+  warnings.push(...compose.warnings);
   const liveRestoreHandover = await planLiveRestoreHandover(info, desired, launch, fs, layout);
 
   const observedFiles: ObservedConfig['files'] = {};
@@ -276,7 +275,7 @@ async function prepare(settings: HandlerSettings, ports: EnginePorts, opts: Engi
   const after = liveRestoreHandover ? handoverSteps(liveRestoreHandover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [];
   const prepared: Prepared = {
     distro, services, launch, install, desired, config, newState, layout, reports: rep.reports, warnings, previousState, after,
-    current, currentExists: text !== undefined,
+    current, currentExists: text !== undefined, compose,
     ...(status.active ? { running: info?.liveRestore !== undefined ? { liveRestore: info.liveRestore } : {} } : {}),
   };
   if (install.action === 'install') {
@@ -383,6 +382,36 @@ async function accessPlan(settings: HandlerSettings | undefined, ports: EnginePo
   return planAccess({ settings, observed, stateDir: opts.stateDir, socketPath, layout: al, now: new Date(ports.clock.now()), engineToInstall });
 }
 
+/** What the compose steps run with: dockerd's proven local socket, the distro's package manager. */
+function composeRuntime(
+  ports: EnginePorts,
+  opts: { log: Logger; stateDir: string },
+  at: { distro: DistroInfo; socketPath: string; layout: EngineLayout; compose: ComposePrepared },
+  rep: Reporter,
+): ComposeRuntime {
+  return {
+    fs: ports.fs,
+    cmd: ports.cmd,
+    clock: ports.clock,
+    log: opts.log,
+    distro: at.distro,
+    socketPath: at.socketPath,
+    stateDir: opts.stateDir,
+    key: at.compose.key,
+    view: at.layout.daemonView,
+    onProgress: (m) => rep.add('compose', 'transitioning', m),
+  };
+}
+
+/** One line for the status: the project, its services, which compose, and what was done. */
+async function composeOutcome(c: ComposePrepared, ports: EnginePorts): Promise<string | undefined> {
+  const d = c.desired;
+  if (!d) return c.plan.steps.length ? c.plan.why : undefined;
+  const tool = c.tool ?? (await findCompose(ports.cmd, ports.fs).then((t) => (t ? `${t.label} ${t.version}` : undefined)));
+  const up = c.plan.steps.some((s) => s.step.kind === 'compose-up');
+  return `project ${d.project} (${d.services.join(', ') || 'no services'}) with ${tool ?? 'compose'}: ${up ? `up -d ran (${c.plan.why})` : c.plan.why}`;
+}
+
 /** --dry-run: the same pipeline up to the diff. Reads only; installs nothing. */
 export async function planEngine(
   settings: HandlerSettings,
@@ -402,12 +431,12 @@ export async function planEngine(
       currentExists: p.currentExists,
       desired: p.desired,
       config: p.config,
-      after: p.after.map((s) => s.step),
+      after: afterProof(p, access).map((s) => s.step),
       ...(p.running ? { running: p.running } : {}),
       certificate: certificateView(p),
     }),
-    plan: [...p.config.steps, ...p.after.map((s) => s.step), ...access.steps.map((s) => s.step)],
-    lines: [...planLines(p), ...describeSteps(access.steps.map((s) => s.step))],
+    plan: [...p.config.steps, ...afterProof(p, access).map((s) => s.step)],
+    lines: planLines(p, access),
     action: p.config.action,
     reasons: p.config.reasons,
     warnings: [...p.warnings, ...access.warnings],
@@ -433,13 +462,36 @@ function certificateView(p: Prepared): EngineDryRun['certificate'] {
 }
 
 /** The plan's steps, and the live-restore handover that follows them (see planLiveRestoreHandover). */
-function planLines(p: Prepared): string[] {
-  return [...(p.issuance ? [p.issuance] : []), ...describeSteps([...p.config.steps, ...p.after.map((s) => s.step)])];
+/**
+ * What runs once dockerd is proven serving, in this order: the live-restore hand-over, the access
+ * steps (the docker group, the registry login), then compose, which may pull a private image.
+ */
+function afterProof(p: Prepared, access: AccessPlan): PlannedStep[] {
+  return [...p.after, ...access.steps, ...p.compose.plan.steps];
+}
+
+function planLines(p: Prepared, access: AccessPlan): string[] {
+  return [...(p.issuance ? [p.issuance] : []), ...describeSteps([...p.config.steps, ...afterProof(p, access).map((s) => s.step)])];
+}
+
+/** The substatus a failure of applyConfig belongs to: the service, or a step after the proof. */
+function failedPart(e: unknown): string {
+  switch ((e as { code?: string }).code) {
+    case 'ELOGIN':
+      return 'login';
+    case 'EDOCKERGROUP':
+      return 'docker group';
+    case 'ECOMPOSE':
+    case 'ENOCOMPOSE':
+      return 'compose';
+    default:
+      return 'service';
+  }
 }
 
 function planSummary(p: Prepared): string {
-  const changes = p.config.steps.filter((s) => s.kind !== 'verify').length;
-  if (changes === 0 && !p.liveRestoreHandover) return `Nothing to change on ${p.distro.name}; dockerd would only be checked.`;
+  const changes = p.config.steps.filter((s) => s.kind !== 'verify').length + p.compose.plan.steps.length;
+  if (changes === 0 && !p.liveRestoreHandover) return `Nothing to change on ${p.distro.name}; dockerd would only be checked${p.compose.desired ? ` (compose: ${p.compose.plan.why})` : ''}.`;
   const handover = p.liveRestoreHandover ? '; then live-restore switched off by SIGHUP' : '';
   return `${changes} change${changes === 1 ? '' : 's'} on ${p.distro.name}; dockerd: ${p.config.action === 'none' ? 'no restart' : p.config.action}${p.config.reasons.length ? ` (${p.config.reasons.join('; ')})` : ''}${handover}.`;
 }
@@ -455,7 +507,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   if (opts.dryRun) {
     const { config } = p;
     const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
-    rep.add('configuration', 'success', `would: ${[...planLines(p), ...describeSteps(access.steps.map((s) => s.step))].join('; ')}`);
+    rep.add('configuration', 'success', `would: ${planLines(p, access).join('; ')}`);
     return {
       changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install' || access.steps.length > 0,
       restarted: config.action,
@@ -471,6 +523,9 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   }
   const { config, desired } = p;
   checkAbort(opts.signal, 'changing the Docker configuration');
+  // The access steps (docker group, registry login) read only files, so they are planned now, with
+  // the engine installed; they run after the proof, before compose (a private image needs the login).
+  const access = await accessPlan(settings, ports, opts, p.layout, desired.verify.socketPath);
   rep.add('configuration', 'transitioning', config.filesChanged ? `writing ${[...config.contents.keys(), ...config.removals].join(', ')}` : 'unchanged');
   const ctx: ApplyContext = {
     fs: ports.fs,
@@ -483,16 +538,17 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     launch: p.launch,
     onProgress: (m) => rep.add('service', 'transitioning', m),
     cmd: ports.cmd,
+    compose: composeRuntime(ports, opts, { ...p, socketPath: p.desired.verify.socketPath }, rep),
   };
   let result;
   try {
-    result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir), p.after);
+    result = await applyConfig(config, p.newState, desired.verify, ctx, statePath(opts.stateDir), afterProof(p, access));
     if (p.liveRestoreHandover) {
       handedOver(p.liveRestoreHandover, desired);
       rep.add('service', 'success', 'live-restore switched off by SIGHUP; no container was stopped');
     }
   } catch (e) {
-    rep.add('service', 'error', (e as Error).message);
+    rep.add(failedPart(e), 'error', (e as Error).message);
     throw e;
   }
   rep.add(
@@ -505,17 +561,9 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const restarted = result.action;
   rep.add('service', 'success', restarted === 'none' ? 'dockerd already runs this configuration; not restarted' : `${past(restarted)} dockerd (${config.reasons.join('; ') || 'it did not serve its configuration'})`);
   rep.add('verify', 'success', result.verify.checks.join('; '));
-
-  // Access, once dockerd is proved: the admin user's group, the registry login (compose follows).
-  checkAbort(opts.signal, 'the docker group and the registry login');
-  const access = await accessPlan(settings, ports, opts, p.layout, desired.verify.socketPath);
-  try {
-    await runPlannedSteps(access.steps, { ...ctx, cmd: ports.cmd });
-  } catch (e) {
-    rep.add((e as { code?: string }).code === 'EDOCKERGROUP' ? 'docker group' : 'login', 'error', (e as Error).message);
-    throw e;
-  }
   for (const r of access.reports) rep.add(r.name, r.status, r.message);
+  const composeLine = await composeOutcome(p.compose, ports);
+  if (composeLine) rep.add('compose', 'success', composeLine);
   opts.log.info({ event: 'engine reconciled', restarted, changed: config.filesChanged, access: access.steps.map((s) => stepName(s.step)), ms: ports.clock.now() - started });
 
   const listener = desired.tcp ? (desired.tcp.tls ? `TLS on port ${desired.tcp.port}` : `plain TCP on port ${desired.tcp.port} (no TLS)`) : 'no TCP listener';
@@ -537,7 +585,7 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
     restarted,
     steps: rep.reports,
     warnings: [...p.warnings, ...access.warnings],
-    summary: `${engine} serves the local socket and ${listener}; ${what}.`,
+    summary: `${engine} serves the local socket and ${listener}; ${what}.${composeLine ? ` Compose: ${composeLine}.` : ''}`,
     ...(monitor ? { monitor } : {}),
   };
 }
@@ -648,6 +696,12 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
       dataRoots.push(keep !== undefined ? { path, keep } : { path });
     }
   }
+  const distro = await detectDistro(fs);
+  const compose = await prepareCompose(undefined, { fs, cmd, distro, stateDir: opts.stateDir, socketPath: desired.verify.socketPath, dockerdRunning: status.active });
+  const composeDown = compose.plan.steps.map((s) => s.step).find((s): s is Extract<Step, { kind: 'compose-down' }> => s.kind === 'compose-down');
+  if (composeDown && !status.active) {
+    warnings.push(`dockerd is stopped, so the containers of compose project ${composeDown.project} were not removed (they do not run); remove them with "docker compose -p ${composeDown.project} down" once dockerd runs`);
+  }
   const dropInDir = layout.dropIn.slice(0, layout.dropIn.lastIndexOf('/'));
   const dropInDirOthers = (await fs.exists(dropInDir)) ? (await fs.list(dropInDir)).filter((n) => `${dropInDir}/${n}` !== layout.dropIn) : undefined;
 
@@ -685,19 +739,26 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
     dataRoots,
     handover: handover ? handoverSteps(handover, desired.verify.socketPath, layout, newState, statePath(opts.stateDir)) : [],
     ...(dropInDirOthers ? { dropInDirOthers } : {}),
+    compose: compose.plan.steps,
   });
 
   // Apply.
+  ctx.compose = composeRuntime(ports, opts, { distro, socketPath: desired.verify.socketPath, layout, compose }, rep);
+  const composeDone = () => {
+    if (composeDown) rep.add('compose', 'success', status.active ? `project ${composeDown.project} taken down (volumes kept) and its file removed` : `file of project ${composeDown.project} removed`);
+  };
   const paths = touchedPaths(config, layout, statePath(opts.stateDir));
   if (plan.mode === 'left-stopped') {
     // dockerd is stopped (by the admin): give the files back, but do not start it on uninstall.
     await applySteps(plan.steps, ctx, { paths });
+    composeDone();
     rep.add('configuration', 'success', config.filesChanged ? `removed ${config.removals.join(', ') || 'extension keys from daemon.json'}` : 'nothing to remove');
     return { changed: config.filesChanged, restarted: 'none', steps: rep.reports, warnings, summary: 'Extension configuration removed; dockerd was not running and was left stopped. Engine, images and containers are kept.' };
   }
 
   if (plan.mode === 'engine') {
     await applySteps(plan.steps, ctx, { paths, dataRoots: dataRoots.map((r) => r.path) });
+    composeDone();
     for (const r of plan.kept) if (r.path !== DEFAULT_DATA_ROOT) warnings.push(`dockerd's data root ${r.path} is kept: ${r.keep}; remove it yourself if its images, containers and volumes are no longer wanted`);
     const names = plan.packages;
     const purged = plan.emptied;
@@ -712,6 +773,7 @@ export async function removeEngineConfig(ports: EnginePorts, opts: { log: Logger
   }
 
   const result = await applyConfig(config, newState, desired.verify, ctx, statePath(opts.stateDir), plan.after);
+  composeDone();
   if (handover) handedOver(handover, desired);
   rep.add('configuration', 'success', config.filesChanged ? `removed ${[...config.removals, ...(config.configChanges.length ? [`daemon.json keys ${config.configChanges.join(', ')}`] : [])].join(', ')}` : 'nothing to remove');
   rep.add('verify', 'success', result.verify.checks.join('; '));

@@ -204,6 +204,32 @@ function withCommands(distro: DistroInfo, req: InstallRequest, facts: InstallFac
   }
 }
 
+/**
+ * A package from a repository that is already set up (compose next to the engine it came with):
+ * the same commands as the engine's install, without a repository of its own. Recommends are left
+ * out: Debian's docker-compose recommends docker.io, which must not replace another engine.
+ */
+export function packageInstallPlan(distro: DistroInfo, packages: string[], reason: string): InstallPlan {
+  const plan: InstallPlan = { action: 'install', source: 'distro', manager: distro.packageManager, packages, reason, warnings: [], commands: [] };
+  switch (distro.packageManager) {
+    case 'apt':
+      plan.commands = [['apt-get', '-q', 'update'], ['apt-get', ...APT_INSTALL_OPTS, '--no-install-recommends', 'install', ...packages]];
+      break;
+    case 'dnf':
+      plan.commands = [['dnf', '-y', '-q', 'install', ...packages]];
+      break;
+    case 'tdnf':
+      plan.commands = [['tdnf', '-y', '-q', 'install', ...packages]];
+      break;
+    case 'zypper':
+      plan.commands = [['zypper', '--non-interactive', '--quiet', 'install', '--no-recommends', ...packages]];
+      break;
+    default:
+      break;
+  }
+  return plan;
+}
+
 function repoCommands(repo: RepoSetup | undefined): string[][] {
   if (!repo) return [];
   const out: string[][] = [];

@@ -6,6 +6,7 @@ import { changedKeys, renderDaemonJson } from './daemon-config.js';
 import type { DesiredFile, DesiredState, EngineLayout, EngineState } from './desired.js';
 import { RELOADABLE_KEYS, type JsonObject } from './options.js';
 import type { LoginAccount } from './registry-login.js';
+import type { ComposeRecord } from '../compose/desired.js';
 
 export type ServiceAction = 'none' | 'reload' | 'restart' | 'start';
 
@@ -37,7 +38,13 @@ export type Step =
   // Compose steps come after these: a private image needs the login.
   | { kind: 'add-to-docker-group' | 'remove-from-docker-group'; user: string; reason: string }
   /** `host` absent: Docker Hub; `server` is how it is shown. */
-  | { kind: 'registry-login' | 'registry-logout'; server: string; host?: string; account: LoginAccount; socketPath: string; reason: string };
+  | { kind: 'registry-login' | 'registry-logout'; server: string; host?: string; account: LoginAccount; socketPath: string; reason: string }
+  // The compose project (handler/compose/), after dockerd is proven serving:
+  | { kind: 'install-compose'; manager: string; packages: string[]; reason: string }
+  /** `environment`: the public variables' names and the number of protected ones (their names may be secrets too). */
+  | { kind: 'compose-up'; project: string; file: string; environment: string; reason: string }
+  | { kind: 'compose-down'; project: string; file: string; reason: string }
+  | { kind: 'save-compose-state'; path: string; reason: string };
 
 /**
  * A step with what it needs beyond what is safe to print: the content of a file it writes, the
@@ -51,6 +58,8 @@ export interface PlannedStep {
   state?: EngineState;
   /** A registry-login's credentials: sent to dockerd's /auth and stored in config.json, never printed. */
   credentials?: { username: string; password: string };
+  /** compose-up: the compose process's environment; save-compose-state: the record. Never printed. */
+  compose?: { env?: Record<string, string>; record?: ComposeRecord };
 }
 
 /** The name a finished step gets in the progress record (see progress.ts). */
@@ -68,6 +77,9 @@ export function stepName(s: Step): string {
     case 'registry-login':
     case 'registry-logout':
       return `${s.kind} ${s.account.name}`;
+    case 'compose-up':
+    case 'compose-down':
+      return `${s.kind} ${s.project}`;
     default:
       return s.kind;
   }
@@ -266,6 +278,14 @@ export function describeSteps(steps: readonly Step[]): string[] {
         return `log in to ${s.server} for ${s.account.name} (credentials checked by dockerd, stored in ${s.account.configDir}/config.json): ${s.reason}`;
       case 'registry-logout':
         return `log out of ${s.server} for ${s.account.name} (its entry removed from ${s.account.configDir}/config.json): ${s.reason}`;
+      case 'install-compose':
+        return `install ${s.packages.join(' ')} with ${s.manager}: ${s.reason}`;
+      case 'compose-up':
+        return `compose up -d project ${s.project} from ${s.file} (environment: ${s.environment}): ${s.reason}`;
+      case 'compose-down':
+        return `compose down project ${s.project} (its volumes kept): ${s.reason}`;
+      case 'save-compose-state':
+        return `save ${s.path}: ${s.reason}`;
       default:
         return `${s.kind.replace('-service', '')} dockerd: ${s.reason}`;
     }

@@ -34,6 +34,8 @@ export interface RemovalFacts {
   handover: PlannedStep[];
   /** The other entries of the drop-in's directory; undefined when it does not exist. */
   dropInDirOthers?: string[];
+  /** The compose project's removal (down, its file, its record): first, while dockerd serves. */
+  compose?: PlannedStep[];
 }
 
 export type RemovalPlan =
@@ -45,6 +47,9 @@ export type RemovalPlan =
   | { mode: 'engine'; steps: PlannedStep[]; packages: string[]; emptied: string[]; kept: DataRootFact[] };
 
 export function planRemoval(f: RemovalFacts): RemovalPlan {
+  const compose = f.compose ?? [];
+  // A stopped dockerd cannot take the project down: its file and record go, its stopped containers stay.
+  const composeStopped = compose.filter((s) => s.step.kind !== 'compose-down');
   const forget: PlannedStep[] = f.nothingOwned ? [{ step: { kind: 'forget-state', path: f.statePath, reason: 'the extension owns nothing any more' } }] : [];
   const dropInDir = f.layout.dropIn.slice(0, f.layout.dropIn.lastIndexOf('/'));
   const removeDir: PlannedStep[] =
@@ -56,6 +61,7 @@ export function planRemoval(f: RemovalFacts): RemovalPlan {
     const names = f.removeEngine.packages.map((p) => p.replace(/[=].*$/, '').replace(/-\d[\w.:~+-]*$/, ''));
     const emptied = f.dataRoots.filter((r) => r.keep === undefined).map((r) => r.path);
     const steps: PlannedStep[] = [
+      ...(f.running ? compose : composeStopped),
       ...(f.running ? [{ step: { kind: 'stop-service', reason: 'the engine is removed' } } as PlannedStep] : []),
       ...configSteps(f, true),
       { step: { kind: 'purge-engine', manager: f.removeEngine.manager, packages: names, argv: purgeArgv(f.removeEngine.manager, names), reason: '"docker.engine.removeOnUninstall" is set and the extension installed the engine' } },
@@ -64,8 +70,8 @@ export function planRemoval(f: RemovalFacts): RemovalPlan {
     ];
     return { mode: 'engine', steps, packages: names, emptied, kept: f.dataRoots.filter((r) => r.keep !== undefined) };
   }
-  if (!f.running) return { mode: 'left-stopped', steps: [...configSteps(f, f.nothingOwned), ...removeDir, ...forget] };
-  return { mode: 'restart', config: f.config, after: [...f.handover, ...removeDir, ...forget] };
+  if (!f.running) return { mode: 'left-stopped', steps: [...composeStopped, ...configSteps(f, f.nothingOwned), ...removeDir, ...forget] };
+  return { mode: 'restart', config: f.config, after: [...compose, ...f.handover, ...removeDir, ...forget] };
 }
 
 /** The package manager's removal of the engine's packages (configuration files included where it can). */

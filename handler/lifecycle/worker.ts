@@ -1,5 +1,5 @@
 import { scrubSecrets, type SubStatus } from '../agent/status.js';
-import { notYetApplied, summariseSettings } from '../agent/settings-summary.js';
+import { summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { noopToken } from './enable.js';
@@ -76,7 +76,7 @@ async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal)
     const outcome = await ctx.applier.apply(loaded.settings, { log: ctx.log, onProgress, signal });
     await pending;
     // The old extension's forms first: the admin's template is what to fix.
-    const warnings = [...oldForms, ...outcome.warnings, ...notYetApplied(loaded.settings), ...(monitorProblem ? [monitorProblem] : [])];
+    const warnings = [...oldForms, ...outcome.warnings, ...(monitorProblem ? [monitorProblem] : [])];
     const warned = warnings.length > 0;
     await recordEnable(ctx, { seq, result: 'success', message: scrubSecrets(outcome.message, secrets) }, outcome.monitor);
     await markApplied(ctx, seq);

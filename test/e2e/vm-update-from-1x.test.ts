@@ -5,8 +5,9 @@
 // move to the new typeHandlerVersion, the agent's update step: 1.x's disable (`systemctl stop docker`), our
 // update, 1.x's uninstall (`apt-get purge docker-engine`: fails, no such package), our install, our enable.
 // Our manifest's continueOnUpdateFailure lets the agent go past that failure; our enable brings dockerd back,
-// serves our configuration (mutual TLS on 2376 from the settings) and reports its own status, naming what
-// it did with 1.x's leftovers.
+// serves our configuration (mutual TLS on 2376 from the settings), adopts 1.x's compose project (the settings
+// still carry "compose": Debian's docker-compose installed, the same file and project name) and reports its
+// own status, naming what it did with 1.x's leftovers.
 //   NODE_OPTIONS=--experimental-vm-modules npx jest test/e2e/vm-update-from-1x.test.ts
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage } from '../../scripts/package-lib.mjs';
+import { busyboxImageTar, IMAGE } from '../support/busybox-container.js';
 import { certsSetting, makeE2eCerts, type E2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, listeners, tlsChecks, TLS_PORT } from '../support/e2e-dockerd.js';
 import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
@@ -26,7 +28,9 @@ const d = skipped ? describe.skip : describe;
 const LEGACY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../support/legacy-1x');
 const OLD = '1.2.2';
 const NEW = '2.0.0';
-const COMPOSE = { web: { image: 'busybox', command: 'sleep 3600' } };
+// The VM reaches no registry: the image is Debian's busybox-static, imported into the VM's dockerd
+// before our enable adopts 1.x's project (compose pulls only missing images).
+const COMPOSE = { web: { image: IMAGE, command: ['/bin/busybox', 'sleep', '3600'] } };
 const LEGACY_EXECSTART = `ExecStart=/usr/sbin/dockerd -H=fd:// --tlsverify --tlscacert=/etc/docker/ca.pem --tlscert=/etc/docker/cert.pem --tlskey=/etc/docker/key.pem -H=0.0.0.0:${TLS_PORT}`;
 
 d(`(e2e) update from DockerExtension 1.x to this version under the real agent${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
@@ -76,6 +80,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(await vm!.readFile('/etc/docker/compose/docker-compose.yml')).toContain('busybox');
       expect((await listeners(vm!)).join('\n')).toMatch(new RegExp(`:${TLS_PORT}\\b`));
       expect((await dockerdFacts(vm!)).activeState).toBe('active');
+      await vm!.copyIn(busyboxImageTar(work), '/root/busybox.tar');
+      await vm!.check(['docker', 'import', '/root/busybox.tar', IMAGE]);
 
       // ------------------------------------------------------------------ the agent's update to our package
       last = await session!.run('update');
@@ -91,7 +97,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(ext).toMatchObject({ status: 'success', operation: 'Enable' });
       expect(ext?.message).toMatch(/started \(dockerd is not running\)/); // 1.x's disable had stopped it
       expect(ext?.message).toMatch(/DockerExtension 1\.x had rewritten ExecStart in (\/usr)?\/lib\/systemd\/system\/docker\.service; the extension's drop-in replaces it; its listener tcp:\/\/0\.0\.0\.0:2376 is kept, served with the certificates from the settings/);
-      expect(ext?.message).toMatch(/\/etc\/docker\/compose\/docker-compose\.yml, the compose file DockerExtension 1\.x wrote, is kept as it is/);
+      expect(ext?.message).toMatch(/\/etc\/docker\/compose\/docker-compose\.yml, the compose file DockerExtension 1\.x wrote, is replaced by the "compose" setting; its project "compose" is adopted/);
+      expect(ext?.message).toMatch(/project compose \(web\) with docker-compose 1\.29\.2: up -d ran/);
       expect(cmd(s, 'enable')?.output).not.toMatch(/already applied/);
 
       // ------------------------------------------------------------------ dockerd serves our configuration
@@ -106,7 +113,8 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(await vm!.readFile('/etc/docker/ca.pem')).toBe(certs.ca.cert);
       expect(await vm!.readFile('/etc/docker/cert.pem')).toBe(certs.server.cert);
       expect((await vm!.check(['stat', '-c', '%a', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem'])).trim().split('\n')).toEqual(['644', '644', '600']);
-      expect(await vm!.readFile('/etc/docker/compose/docker-compose.yml')).toContain('busybox'); // kept
+      expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ services: COMPOSE }); // adopted, as the spec
+      expect(await vm!.check(['docker', 'ps', '--filter', 'label=com.docker.compose.project=compose', '--format', '{{.Names}} {{.State}}'])).toMatch(/^compose_web_1 running$/m);
       await copyClientCerts(vm!, { ca: certs.ca.cert, clientCert: certs.client.cert, clientKey: certs.client.key, otherClientCert: certs.otherClient.cert, otherClientKey: certs.otherClient.key });
       const c = await tlsChecks(vm!);
       expect({ goodClient: c.goodClient.ok, curlGood: c.curlGood.ok, localSocket: c.localSocket.ok, noClientCert: c.noClientCert.ok, otherCaClient: c.otherCaClient.ok, why: c }).toMatchObject({

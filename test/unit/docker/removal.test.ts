@@ -158,3 +158,27 @@ describe('planRemoval', () => {
     expect(p.steps.find((s) => s.step.kind === 'purge-engine')!.step).toMatchObject({ argv });
   });
 });
+
+describe('planRemoval with a compose project', () => {
+  const compose: PlannedStep[] = [
+    { step: { kind: 'compose-down', project: 'compose', file: '/etc/docker/compose/docker-compose.yml', reason: 'r' } },
+    { step: { kind: 'remove-file', path: '/etc/docker/compose/docker-compose.yml', reason: 'r' } },
+    { step: { kind: 'forget-state', path: '/var/lib/x/compose-state.json', reason: 'r' } },
+  ];
+  test('dockerd running: down after the proof, before the rest of the clean-up', () => {
+    const p = planRemoval(facts({ compose }));
+    if (p.mode !== 'restart') throw new Error(p.mode);
+    expect(names(p.after)).toEqual(['compose-down compose', 'remove-file /etc/docker/compose/docker-compose.yml', 'forget-state', 'remove-empty-dir /etc/systemd/system/docker.service.d', 'forget-state']);
+  });
+  test('removeOnUninstall: down before dockerd stops', () => {
+    const p = planRemoval(facts({ compose, removeEngine: { manager: 'apt', packages: ['docker.io'] } }));
+    if (p.mode !== 'engine') throw new Error(p.mode);
+    expect(names(p.steps).slice(0, 4)).toEqual(['compose-down compose', 'remove-file /etc/docker/compose/docker-compose.yml', 'forget-state', 'stop-service']);
+  });
+  test('dockerd stopped: no down (it cannot run), the file and record still go', () => {
+    const p = planRemoval(facts({ compose, running: false }));
+    if (p.mode !== 'left-stopped') throw new Error(p.mode);
+    expect(names(p.steps).slice(0, 2)).toEqual(['remove-file /etc/docker/compose/docker-compose.yml', 'forget-state']);
+    expect(names(p.steps)).not.toContain('compose-down compose');
+  });
+});

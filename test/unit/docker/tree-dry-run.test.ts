@@ -66,3 +66,17 @@ test('parseDpkgStatus reads the stanzas dpkg writes', () => {
     { name: 'b', status: 'deinstall ok config-files', version: '2', arch: 'all' },
   ]);
 });
+
+test('with "compose": the dry run ends with the compose steps (the tree\'s compose is not run: the distro\'s package planned), protected values unnamed', async () => {
+  put('/var/lib/dpkg/status', [stanza('dpkg', 'install ok installed', '1.21.22'), stanza('docker.io', 'install ok installed', '20.10.24+dfsg1-1+deb12u1+b6')].join('\n'));
+  put('/usr/sbin/dockerd', '');
+  const settings = parseSettings({ compose: { web: { image: 'nginx' } }, 'compose-environment': { TAG: '1' } }, { environment: { DB_PASSWORD: 'hunter2' } });
+  const { lines } = await makeApplier({ root, log, dryRun: true, stateDir: '/var/lib/waagent/Microsoft.Azure.Extensions.DockerExtension' }).plan(settings, log);
+  const text = lines.join('\n');
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  expect(at(/^install docker-compose with apt/)).toBeGreaterThan(at(/^verify /));
+  expect(text).toMatch(/^write \/etc\/docker\/compose\/docker-compose\.yml \(mode 600, \d+ bytes, sha256 [0-9a-f]{12}\): the compose file is missing$/m);
+  expect(text).toMatch(/^compose up -d project compose from \/etc\/docker\/compose\/docker-compose\.yml \(environment: COMPOSE_HTTP_TIMEOUT, COMPOSE_PROJECT_NAME, TAG and 1 protected variable\(s\)\): the compose project is new$/m);
+  expect(text).toMatch(/compose file format v1/);
+  expect(text).not.toMatch(/hunter2|DB_PASSWORD/);
+});

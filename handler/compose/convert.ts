@@ -1,0 +1,66 @@
+// The old extension's users wrote compose file format v1: services at the top level, no
+// `services` key (its README's memcached/ghost example). Compose v2 no longer reads that format,
+// and compose 1.27+ reads the compose specification too, so v1 documents are converted to the
+// specification once, here, and the same file serves both. Pure.
+
+export interface Converted {
+  document: Record<string, unknown>;
+  /** What was converted, for the status (empty when the document already had `services`). */
+  notes: string[];
+}
+
+/** Top-level keys of the compose specification (and of file formats 2 and 3). */
+const SPEC_TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes', 'secrets', 'configs', 'include']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A v1 document is one without `services`: every top-level key is a service. */
+function isVersion1(doc: Record<string, unknown>): boolean {
+  return !('services' in doc) && Object.keys(doc).some((k) => !SPEC_TOP_LEVEL.has(k) && !k.startsWith('x-'));
+}
+
+export function toComposeSpec(doc: Record<string, unknown>): Converted {
+  if (!isVersion1(doc)) return { document: doc, notes: [] };
+  const services: Record<string, unknown> = {};
+  const notes = new Set<string>();
+  for (const [name, svc] of Object.entries(doc)) {
+    if (name.startsWith('x-') || SPEC_TOP_LEVEL.has(name)) continue;
+    services[name] = isObject(svc) ? convertService(svc, notes) : svc;
+  }
+  const document: Record<string, unknown> = { services };
+  return { document, notes: [`"compose" is in compose file format v1 (services at the top level); it is run as the compose specification (under "services"${notes.size ? `; ${[...notes].join(', ')}` : ''})`] };
+}
+
+/** v1 service keys that the specification spells differently. */
+function convertService(svc: Record<string, unknown>, notes: Set<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(svc)) {
+    switch (k) {
+      case 'net':
+        // v1 "net": "host" | "bridge" | "none" | "container:<name>" is the spec's network_mode.
+        out['network_mode'] = v;
+        notes.add('"net" as "network_mode"');
+        break;
+      case 'log_driver':
+        out['logging'] = { ...(isObject(out['logging']) ? out['logging'] : {}), driver: v };
+        notes.add('"log_driver"/"log_opt" as "logging"');
+        break;
+      case 'log_opt':
+        out['logging'] = { ...(isObject(out['logging']) ? out['logging'] : {}), options: v };
+        notes.add('"log_driver"/"log_opt" as "logging"');
+        break;
+      case 'dockerfile':
+        // v1 put the Dockerfile next to "build" (a path); the spec nests both under "build".
+        out['build'] = { ...(isObject(out['build']) ? out['build'] : typeof out['build'] === 'string' ? { context: out['build'] } : {}), dockerfile: v };
+        notes.add('"dockerfile" under "build"');
+        break;
+      case 'build':
+        out['build'] = isObject(out['build']) && typeof v === 'string' ? { ...out['build'], context: v } : v;
+        break;
+      default:
+        // links, external_links, volumes_from, ports, environment, ...: the same in the spec.
+        out[k] = v;
+    }
+  }
+  return out;
+}
