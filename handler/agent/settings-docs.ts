@@ -67,10 +67,18 @@ export const PUBLIC_SETTINGS_DOCS: Record<string, SettingDoc> = {
       'An explicit value in docker.options or daemon.json wins; never set on a swarm node.',
     example: true,
   },
-  compose: { description: 'A compose project (static containers), as the old extension took it.', example: { web: { image: 'nginx:1.27', ports: ['80:80'] } } },
+  compose: {
+    description:
+      'A compose project (the compose document as JSON), run by the extension with the machine\'s compose (or the distribution\'s package) once dockerd serves, ' +
+      'after the registry login; written to /etc/docker/compose/docker-compose.yml. File format v1 (services at the top level, as the old extension took it) is converted. ' +
+      '"up -d" runs only when the document or its environment changed or a container is not running; removing the setting takes the project down (volumes kept).',
+    example: { services: { web: { image: 'nginx:1.27', ports: ['80:80'], restart: 'always' } } },
+  },
   'compose-environment': {
-    description: 'Environment for the compose project. Names are letters, digits and _, not starting with a digit. Secrets go in the protected "environment".',
-    example: { LOG_LEVEL: 'info' },
+    description:
+      'Environment of the compose process (for ${VAR} in the document). Names are letters, digits and _, not starting with a digit. ' +
+      'COMPOSE_PROJECT_NAME (default "compose") and COMPOSE_HTTP_TIMEOUT (default "600") override the defaults; COMPOSE_FILE, DOCKER_HOST and DOCKER_CONFIG are the extension\'s. Secrets go in the protected "environment".',
+    example: { TAG: '1.27', COMPOSE_PROJECT_NAME: 'web' },
   },
   'azure-environment': { description: "The Azure cloud the VM runs in; picks package mirrors for sovereign clouds: AzureChinaCloud takes Docker's repository from https://mirror.azure.cn/docker-ce. AzureGermanCloud (closed in 2021) is accepted with a warning and means AzureCloud.", example: 'AzureCloud' },
 };
@@ -104,5 +112,5 @@ export const PROTECTED_SETTINGS_DOCS: Record<string, SettingDoc> = {
   'login.username': { description: 'Registry user name.', example: 'puller' },
   'login.password': { description: 'Registry password or token.', example: '…' },
   'login.email': { description: 'Accepted for compatibility and ignored: docker login --email was removed in Docker 17.06.', example: 'admin@example.com' },
-  environment: { description: 'Secret environment variables for the compose project; names as in "compose-environment".', example: { DB_PASSWORD: '…' } },
+  environment: { description: 'Secret environment variables for the compose process (they reach compose through its process environment only, never a file, argv or log); names as in "compose-environment", none of the COMPOSE_* or DOCKER_* names it reserves.', example: { DB_PASSWORD: '…' } },
 };

@@ -395,9 +395,12 @@ function composeProblems(pub: PublicSettings, prot: ProtectedSettings): string[]
   if (timeout !== undefined && !/^[1-9][0-9]{0,5}$/.test(timeout)) {
     out.push(`public setting "compose-environment.COMPOSE_HTTP_TIMEOUT" must be a whole number of seconds, for example "600" (the default)`);
   }
-  for (const k of ['COMPOSE_PROJECT_NAME', 'COMPOSE_HTTP_TIMEOUT', 'COMPOSE_FILE', 'DOCKER_HOST']) {
+  // The extension's own: the file it writes, dockerd's local socket, root's client configuration
+  // (where the registry login stored its credentials).
+  const ours: Record<string, string> = { COMPOSE_FILE: 'the file it writes', DOCKER_HOST: "dockerd's local socket", DOCKER_CONFIG: 'the registry login\'s credentials in /root/.docker' };
+  for (const k of ['COMPOSE_PROJECT_NAME', 'COMPOSE_HTTP_TIMEOUT', ...Object.keys(ours)]) {
     if (prot.environment && k in prot.environment) out.push(`protected setting "environment" must not set ${k}: it is not a secret; ${k.startsWith('COMPOSE_P') || k.startsWith('COMPOSE_H') ? 'put it in the public "compose-environment"' : 'the extension sets it'}`);
-    if (k === 'COMPOSE_FILE' || k === 'DOCKER_HOST') if (k in env) out.push(`public setting "compose-environment" must not set ${k}: the extension sets it (the file it writes, dockerd's local socket)`);
+    if (k in ours && k in env) out.push(`public setting "compose-environment" must not set ${k}: the extension sets it (${ours[k]})`);
   }
   if (pub.compose) {
     const services = 'services' in pub.compose ? pub.compose['services'] : pub.compose;

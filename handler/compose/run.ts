@@ -21,6 +21,12 @@ export interface ComposeRuntime {
   stateDir: string;
   /** How compose (a process on the machine) sees a path of the fs port (layout.daemonView). */
   view: (fsPath: string) => string;
+  /**
+   * Root's docker client configuration (layout.rootDockerConfig, a path of the fs port), where the
+   * registry login stored its credentials: compose is pointed at it, so that it pulls a private
+   * image whatever HOME the agent gave the handler.
+   */
+  dockerConfig: string;
   /** The fingerprint key, written with the first record. */
   key: Buffer;
   onProgress?: (message: string) => void;
@@ -56,7 +62,7 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
       const shown = `${tool.label} ${args.join(' ')}`;
       rt.onProgress?.(`${shown} (compose ${tool.version}): ${s.reason}`);
       // `down` after "compose" left the settings has no environment of its own: the defaults.
-      const env: Record<string, string> = { COMPOSE_HTTP_TIMEOUT: DEFAULT_HTTP_TIMEOUT, ...(p.compose?.env ?? {}), COMPOSE_PROJECT_NAME: s.project, DOCKER_HOST: `unix://${rt.socketPath}` };
+      const env: Record<string, string> = { COMPOSE_HTTP_TIMEOUT: DEFAULT_HTTP_TIMEOUT, ...(p.compose?.env ?? {}), COMPOSE_PROJECT_NAME: s.project, DOCKER_HOST: `unix://${rt.socketPath}`, DOCKER_CONFIG: rt.view(rt.dockerConfig) };
       const r = await rt.cmd.run(tool.file, args, { env, timeoutMs: UP_TIMEOUT_MS });
       const output = `${r.stdout}\n${r.stderr}`.trim();
       rt.log.info({ event: `compose ${verb[0]}`, argv: [tool.file, ...args], composeVersion: tool.version, exitCode: r.exitCode, timedOut: r.timedOut, output: output.slice(-16_000) });

@@ -397,6 +397,7 @@ function composeRuntime(
     distro: at.distro,
     socketPath: at.socketPath,
     stateDir: opts.stateDir,
+    dockerConfig: at.layout.rootDockerConfig,
     key: at.compose.key,
     view: at.layout.daemonView,
     onProgress: (m) => rep.add('compose', 'transitioning', m),

@@ -4,8 +4,9 @@
 // to it, a real user made with useradd named by an ovf-env.xml laid out as the agent keeps it.
 // The engine logs in (dockerd checks the credentials; root's and the user's config.json written
 // through the applier); then root and the user pull from the registry with their own docker client
-// configuration. While it runs, every
-// process's argv and environment is sampled for the password.
+// configuration, and a compose project (the host's docker-compose 1.29.2) pulls its private image
+// with the login of the same enable. While it runs, every process's argv and environment is
+// sampled for the password.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -16,13 +17,18 @@ import { reconcileEngine, removeEngineConfig, type EngineOutcome } from '../../.
 import { createLogger } from '../../../handler/log/logger.js';
 import { ExecaCommandRunner } from '../../../handler/system/exec.js';
 import type { CommandRunner, RunOptions } from '../../../handler/system/ports.js';
-import { busyboxUnavailable } from '../../support/busybox-container.js';
+import { busyboxUnavailable, containerState } from '../../support/busybox-container.js';
 import { createSandbox, dockerUnavailable, waitPing, type Sandbox } from '../../support/docker-daemon.js';
 import { ovfEnvXml } from '../../support/ovf-env.js';
 import { pushBusybox, registryUnavailable, startRegistry, trustRegistry, type TestRegistry } from '../../support/registry.js';
 import { describeHits, scanCanaryPaths, scanCanaryText, startProcessSampler } from '../../support/secret-canary.js';
 
-const skip = dockerUnavailable() ?? busyboxUnavailable() ?? registryUnavailable() ?? (spawnSync('useradd', ['--help'], { stdio: 'ignore' }).error ? 'useradd missing' : undefined);
+const skip =
+  dockerUnavailable() ??
+  busyboxUnavailable() ??
+  registryUnavailable() ??
+  (spawnSync('useradd', ['--help'], { stdio: 'ignore' }).error ? 'useradd missing' : undefined) ??
+  (existsSync('/usr/bin/docker-compose') ? undefined : 'docker-compose missing (scripts/ensure-test-deps.sh)');
 const d = skip ? describe.skip : describe;
 if (skip) console.warn(`(integration) registry login tests skipped: ${skip}`);
 
@@ -33,7 +39,7 @@ class AccessCommandRunner implements CommandRunner {
   async run(file: string, args: readonly string[], opts?: RunOptions) {
     this.calls.push([file, ...args]);
     const probe = file === 'dpkg-query' || (file === 'dpkg' && args[0] === '--print-architecture');
-    if (!probe && !['getent', 'usermod', 'gpasswd', 'setpriv'].includes(file)) throw new Error(`integration test refused to run: ${file} ${args.join(' ')}`);
+    if (!probe && !['getent', 'usermod', 'gpasswd', 'setpriv', 'docker-compose', '/usr/bin/docker-compose'].includes(file)) throw new Error(`integration test refused to run: ${file} ${args.join(' ')}`);
     return this.real.run(file, args, opts);
   }
 }
@@ -58,9 +64,9 @@ d('(integration) registry login and the docker group with a real registry and do
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(path.join(dir, 'ovf-env.xml'), ovfEnvXml(name), { mode: 0o400 });
   };
-  const enable = (login?: Record<string, unknown>) => {
+  const enable = (login?: Record<string, unknown>, pub: Record<string, unknown> = {}) => {
     const log = createLogger({ file: logFile(), level: 'debug' });
-    return reconcileEngine(parseSettings({}, login ? { login } : {}), { ...sb.ports(), cmd }, { log, stateDir: sb.stateDir, layout: { ...sb.layout, ovfEnvFile: ovf } });
+    return reconcileEngine(parseSettings(pub, login ? { login } : {}), { ...sb.ports(), cmd }, { log, stateDir: sb.stateDir, layout: { ...sb.layout, ovfEnvFile: ovf } });
   };
   const docker = (args: string[], as?: 'user') => {
     const argv = ['-H', `unix://${sb.socket}`, ...args];
@@ -192,4 +198,31 @@ d('(integration) registry login and the docker group with a real registry and do
     expect(auths(rootConfig())).toEqual([]);
     expect(auths(userConfig())).toEqual([]);
   }, 120_000);
+  test('login, then compose in the same enable: compose pulls the private image with the credentials just stored and starts it; no process holds the password', async () => {
+    docker(['rmi', image]); // not on the machine: compose must pull it
+    // The sandbox's dockerd has no bridge network.
+    const compose = { services: { private: { image, command: ['/bin/busybox', 'sleep', '86400'], network_mode: 'none' } } };
+    const sampler = await startProcessSampler([PASSWORD, REG_USER], { intervalMs: 5 });
+    let out: EngineOutcome;
+    try {
+      out = await enable({ server: reg.host, username: REG_USER, password: PASSWORD }, { compose });
+    } finally {
+      const report = await sampler.stop();
+      expect(describeHits(report.hits)).toBe('');
+    }
+    // The login ran first (the pull could not have succeeded otherwise; the log shows the order too).
+    const log = readFileSync(logFile(), 'utf8');
+    expect(log.lastIndexOf('"event":"registry login"')).toBeGreaterThan(-1);
+    expect(log.lastIndexOf('"event":"compose up"')).toBeGreaterThan(log.lastIndexOf('"event":"registry login"'));
+    expect(out.steps.find((s) => s.name === 'login')!.status).toBe('success');
+    expect(out.steps.find((s) => s.name === 'compose')!.message).toMatch(/^project compose \(private\) with docker-compose 1\.29\.2: up -d ran/);
+    expect(containerState(sb.socket, 'compose_private_1').running).toBe(true);
+    expect(describeHits(scanCanaryText(published(out), [PASSWORD, REG_USER], 'outcome and handler.log'))).toBe('');
+
+    // Uninstall: the project down, then the logout.
+    const un = await removeEngineConfig({ ...sb.ports(), cmd }, { log: createLogger({ file: logFile() }), stateDir: sb.stateDir, removeEngine: false, layout: { ...sb.layout, ovfEnvFile: ovf } });
+    expect(un.steps.find((s) => s.name === 'compose')!.message).toMatch(/^project compose taken down/);
+    expect(docker(['ps', '-aq', '--filter', 'label=com.docker.compose.project=compose']).out.trim()).toBe('');
+    expect(auths(rootConfig())).toEqual([]);
+  }, 240_000);
 });
