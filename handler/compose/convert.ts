@@ -1,13 +1,18 @@
 // The old extension's users wrote compose file format v1: services at the top level, no
 // `services` key (its README's memcached/ghost example). Compose v2 no longer reads that format,
-// and compose 1.27+ reads the compose specification too, so v1 documents are converted to the
-// specification once, here, and the same file serves both. Pure.
+// so v1 documents are converted once, here, to file format 2.4: every v1 service key is valid
+// there, compose v2 reads it (the compose specification is a superset), and so does every
+// docker-compose 1.x from 1.21 on, Debian 11's 1.25 included. Without the `version` key a 1.x
+// before 1.27 would read the converted file as v1 again ("services" taken as a service). Pure.
 
 export interface Converted {
   document: Record<string, unknown>;
   /** What was converted, for the status (empty when the document already had `services`). */
   notes: string[];
 }
+
+/** The file format converted documents are written in (see above). */
+export const CONVERTED_FORMAT = '2.4';
 
 /** Top-level keys of the compose specification (and of file formats 2 and 3). */
 const SPEC_TOP_LEVEL = new Set(['version', 'name', 'services', 'networks', 'volumes', 'secrets', 'configs', 'include']);
@@ -27,8 +32,8 @@ export function toComposeSpec(doc: Record<string, unknown>): Converted {
     if (name.startsWith('x-') || SPEC_TOP_LEVEL.has(name)) continue;
     services[name] = isObject(svc) ? convertService(svc, notes) : svc;
   }
-  const document: Record<string, unknown> = { services };
-  return { document, notes: [`"compose" is in compose file format v1 (services at the top level); it is run as the compose specification (under "services"${notes.size ? `; ${[...notes].join(', ')}` : ''})`] };
+  const document: Record<string, unknown> = { version: CONVERTED_FORMAT, services };
+  return { document, notes: [`"compose" is in compose file format v1 (services at the top level); it is written as file format ${CONVERTED_FORMAT} (under "services"${notes.size ? `; ${[...notes].join(', ')}` : ''}), which every compose reads`] };
 }
 
 /** v1 service keys that the specification spells differently. */

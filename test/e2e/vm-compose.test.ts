@@ -136,7 +136,7 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
         const line = /project compose \(sleeper\) with ([^:]+): up -d ran \(the compose project is new\)/.exec(status);
         expect(line?.[1]).toMatch(c.compose);
         expect(await vm!.check(['stat', '-c', '%a %U', '/etc/docker/compose/docker-compose.yml'])).toBe('600 root\n');
-        expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ services: COMPOSE });
+        expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ version: '2.4', services: COMPOSE });
         const [ct, ...more] = await containers();
         expect(more).toEqual([]);
         expect(ct).toMatchObject({ running: true, args: ['sleep', '86400'] });

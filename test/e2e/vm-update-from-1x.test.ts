@@ -113,7 +113,7 @@ d(`(e2e) update from DockerExtension 1.x to this version under the real agent${s
       expect(await vm!.readFile('/etc/docker/ca.pem')).toBe(certs.ca.cert);
       expect(await vm!.readFile('/etc/docker/cert.pem')).toBe(certs.server.cert);
       expect((await vm!.check(['stat', '-c', '%a', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem'])).trim().split('\n')).toEqual(['644', '644', '600']);
-      expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ services: COMPOSE }); // adopted, as the spec
+      expect(JSON.parse(await vm!.readFile('/etc/docker/compose/docker-compose.yml'))).toEqual({ version: '2.4', services: COMPOSE }); // adopted, converted to file format 2.4
       expect(await vm!.check(['docker', 'ps', '--filter', 'label=com.docker.compose.project=compose', '--format', '{{.Names}} {{.State}}'])).toMatch(/^compose_web_1 running$/m);
       await copyClientCerts(vm!, { ca: certs.ca.cert, clientCert: certs.client.cert, clientKey: certs.client.key, otherClientCert: certs.otherClient.cert, otherClientKey: certs.otherClient.key });
       const c = await tlsChecks(vm!);

@@ -62,7 +62,7 @@ d('(integration) compose project with a real dockerd and docker-compose 1.29.2',
     expect(composeLine(out)).toMatch(/^project compose \(sleeper\) with docker-compose 1\.29\.2: up -d ran \(the compose project is new\)/);
     expect(out.warnings.join(' ')).toMatch(/compose file format v1.*"net" as "network_mode"/);
     const file = await sb.fs.readText('/etc/docker/compose/docker-compose.yml');
-    expect(JSON.parse(file!)).toEqual({ services: { sleeper: { image: IMAGE, command: ['/bin/busybox', 'sleep', '${SLEEP}'], network_mode: 'none' } } });
+    expect(JSON.parse(file!)).toEqual({ version: '2.4', services: { sleeper: { image: IMAGE, command: ['/bin/busybox', 'sleep', '${SLEEP}'], network_mode: 'none' } } });
     expect((await sb.fs.stat('/etc/docker/compose/docker-compose.yml'))!.mode & 0o777).toBe(0o600);
     expect(containerState(sb.socket, CONTAINER).running).toBe(true);
     const inspect = JSON.parse(await socketGet(sb.socket, `/containers/${CONTAINER}/json`)) as { Args: string[] };

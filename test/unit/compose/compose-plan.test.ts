@@ -23,13 +23,13 @@ const kinds = (steps: { step: { kind: string } }[]) => steps.map((s) => s.step.k
 describe('v1 → compose specification', () => {
   test('the old README example: services under "services", links kept, net as network_mode, said once', () => {
     const c = toComposeSpec(OLD_README);
-    expect(c.document).toEqual({ services: { db: { image: 'memcached', ports: ['11211:11211'] }, web: { image: 'ghost', ports: ['80:2368'], links: ['db'], network_mode: 'bridge' } } });
+    expect(c.document).toEqual({ version: '2.4', services: { db: { image: 'memcached', ports: ['11211:11211'] }, web: { image: 'ghost', ports: ['80:2368'], links: ['db'], network_mode: 'bridge' } } });
     expect(c.notes).toHaveLength(1);
     expect(c.notes[0]).toMatch(/compose file format v1.*"net" as "network_mode"/);
   });
   test('log_driver/log_opt and dockerfile take the spec\'s shape', () => {
     const c = toComposeSpec({ app: { build: '.', dockerfile: 'Dockerfile.prod', log_driver: 'syslog', log_opt: { tag: 'x' } } });
-    expect(c.document).toEqual({ services: { app: { build: { context: '.', dockerfile: 'Dockerfile.prod' }, logging: { driver: 'syslog', options: { tag: 'x' } } } } });
+    expect(c.document).toEqual({ version: '2.4', services: { app: { build: { context: '.', dockerfile: 'Dockerfile.prod' }, logging: { driver: 'syslog', options: { tag: 'x' } } } } });
   });
   test('a document with "services" is left as written', () => {
     const doc = { version: '3', services: { a: { image: 'x', net: 'host' } }, volumes: { v: {} } };
