@@ -3,7 +3,7 @@
 //   handler's own certificate checks with no warning;
 // - the protected-settings scripts (jq) write a 0600 file that the handler's validation accepts,
 //   and the built bundle's dry run plans with it (against a copied Debian 12 tree, with and without
-//   an engine: the sovereign-cloud mirror and the registry login are in the plan);
+//   an engine: the sovereign-cloud mirror, the registry login and the compose project are in the plan);
 // - the ARM templates are parsed as JSON; the Bicep, Terraform and PowerShell files through
 //   test/support/object-literal.ts, a strict reader of the subset settings are written in (no Bicep
 //   or PowerShell parser is installed; where terraform is, it checks main.tf and evaluates each
@@ -67,8 +67,11 @@ function schemaValidator(): (doc: unknown) => string[] {
   return validator;
 }
 
-/** Every check the handler makes of settings before it changes anything, with no warning allowed. */
-function expectValid(pub: unknown, prot: unknown): void {
+/**
+ * Every check the handler makes of settings before it changes anything, with no warning allowed;
+ * certificates required unless the example serves the local socket only (`certs: false`).
+ */
+function expectValid(pub: unknown, prot: unknown, opts: { certs?: boolean } = {}): void {
   expect(schemaValidator()({ publicSettings: pub, protectedSettings: prot })).toEqual([]);
   // Settings, dockerd options and certificates in the one pass enable makes (throws on any problem).
   const now = Date.now();
@@ -76,7 +79,7 @@ function expectValid(pub: unknown, prot: unknown): void {
   expect(s.warnings ?? []).toEqual([]);
   const given = givenServerCerts(s.protected.certs);
   if (given) expect(certificateProblems(given, now).warnings).toEqual([]);
-  expect(given || s.protected.certs?.issuer).toBeTruthy();
+  if (opts.certs !== false) expect(given || s.protected.certs?.issuer).toBeTruthy();
 }
 
 describe('the certificate recipes (openssl, for real)', () => {
@@ -162,6 +165,52 @@ describe('the certificate recipes (openssl, for real)', () => {
     expect(login.out).toContain('log in to myregistry.azurecr.io for root (credentials checked by dockerd, stored in /root/.docker/config.json)');
     for (const r of [china, login]) expect(r.out).not.toContain('pull-token-0123');
   });
+
+  test('add-environment.sh (jq, the value on stdin): the compose project\'s secret joins the certificates and the login in a 0600 file; with the compose settings, schema and handler accept it', () => {
+    const out = path.join(work, 'protected-compose.json');
+    execFileSync('sh', [path.join(EXAMPLES, 'az-cli/protected-settings.sh'), 'cert', tls, out], { stdio: 'pipe' });
+    execFileSync('sh', [path.join(EXAMPLES, 'az-cli/add-registry-login.sh'), out, 'myregistry.azurecr.io', 'puller'], { input: 'pull-token-0123\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    for (const [name, value] of [['DB_PASSWORD', 'db-secret-4567\n'], ['SMTP_PASSWORD', 'smtp-secret-89']]) {
+      execFileSync('sh', [path.join(EXAMPLES, 'az-cli/add-environment.sh'), out, name!], { input: value, stdio: ['pipe', 'pipe', 'pipe'] });
+    }
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readdirSync(work).filter((f) => f.startsWith('protected-compose.json.'))).toEqual([]);
+    const prot = JSON.parse(readFileSync(out, 'utf8')) as { certs: unknown; login: unknown; environment: unknown };
+    expect(prot.environment).toEqual({ DB_PASSWORD: 'db-secret-4567', SMTP_PASSWORD: 'smtp-secret-89' });
+    expect(prot.login).toEqual({ server: 'myregistry.azurecr.io', username: 'puller', password: 'pull-token-0123' });
+    expect(prot.certs).toEqual({ ca: pemOf('ca.pem'), cert: pemOf('server-cert.pem'), key: pemOf('server-key.pem') });
+    expectValid(JSON.parse(ex('az-cli/public-settings-compose.json')), prot);
+    // the old extension's form (compose file format v1), local socket only: valid as it is
+    expectValid(JSON.parse(ex('az-cli/public-settings-compose-v1.json')), {}, { certs: false });
+    let stderr = '';
+    try {
+      execFileSync('sh', [path.join(EXAMPLES, 'az-cli/add-environment.sh'), out, 'DB-PASSWORD'], { input: 'x', stdio: 'pipe' });
+    } catch (e) {
+      stderr = String((e as { stderr: Buffer }).stderr);
+    }
+    expect(stderr).toContain('"DB-PASSWORD" is not a variable name');
+  });
+
+  test('the dry run with compose, on a copied Debian 12 with docker.io: Debian\'s docker-compose installed after the proof, the file written 0600, up -d after the login; the v1 document converted; no secret shown', () => {
+    const root = path.join(work, 'tree-compose');
+    makeDryRunTree(root, 'debian-12');
+    const spec = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings-compose.json'), path.join(work, 'protected-compose.json'), root);
+    expect(spec.code).toBe(0);
+    // the numbered plan's steps, in order
+    const at = (re: RegExp) => spec.out.split('\n').findIndex((l) => re.test(l.replace(/^\s+\d+\. /, '')));
+    expect(at(/^install docker-compose with apt/)).toBeGreaterThan(at(/^verify /));
+    expect(spec.out).toMatch(/^\s+\d+\. write \/etc\/docker\/compose\/docker-compose\.yml \(mode 600, \d+ bytes, sha256 [0-9a-f]{12}\): the compose file is missing$/m);
+    expect(spec.out).toMatch(/^\s+\d+\. compose up -d project shop from \/etc\/docker\/compose\/docker-compose\.yml \(environment: COMPOSE_HTTP_TIMEOUT, COMPOSE_PROJECT_NAME, WEB_TAG and 2 protected variable\(s\)\): the compose project is new$/m);
+    expect(at(/^log in to myregistry\.azurecr\.io for root/)).toBeGreaterThan(at(/^verify /));
+    expect(at(/^compose up -d /)).toBeGreaterThan(at(/^log in to myregistry\.azurecr\.io for root/));
+    // protected values never shown, and a protected name only counted (DB_PASSWORD is in the public document too)
+    for (const secret of ['db-secret-4567', 'smtp-secret-89', 'SMTP_PASSWORD', 'pull-token-0123']) expect(spec.out).not.toContain(secret);
+    writeFileSync(path.join(work, 'protected-empty.json'), '{}');
+    const v1 = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings-compose-v1.json'), path.join(work, 'protected-empty.json'), root);
+    expect(v1.code).toBe(0);
+    expect(v1.out).toContain('"compose" is in compose file format v1 (services at the top level); it is run as the compose specification (under "services"; "net" as "network_mode")');
+    expect(v1.out).toMatch(/^\s+\d+\. compose up -d project compose from /m);
+  });
 });
 
 test('logs.sh reads the JSON lines the handler and the monitor really write', () => {
@@ -217,8 +266,13 @@ describe('the deployment examples: their settings match the schema and the handl
     return found;
   }
 
-  // One VM with its own certificates (vm-extension), and with a registry login besides (vm-extension-login).
-  const armVm = { 'vm-extension': ['caCertificate', 'serverCertificate', 'serverKey'], 'vm-extension-login': ['caCertificate', 'serverCertificate', 'serverKey', 'registryPassword'] } as const;
+  // One VM with its own certificates (vm-extension), with a registry login besides (vm-extension-login),
+  // and with a compose project and its secret (vm-extension-compose).
+  const armVm = {
+    'vm-extension': ['caCertificate', 'serverCertificate', 'serverKey'],
+    'vm-extension-login': ['caCertificate', 'serverCertificate', 'serverKey', 'registryPassword'],
+    'vm-extension-compose': ['caCertificate', 'serverCertificate', 'serverKey', 'dbPassword'],
+  } as const;
 
   test.each(Object.entries(armVm))('ARM, one VM (%s.json): JSON, a secure parameter for every certificate and password, settings valid', (name, secure) => {
     const doc = JSON.parse(ex(`arm/${name}.json`)) as { parameters: Record<string, { type: string }> };
@@ -227,7 +281,7 @@ describe('the deployment examples: their settings match the schema and the handl
     expect(more).toEqual([]);
     expect([e!.publisher, e!.type, e!.typeHandlerVersion]).toEqual(['Microsoft.Azure.Extensions', 'DockerExtension', '2.0']);
     const p = pems();
-    const params = { caCertificate: p.ca, serverCertificate: p.cert, serverKey: p.key, registryServer: 'myregistry.azurecr.io', registryUsername: 'puller', registryPassword: 'pull-token-0123' };
+    const params = { caCertificate: p.ca, serverCertificate: p.cert, serverKey: p.key, registryServer: 'myregistry.azurecr.io', registryUsername: 'puller', registryPassword: 'pull-token-0123', dbPassword: 'db-secret-4567' };
     expectValid(e!.settings, armSecrets(e!.protectedSettings, params));
   });
 
@@ -349,8 +403,8 @@ describe('the deployment examples: their settings match the schema and the handl
         // a file path, never JSON text (a key inline would be in the process list and the shell history)
         for (const [, v] of files) expect(v).toMatch(/^\.\/[\w.-]+\.json$/);
       }
-      // the two that write protected settings files deploy nothing
-      if (!['protected-settings.sh', 'add-registry-login.sh'].includes(f)) expect(commands.length).toBeGreaterThan(0);
+      // the three that write protected settings files deploy nothing
+      if (!['protected-settings.sh', 'add-registry-login.sh', 'add-environment.sh'].includes(f)) expect(commands.length).toBeGreaterThan(0);
     }
   });
 
