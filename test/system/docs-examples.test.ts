@@ -195,7 +195,7 @@ describe('the certificate recipes (openssl, for real)', () => {
     const root = path.join(work, 'tree-compose');
     makeDryRunTree(root, 'debian-12');
     const spec = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings-compose.json'), path.join(work, 'protected-compose.json'), root);
-    expect(spec.code).toBe(0);
+    expect({ code: spec.code, out: spec.out }).toMatchObject({ code: 0 });
     // the numbered plan's steps, in order
     const at = (re: RegExp) => spec.out.split('\n').findIndex((l) => re.test(l.replace(/^\s+\d+\. /, '')));
     expect(at(/^install docker-compose with apt/)).toBeGreaterThan(at(/^verify /));
@@ -208,7 +208,7 @@ describe('the certificate recipes (openssl, for real)', () => {
     writeFileSync(path.join(work, 'protected-empty.json'), '{}');
     const v1 = dryRunFiles(path.join(EXAMPLES, 'az-cli/public-settings-compose-v1.json'), path.join(work, 'protected-empty.json'), root);
     expect(v1.code).toBe(0);
-    expect(v1.out).toContain('"compose" is in compose file format v1 (services at the top level); it is run as the compose specification (under "services"; "net" as "network_mode")');
+    expect(v1.out).toContain('"compose" is in compose file format v1 (services at the top level); it is written as file format 2.4 (under "services"; "net" as "network_mode"), which every compose reads');
     expect(v1.out).toMatch(/^\s+\d+\. compose up -d project compose from /m);
   });
 });
