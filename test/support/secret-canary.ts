@@ -103,6 +103,10 @@ process.stdin.on('end', () => {
   const seen = new Set();
   const hits = new Map();
   const watched = new Map();
+  // The text each process's argv and environment had when last scanned: an unchanged one is not
+  // scanned again, so a sampling round costs little more than reading /proc and short-lived
+  // processes (a worker) are not missed while a round scans hundreds of needles.
+  const scanned = new Map();
   let samples = 0;
   const read = (f) => { try { return fs.readFileSync(f); } catch { return undefined; } };
   const sample = () => {
@@ -119,12 +123,17 @@ process.stdin.on('end', () => {
       for (const [what, buf] of [['argv', cmd], ['environment', env]]) {
         if (!buf) continue;
         const text = buf.toString('utf8');
+        if (scanned.get(pid + what) === text) continue;
+        scanned.set(pid + what, text);
         for (const n of needles) if (text.includes(n.needle)) hits.set(pid + what + n.needle, { canary: n.canary, form: n.form, where: 'the ' + what + ' of pid ' + pid + ' (' + argv.slice(0, 120) + ')' });
       }
-      if (watchRe.test(argv) && !watched.has(pid)) {
+      // Keyed by pid and argv: a child between fork and exec still shows its parent's command
+      // line, and the same pid must be recorded again once it runs its own.
+      const key = pid + ' ' + argv;
+      if (watchRe.test(argv) && !watched.has(key)) {
         const limits = read('/proc/' + pid + '/limits');
         const m = limits && /^Max core file size\s+(\S+)\s+(\S+)/m.exec(limits.toString());
-        if (m) watched.set(pid, { pid: Number(pid), argv: argv.slice(0, 600), coreSoft: m[1], coreHard: m[2] });
+        if (m) watched.set(key, { pid: Number(pid), argv: argv.slice(0, 600), coreSoft: m[1], coreHard: m[2] });
       }
     }
   };
