@@ -21,8 +21,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { publishedSchema, schemaProblems } from '../support/settings-schema.js';
 import { givenServerCerts } from '../../handler/agent/settings.js';
 import { certificateProblems } from '../../handler/docker/certs.js';
 import { checkIssuer } from '../../handler/docker/issuance.js';
@@ -53,26 +52,18 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-let validator: ((doc: unknown) => string[]) | undefined;
-/** The published schema, with the draft it declares (the validator must be the one it names); compiled once. */
-function schemaValidator(): (doc: unknown) => string[] {
-  if (validator) return validator;
-  const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8')) as { $schema?: string; properties?: Record<string, unknown> };
-  // The examples are validated as {publicSettings, protectedSettings}: a schema shaped otherwise
-  // would let them through without looking at them.
-  expect(Object.keys(schema.properties ?? {})).toEqual(expect.arrayContaining(['publicSettings', 'protectedSettings']));
-  const ajv = String(schema.$schema).includes('2020-12') ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
-  const validate = ajv.compile(schema);
-  validator = (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
-  return validator;
-}
+// The examples are validated as {publicSettings, protectedSettings}: a schema shaped otherwise
+// would let them through without looking at them.
+test('the published schema validates {publicSettings, protectedSettings}', () => {
+  expect(Object.keys(publishedSchema.properties ?? {})).toEqual(expect.arrayContaining(['publicSettings', 'protectedSettings']));
+});
 
 /**
  * Every check the handler makes of settings before it changes anything, with no warning allowed;
  * certificates required unless the example serves the local socket only (`certs: false`).
  */
 function expectValid(pub: unknown, prot: unknown, opts: { certs?: boolean } = {}): void {
-  expect(schemaValidator()({ publicSettings: pub, protectedSettings: prot })).toEqual([]);
+  expect(schemaProblems({ publicSettings: pub, protectedSettings: prot })).toEqual([]);
   // Settings, dockerd options and certificates in the one pass enable makes (throws on any problem).
   const now = Date.now();
   const s = preflight(pub, prot, now);

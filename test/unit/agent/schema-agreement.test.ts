@@ -5,14 +5,13 @@
 // side accepts and why; any other disagreement fails, and so does a listed difference that no
 // longer happens. The README's "The JSON Schema as a contract" says the same list for admins.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Ajv } from 'ajv';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseSettings } from '../../../handler/agent/settings.js';
 import { PROTECTED_SETTINGS_DOCS, PUBLIC_SETTINGS_DOCS } from '../../../handler/agent/settings-docs.js';
 import { preflight } from '../../../handler/docker/preflight.js';
+import { publishedSchema, validateSettings } from '../../support/settings-schema.js';
 import { certsSetting, issuerSetting, makeCa, makeCertSet, makeExpiredCa, pem, type CertSet } from '../../support/tls-certs.js';
 
 /** Where the schema and the handler may disagree: what a JSON Schema cannot say, or says on purpose. */
@@ -37,12 +36,8 @@ interface Case {
   known?: Known;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const schema = JSON.parse(readFileSync(path.join(ROOT, 'manifest/settings.schema.json'), 'utf8'));
-// Strict, so that a keyword ajv does not know or a type left out fails here; except strictRequired,
-// which wants each "required" of an if/then/not to repeat the properties its parent defines.
-const ajv = new Ajv({ strict: true, strictRequired: false, allErrors: true });
-const validate = ajv.compile(schema);
+const validate = validateSettings;
+const schema = publishedSchema as { definitions: { publicSettings: Record<string, unknown>; protectedSettings: Record<string, unknown> } };
 
 let dir: string;
 let set: CertSet;
