@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildPackage } from '../../scripts/package-lib.mjs';
 import { busyboxImageTar, IMAGE } from '../support/busybox-container.js';
-import { diagnostics, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { diagnostics, onlyStep, scenario } from '../support/e2e-diagnostics.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 
@@ -67,27 +67,8 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
       let vm: Vm | undefined;
       let session: HarnessSession | undefined;
       let last: HarnessSummary | undefined;
-      let stoppedAt: string | undefined;
       const fig: Record<string, number> = (figures[c.suite] = {});
-
-      const step = (name: string, timeoutMs: number, fn: () => Promise<void>) =>
-        test(
-          name,
-          async () => {
-            if (stoppedAt) throw new Error(`not run: the scenario stopped at "${stoppedAt}"`);
-            try {
-              await withDiagnostics(fn, () => diagnostics(vm, session, last));
-            } catch (e) {
-              stoppedAt ??= name;
-              throw e;
-            }
-          },
-          timeoutMs,
-        );
-      const only = (r: HarnessSummary): HarnessStep => {
-        expect(r.steps).toHaveLength(1);
-        return r.steps[0]!;
-      };
+      const { step } = scenario(() => diagnostics(vm, session, last));
       const message = (s: HarnessStep) => JSON.stringify(s.agent_status?.extension_status ?? {});
       const containers = async (): Promise<Container[]> => {
         const ids = (await vm!.check(['docker', 'ps', '-aq', '--no-trunc', '--filter', 'label=com.docker.compose.project=compose'])).split('\n').filter(Boolean);
@@ -99,7 +80,7 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
         const t0 = Date.now();
         last = await session!.run('enable_new_seq', { publicSettings2: pub, protectedSettings2: { environment: { DB_PASSWORD: 'adx-compose-vm-canary' } } });
         fig[what] = Math.round((Date.now() - t0) / 100) / 10;
-        const s = only(last);
+        const s = onlyStep(last);
         expect(s.agent_status?.extension_status).toMatchObject({ status: 'success', operation: 'Enable' });
         return s;
       };
@@ -121,8 +102,8 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
         const t0 = Date.now();
         last = await session!.run('install_enable');
         fig['installEnable'] = Math.round((Date.now() - t0) / 100) / 10;
-        expect(only(last).commands.map((x) => `${x.cmd_name}=${x.exit_code}`)).toEqual(['install=0', 'enable=0']);
-        expect(only(last).agent_status?.extension_status).toMatchObject({ status: 'success' });
+        expect(onlyStep(last).commands.map((x) => `${x.cmd_name}=${x.exit_code}`)).toEqual(['install=0', 'enable=0']);
+        expect(onlyStep(last).agent_status?.extension_status).toMatchObject({ status: 'success' });
         await vm!.copyIn(imageTar, '/root/busybox.tar');
         await vm!.check(['docker', 'import', '/root/busybox.tar', IMAGE]);
         // The engine's install brings no compose: the compose step installs the distro's.
@@ -166,7 +147,7 @@ d(`(e2e) compose project on Debian 12 (v1) and 13 (v2)${skipped ? ` [skipped: ${
         });
         fig['rebootAndReenable'] = Math.round((Date.now() - t0) / 100) / 10;
         last = summary;
-        expect(only(summary).agent_status?.extension_status).toMatchObject({ status: 'success' });
+        expect(onlyStep(summary).agent_status?.extension_status).toMatchObject({ status: 'success' });
         expect(atBoot.map((x) => x.id)).toEqual(before.map((x) => x.id));
         expect(atBoot[0]?.running).toBe(true);
         expect(await containers()).toEqual(atBoot);

@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { buildPackage } from '../../scripts/package-lib.mjs';
 import { certsSetting, makeE2eCerts, type E2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, listeners, tlsChecks, waitDockerdActive, TLS_PORT, type TlsChecks } from '../support/e2e-dockerd.js';
-import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { diagnostics, EXT_NAME, scenario } from '../support/e2e-diagnostics.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessStepName, type HarnessSummary, type SessionRunOptions, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm, type VmSuite } from '../support/vm/vm.js';
 
@@ -116,25 +116,13 @@ d(`(e2e) distro matrix: Debian 11, 12 and 13 one after another${skipped ? ` [ski
       let vm: Vm | undefined;
       let session: HarnessSession | undefined;
       let last: HarnessSummary | undefined;
-      let stoppedAt: string | undefined;
+      const scenarioStep = scenario(() => diagnostics(vm, session, last), `Debian ${distro.debian}`).step;
 
       /** A scenario step: after an earlier step of this distribution failed it fails at once, naming that step. */
       function step(name: string, timeoutMs: number, fn: () => Promise<void>, o: { full?: boolean; validates?: boolean } = {}): void {
         if (o.full && distro.lean) return;
         if (o.validates && !distro.validates) return;
-        test(
-          `Debian ${distro.debian}: ${name}`,
-          async () => {
-            if (stoppedAt) throw new Error(`not run: Debian ${distro.debian}'s scenario stopped at "${stoppedAt}"`);
-            try {
-              await withDiagnostics(fn, () => diagnostics(vm, session, last));
-            } catch (e) {
-              stoppedAt ??= name;
-              throw e;
-            }
-          },
-          timeoutMs,
-        );
+        scenarioStep(name, timeoutMs, fn);
       }
       const agent = async (name: HarnessStepName, o?: SessionRunOptions): Promise<HarnessStep> => {
         last = undefined;

@@ -54,7 +54,7 @@ import {
   type PidWindow,
   type TlsChecks,
 } from '../support/e2e-dockerd.js';
-import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { diagnostics, EXT_NAME, onlyStep, scenario } from '../support/e2e-diagnostics.js';
 import { startVmCanarySampler, vmCanaryReport } from '../support/e2e-canaries.js';
 import * as byHand from '../support/e2e-direct-enable.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
@@ -122,24 +122,8 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   let baselineVm: Vm | undefined;
   let session: HarnessSession | undefined;
   let last: HarnessSummary | undefined;
-  let stoppedAt: string | undefined;
-
-  /** A scenario step: after an earlier step failed it fails at once, naming that step; failures carry diagnostics. */
-  function step(name: string, timeoutMs: number, fn: () => Promise<void>, o: { independent?: boolean } = {}): void {
-    test(
-      name,
-      async () => {
-        if (stoppedAt && !o.independent) throw new Error(`not run: the scenario stopped at "${stoppedAt}"`);
-        try {
-          await withDiagnostics(fn, () => diagnostics(vm, session, last));
-        } catch (e) {
-          stoppedAt ??= name;
-          throw e;
-        }
-      },
-      timeoutMs,
-    );
-  }
+  // Each step fails at once after an earlier one failed, naming it; failures carry diagnostics.
+  const { step, stoppedAt } = scenario(() => diagnostics(vm, session, last));
 
   /** Run harness steps; keep the summary for diagnostics. */
   async function agent(steps: HarnessStepName | HarnessStepName[], o: SessionRunOptions = {}): Promise<HarnessSummary> {
@@ -149,10 +133,6 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     return r;
   }
 
-  const only = (r: HarnessSummary): HarnessStep => {
-    expect(r.steps).toHaveLength(1);
-    return r.steps[0]!;
-  };
   const cmdLine = (s: HarnessStep) => s.commands.map((c) => `${c.cmd_name}@${c.handler_version}=${c.timed_out ? 'TIMEOUT' : c.exit_code}`);
   const cmd = (s: HarnessStep, name: string) => s.commands.find((c) => c.cmd_name === name);
   const ext = (s: HarnessStep) => s.agent_status?.extension_status;
@@ -261,7 +241,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     const before = await dockerdFacts(vm!);
     expect((await vm!.exec(['dpkg-query', '-W', 'docker.io'])).exitCode).not.toBe(0); // nothing installed yet
     const r = await agent('install_enable');
-    const s = only(r);
+    const s = onlyStep(r);
     const after = await dockerdFacts(vm!);
     figures.pids['install_enable'] = { before, after };
 
@@ -360,7 +340,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   step('4 enable_new_seq with a changed restart-only option: exactly one dockerd restart', 10 * 60_000, async () => {
     const { result: r, ev } = await observe(() => agent('enable_new_seq'));
     figures.pids['enable_new_seq'] = ev;
-    const s = only(r);
+    const s = onlyStep(r);
     expect(cmdLine(s)).toEqual([`enable@${V1}=0`]);
     expect(r.ok).toBe(true);
     expect(s.agent_status).toMatchObject({ handlerVersion: V1, status: 'Ready', sequenceNumber: 1 });
@@ -396,7 +376,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   step('5 reenable_same_seq: nothing restarted, and fast', 5 * 60_000, async () => {
     const { result: r, ev } = await observe(() => agent('reenable_same_seq'));
     figures.pids['reenable_same_seq'] = ev;
-    const s = only(r);
+    const s = onlyStep(r);
     expect(cmdLine(s)).toEqual([`enable@${V1}=0`]);
     expect(r.ok).toBe(true);
     expect(s.agent_status).toMatchObject({ handlerVersion: V1, status: 'Ready', sequenceNumber: 1 });
@@ -422,7 +402,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   step(`6 update ${V1} → ${V2}: dockerd untouched throughout, the agent reports ${V2}'s own Enable success`, 10 * 60_000, async () => {
     const { result: r, ev } = await observe(() => agent('update'));
     figures.pids['update'] = ev;
-    const s = only(r);
+    const s = onlyStep(r);
     expect(cmdLine(s)).toEqual([`disable@${V1}=0`, `update@${V2}=0`, `uninstall@${V1}=0`, `install@${V2}=0`, `enable@${V2}=0`]);
     expect(cmd(s, 'uninstall')?.output).toMatch(/part of an update/);
     expect(r.problems).toEqual([]);
@@ -484,7 +464,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     const window = await pidWindow(vm!, boot!.atMs, after.atMs);
     figures.pids['reboot'] = { before, after, window, afterBoot: boot };
     expect(['running', 'degraded']).toContain(state);
-    const s = only(r);
+    const s = onlyStep(r);
     expect(r.driver?.agent_start).toBe(2); // a new agent process, as after a real reboot
     expect(cmdLine(s)).toEqual([`enable@${V2}=0`]);
     expect(r.ok).toBe(true);
@@ -527,7 +507,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
     const kBefore = await keeperState(vm!);
     const { result: r, ev } = await observe(() => agent('enable_new_seq', { publicSettings2: PUB2, protectedSettings2: bad }));
     figures.pids['bad_settings'] = ev;
-    const s = only(r);
+    const s = onlyStep(r);
     // The certificates are checked with the settings, in the foreground (every problem in one pass):
     // enable exits 3 and no worker starts.
     expect(cmdLine(s)).toEqual([`enable@${V2}=3`]);
@@ -596,7 +576,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   step('11 uninstall: listener and certificates gone, local socket serves, engine and keeper kept', 10 * 60_000, async () => {
     const { result: r, ev } = await observe(() => agent('uninstall'));
     figures.pids['uninstall'] = ev;
-    const s = only(r);
+    const s = onlyStep(r);
     expect(cmdLine(s)).toEqual([`disable@${V2}=0`, `uninstall@${V2}=0`]);
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
@@ -669,7 +649,7 @@ d(`(e2e) Docker extension end to end in a VM under the real agent${skipped ? ` [
   }, { independent: true }); // a figure of its own: measured even when the scenario failed
 
   test('figures are complete', () => {
-    if (stoppedAt) return; // the failing step already says why
+    if (stoppedAt()) return; // the failing step already says why
     expect(figures.installEnable?.enableToSuccessS).toBeGreaterThan(0);
     expect(figures.enableToSuccessVsRaw).toBeGreaterThan(0);
   });

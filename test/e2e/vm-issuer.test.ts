@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { buildPackage } from '../../scripts/package-lib.mjs';
 import { makeE2eCerts } from '../support/e2e-certs.js';
 import { dockerdFacts, waitDockerdActive, TLS_PORT, VM_CERT_DIR } from '../support/e2e-dockerd.js';
-import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { diagnostics, EXT_NAME, onlyStep, scenario } from '../support/e2e-diagnostics.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
 import { makeEcCa, pem } from '../support/tls-certs.js';
@@ -29,28 +29,8 @@ d(`(e2e) certs.issuer: the VM issues its own certificate${skipped ? ` [skipped: 
   let vm: Vm | undefined;
   let session: HarnessSession | undefined;
   let last: HarnessSummary | undefined;
-  let stoppedAt: string | undefined;
   let served = '';
-
-  function step(name: string, timeoutMs: number, fn: () => Promise<void>): void {
-    test(
-      name,
-      async () => {
-        if (stoppedAt) throw new Error(`not run: the scenario stopped at "${stoppedAt}"`);
-        try {
-          await withDiagnostics(fn, async () => diagnostics(vm, session, last));
-        } catch (e) {
-          stoppedAt ??= name;
-          throw e;
-        }
-      },
-      timeoutMs,
-    );
-  }
-  const only = (r: HarnessSummary): HarnessStep => {
-    expect(r.steps).toHaveLength(1);
-    return r.steps[0]!;
-  };
+  const { step } = scenario(() => diagnostics(vm, session, last));
   /** curl from inside the VM, trusting only the issuer, with a client certificate of certs.ca; the name is checked as clients do. */
   const curl = (name: string) =>
     vm!.exec(['curl', '-sS', '--max-time', '15', '--cacert', `${VM_CERT_DIR}/issuer.pem`, '--cert', `${VM_CERT_DIR}/client.pem`, '--key', `${VM_CERT_DIR}/client-key.pem`, `https://${name}:${TLS_PORT}/_ping`]);
@@ -85,7 +65,7 @@ d(`(e2e) certs.issuer: the VM issues its own certificate${skipped ? ` [skipped: 
 
   step('1 install_enable with an issuer: the VM makes its key and certificate; TLS by host name and by IP from a client trusting only the issuer', 15 * 60_000, async () => {
     last = await session!.run('install_enable');
-    const s = only(last);
+    const s = onlyStep(last);
     expect(s.commands.map((c) => `${c.cmd_name}=${c.exit_code}`)).toEqual(['install=0', 'enable=0']);
     expect(last.problems).toEqual([]);
     expect(s.agent_status?.extension_status).toMatchObject({ status: 'success', operation: 'Enable' });
@@ -114,7 +94,7 @@ d(`(e2e) certs.issuer: the VM issues its own certificate${skipped ? ` [skipped: 
     expect(await presented()).toBe(served);
     const pid = (await dockerdFacts(vm!)).mainPid;
     last = await session!.run('reenable_same_seq');
-    expect(only(last).agent_status).toMatchObject({ status: 'Ready' });
+    expect(onlyStep(last).agent_status).toMatchObject({ status: 'Ready' });
     expect((await dockerdFacts(vm!)).mainPid).toBe(pid);
     expect(await presented()).toBe(served);
   });

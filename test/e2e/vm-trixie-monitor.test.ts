@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { buildPackage } from '../../scripts/package-lib.mjs';
 import { certsSetting, makeE2eCerts } from '../support/e2e-certs.js';
 import { copyClientCerts, dockerdFacts, tlsChecks, waitDockerdActive, TLS_PORT } from '../support/e2e-dockerd.js';
-import { diagnostics, EXT_NAME, withDiagnostics } from '../support/e2e-diagnostics.js';
+import { diagnostics, EXT_NAME, onlyStep, scenario } from '../support/e2e-diagnostics.js';
 import { gapsS, monitorFacts, rewrites, transientUnits, waitHeartbeat, watchHeartbeat, type HeartbeatSample } from '../support/e2e-monitor.js';
 import { openHarnessSession, type HarnessSession, type HarnessStep, type HarnessSummary, vmSuiteSkip } from '../support/vm/harness.js';
 import { startVm, type Vm } from '../support/vm/vm.js';
@@ -33,28 +33,8 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${skipped ? ` [skipped: ${sk
   let vm: Vm | undefined;
   let session: HarnessSession | undefined;
   let last: HarnessSummary | undefined;
-  let stoppedAt: string | undefined;
   const figures: Record<string, unknown> = {};
-
-  function step(name: string, timeoutMs: number, fn: () => Promise<void>): void {
-    test(
-      name,
-      async () => {
-        if (stoppedAt) throw new Error(`not run: the scenario stopped at "${stoppedAt}"`);
-        try {
-          await withDiagnostics(fn, async () => `${await diagnostics(vm, session, last)}\n----- monitor.log\n${await monitorLog()}`);
-        } catch (e) {
-          stoppedAt ??= name;
-          throw e;
-        }
-      },
-      timeoutMs,
-    );
-  }
-  const only = (r: HarnessSummary): HarnessStep => {
-    expect(r.steps).toHaveLength(1);
-    return r.steps[0]!;
-  };
+  const { step } = scenario(async () => `${await diagnostics(vm, session, last)}\n----- monitor.log\n${await monitorLog()}`);
   const heartbeatFile = () => `${session!.dir}/work/lib/${EXT_NAME}-${V}/heartbeat.log`;
   const monitorLog = async () => (vm && session ? (await vm.exec(['tail', '-n', '30', `${session.dir}/work/log/${EXT_NAME}/monitor.log`])).stdout : '');
   const monitorHeartbeat = (pred: (h: HeartbeatSample) => boolean, timeoutMs: number): Promise<HeartbeatSample> => waitHeartbeat(vm!, heartbeatFile(), pred, timeoutMs);
@@ -94,7 +74,7 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${skipped ? ` [skipped: ${sk
   step('1 install_enable on Debian 13: success; the monitor unit runs; the agent publishes its heartbeat', 15 * 60_000, async () => {
     expect(await vm!.check('. /etc/os-release && echo "$ID $VERSION_ID"')).toBe('debian 13\n');
     last = await session!.run('install_enable');
-    const s = only(last);
+    const s = onlyStep(last);
     expect(s.commands.map((c) => `${c.cmd_name}=${c.exit_code}`)).toEqual(['install=0', 'enable=0']);
     expect(last.problems).toEqual([]);
     expect(last.agent?.version).toMatch(/^2\.12\./);
@@ -111,7 +91,7 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${skipped ? ` [skipped: ${sk
     expect({ good: c.goodClient.ok, noCert: c.noClientCert.ok }).toEqual({ good: true, noCert: false });
     // 2.12 publishes the heartbeat's message as the handler status message (2.7.3 only the status)
     last = await session!.run('reenable_same_seq');
-    const r = only(last);
+    const r = onlyStep(last);
     expect(r.agent_status).toMatchObject({ status: 'Ready' });
     expect(r.agent_status?.message).toMatch(/serves \/run\/docker\.sock and TLS on port 2376 .* Checked/);
   });
@@ -151,7 +131,7 @@ d(`(e2e) the monitor on Debian 13 under waagent 2.12${skipped ? ` [skipped: ${sk
     expect(times.length).toBeGreaterThanOrEqual(2);
     expect(samples.at(-1)!.status).toBe('Ready');
     last = await session!.run('reenable_same_seq');
-    const s = only(last);
+    const s = onlyStep(last);
     expect(s.commands.find((c) => c.cmd_name === 'enable')?.output).toMatch(/already applied/);
     expect(s.agent_status).toMatchObject({ status: 'Ready' });
   });

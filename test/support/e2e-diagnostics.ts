@@ -1,6 +1,7 @@
 // Failure context for the VM end-to-end suite: when an expectation fails, the message carries what the agent
 // concluded (harness overview, problems, warnings, the last step's status and heartbeat), the tail of the
 // handler's own log, and dockerd's state in the VM.
+import { expect, test } from '@jest/globals';
 import type { HarnessSession, HarnessStep, HarnessSummary } from './vm/harness.js';
 import type { Vm } from './vm/vm.js';
 
@@ -121,4 +122,46 @@ export async function withDiagnostics<T>(fn: () => Promise<T>, explain: () => Pr
     err.stack = `${err.name}: ${err.message}\n${frames.join('\n')}`;
     throw err;
   }
+}
+
+export interface Scenario {
+  /**
+   * One step of the scenario as a jest test: after an earlier step failed it fails at once, naming that
+   * step (unless `independent`); a failure carries the diagnostics.
+   */
+  step(name: string, timeoutMs: number, fn: () => Promise<void>, o?: { independent?: boolean }): void;
+  /** The step that failed first, if one did. */
+  stoppedAt(): string | undefined;
+}
+
+/**
+ * The steps of one VM scenario, each run through withDiagnostics(`explain`). `label` ("Debian 11")
+ * prefixes each test's name, for suites that run one scenario per distribution.
+ */
+export function scenario(explain: () => Promise<string>, label?: string): Scenario {
+  let stoppedAt: string | undefined;
+  return {
+    step(name, timeoutMs, fn, o = {}) {
+      test(
+        label ? `${label}: ${name}` : name,
+        async () => {
+          if (stoppedAt && !o.independent) throw new Error(`not run: ${label ? `${label}'s` : 'the'} scenario stopped at "${stoppedAt}"`);
+          try {
+            await withDiagnostics(fn, explain);
+          } catch (e) {
+            stoppedAt ??= name;
+            throw e;
+          }
+        },
+        timeoutMs,
+      );
+    },
+    stoppedAt: () => stoppedAt,
+  };
+}
+
+/** The one step of a harness call that ran one step group. */
+export function onlyStep(r: HarnessSummary): HarnessStep {
+  expect(r.steps).toHaveLength(1);
+  return r.steps[0]!;
 }
