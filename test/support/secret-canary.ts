@@ -108,6 +108,7 @@ process.stdin.on('end', () => {
   // processes (a worker) are not missed while a round scans hundreds of needles.
   const scanned = new Map();
   let samples = 0;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   const read = (f) => { try { return fs.readFileSync(f); } catch { return undefined; } };
   const sample = () => {
     samples++;
@@ -115,8 +116,19 @@ process.stdin.on('end', () => {
     try { pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)); } catch { return; }
     for (const pid of pids) {
       if (Number(pid) === process.pid) continue;
-      const cmd = read('/proc/' + pid + '/cmdline');
-      const env = read('/proc/' + pid + '/environ');
+      // argv, environment, argv again, until both argv reads agree and argv is not empty: a process
+      // caught in execve shows an empty argv (or its old one) while its environment is already the new
+      // program's, and a hit must name the program that holds the value (at most 5 tries).
+      let cmd, env;
+      for (let tries = 0; tries < 5; tries++) {
+        cmd = read('/proc/' + pid + '/cmdline');
+        env = read('/proc/' + pid + '/environ');
+        const again = read('/proc/' + pid + '/cmdline');
+        if (cmd === undefined || again === undefined) { cmd = undefined; break; }
+        // (A kernel thread has neither argv nor environment: nothing to wait for.)
+        if ((cmd.length > 0 || !env || env.length === 0) && cmd.equals(again)) break;
+        Atomics.wait(pause, 0, 0, 2);
+      }
       if (cmd === undefined) continue;
       const argv = cmd.toString('utf8').split('\0').filter(Boolean).join(' ');
       seen.add(pid + ' ' + argv.slice(0, 200));

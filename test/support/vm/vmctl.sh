@@ -269,6 +269,19 @@ wait_systemd() {  # NAME [TIMEOUT_S]: the bus socket appears ~0.3 s after start,
   done
 }
 
+# The lowest address from .10 of $SUBNET that no container on $NET holds or has pinned (a stopped one keeps its
+# pinned address for its restart).
+free_ip() {
+  local base used i
+  base=${SUBNET%/*}; base=${base%.*}
+  used=" $("${D[@]}" ps -aq --filter "network=$NET" | xargs -r "${D[@]}" inspect -f \
+    '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{with .IPAMConfig}}{{.IPv4Address}}{{end}} {{end}}' | tr '\n' ' ') "
+  for i in $(seq 10 250); do
+    case "$used" in *" $base.$i "*) ;; *) echo "$base.$i"; return 0 ;; esac
+  done
+  die "no free address left in $SUBNET"
+}
+
 boot() {
   local name=${1:?boot NAME [docker-run args]}; shift
   local ref t0 st
@@ -281,10 +294,18 @@ boot() {
     "${D[@]}" rm -f -v "$name" >/dev/null
   fi
   t0=$(now)
+  # A fixed address, as an Azure VM keeps its private IP across reboots: with addresses handed out at start, a
+  # VM restarted while another boots can come back with a new one, and the handler then rightly re-issues a
+  # certificate whose names include the old address. Chosen and taken under the lock, so two boots never pick
+  # the same one.
+  with_lock
+  local ip; ip=$(free_ip)
   # /etc/machine-id is empty in the image; systemd takes container_uuid instead, so each VM has its own machine
   # id that stays the same across reboots (a persistent journal then shows previous boots: journalctl -b -1)
-  "${D[@]}" run -d --name "$name" --hostname "${ADX_E2E_HOSTNAME:-adx-vm}" "${RUN_FLAGS[@]}" \
-    -e container_uuid="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" "$@" "$ref" /sbin/init >/dev/null
+  "${D[@]}" run -d --name "$name" --hostname "${ADX_E2E_HOSTNAME:-adx-vm}" "${RUN_FLAGS[@]}" --ip "$ip" \
+    -e container_uuid="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" "$@" "$ref" /sbin/init >/dev/null \
+    || { unlock; die "docker run $name failed"; }
+  unlock
   st=$(wait_systemd "$name" "${ADX_E2E_BOOT_TIMEOUT:-180}")
   log "$name: systemd $st $(since "$t0")s after docker run"
   "${D[@]}" inspect -f '{{.Id}}' "$name"
