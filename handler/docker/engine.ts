@@ -71,7 +71,6 @@ export interface EngineOutcome {
 export interface EngineOptions {
   log: Logger;
   stateDir: string;
-  dryRun?: boolean;
   onProgress?: (step: EngineStepReport) => void;
   signal?: AbortSignal;
   /** Paths and bounds; defaults are the VM's (/etc/docker, 0.0.0.0, 90 s readiness). */
@@ -501,22 +500,9 @@ export async function reconcileEngine(settings: HandlerSettings, ports: EnginePo
   const rep = new Reporter(opts.onProgress);
   const started = ports.clock.now();
   // A start hold that a run killed during its install left behind (see install.ts) goes first.
-  if (!opts.dryRun) await releaseLeftoverStartHold(ports.fs);
-  let p = await prepare(settings, ports, opts, rep, opts.dryRun ? 'plan' : 'apply');
-  const installedNow = p.install.action === 'install' && !opts.dryRun;
-
-  if (opts.dryRun) {
-    const { config } = p;
-    const access = await accessPlan(settings, ports, opts, p.layout, p.desired.verify.socketPath, p.install.action === 'install');
-    rep.add('configuration', 'success', `would: ${planLines(p, access).join('; ')}`);
-    return {
-      changed: config.filesChanged || config.action !== 'none' || p.install.action === 'install' || access.steps.length > 0,
-      restarted: config.action,
-      steps: rep.reports,
-      warnings: [...p.warnings, ...access.warnings],
-      summary: `Dry run: ${planSummary(p)}`,
-    };
-  }
+  await releaseLeftoverStartHold(ports.fs);
+  let p = await prepare(settings, ports, opts, rep, 'apply');
+  const installedNow = p.install.action === 'install';
 
   if (p.install.action === 'install') {
     await applyInstallStep(p, ports, opts, rep);

@@ -46,7 +46,7 @@ export function engineApplier(ports: () => Promise<EnginePorts>, o: { stateDir: 
     },
     async plan(settings, log) {
       const { planEngine } = await import('../docker/engine.js');
-      const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, dryRun: true, ...layout });
+      const p = await planEngine(settings, await ports(), { log, stateDir: o.stateDir, ...layout });
       return { lines: [...p.lines, ...p.warnings.map((w) => `warning: ${w}`)], engine: p.dryRun };
     },
     async remove({ log, removeEngine }) {

@@ -254,27 +254,24 @@ describe('reconcileEngine on a systemd VM (recorded commands)', () => {
   test('the install is the plan\'s first step; the applier runs it, then re-plans against the unit the package really installed', async () => {
     // This package's unit passes a flag the plan could not know before the install.
     installedUnit = DEBIAN_UNIT.replace('$DOCKER_OPTS', '--log-level=info $DOCKER_OPTS');
-    const run = (dryRun: boolean) => {
-      const cmd = systemctl();
-      const ports = { fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe(), random: () => 0.5 };
-      return { cmd, out: reconcileEngine(settings(), ports, { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension', dryRun }) };
-    };
-    const dry = run(true);
-    const planned = await dry.out;
-    expect(dry.cmd.lines().filter((l) => l.startsWith('apt-get'))).toEqual([]);
-    const lines = planned.steps.find((s) => s.name === 'configuration')!.message;
-    expect(lines).toMatch(/^would: install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); check the new \/etc\/docker\/daemon\.json with dockerd --validate: skipped, the engine is not installed yet \(planned again once it is\); .*; save /);
+    const portsWith = (cmd: ReturnType<typeof systemctl>) => ({ fs, cmd, clock: new FakeClock(Date.now()), services: new SystemdServiceManager({ fs, cmd }), probe: new FakeProbe(), random: () => 0.5 });
+    const opts = { log: silentLogger(), stateDir: '/var/lib/azure-docker-extension' };
+    const dryCmd = systemctl();
+    const planned = await planEngine(settings(), portsWith(dryCmd), opts);
+    expect(dryCmd.lines().filter((l) => l.startsWith('apt-get'))).toEqual([]);
+    const lines = planned.lines.join('; ');
+    expect(lines).toMatch(/^install docker\.io with apt: no Docker engine is installed \(the steps that follow are planned again against the installed engine\); check the new \/etc\/docker\/daemon\.json with dockerd --validate: skipped, the engine is not installed yet \(planned again once it is\); .*; save /);
     expect(lines).toMatch(/dockerd must run without the unit's flags \(-H fd:\/\/ --containerd=\/run\/containerd\/containerd\.sock\)/);
     expect(await fs.exists('/var/lib/azure-docker-extension/engine-state.json')).toBe(false);
 
-    const real = run(false);
-    await real.out;
+    const realCmd = systemctl();
+    await reconcileEngine(settings(), portsWith(realCmd), opts);
     // The record named the packages as the extension's before they were installed.
     expect(JSON.parse(seenAtInstall[0]!).installed).toMatchObject({ manager: 'apt', packages: ['docker.io'] });
     // Re-planned after the install: the unit's --log-level moved into daemon.json with the rest.
     expect(JSON.parse((await fs.readText('/etc/docker/daemon.json'))!)['log-level']).toBe('info');
     expect(JSON.parse((await fs.readText('/var/lib/azure-docker-extension/engine-state.json'))!).installed).toMatchObject({ manager: 'apt', packages: ['docker.io'], source: 'distro' });
-    expect(real.cmd.lines().filter((l) => /^systemctl (daemon-reload|restart|start)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
+    expect(realCmd.lines().filter((l) => /^systemctl (daemon-reload|restart|start)/.test(l))).toEqual(['systemctl daemon-reload', 'systemctl restart docker.service']);
   });
 
   test('an install that fails: the record is put back as it was, nothing else written', async () => {
