@@ -69,6 +69,23 @@ d(`(e2e) test VM smoke${skipped ? ` [skipped: ${skipped}]` : ''}`, () => {
     expect((await vm.check(['findmnt', '-n', '-o', 'FSTYPE', '/var/lib/docker'])).trim()).toMatch(/^(ext4|xfs)$/);
   });
 
+  test('a VM comes back with its own address when another VM booted while it was down (an Azure VM keeps its private IP)', async () => {
+    const before = await vm.ip();
+    expect(before).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    await vm.stop();
+    // Without a pinned address the network hands the freed one to the next container that starts.
+    const other = await startVm();
+    try {
+      expect(await other.ip()).not.toBe(before);
+      const r = await vm.docker(['start', vm.name]);
+      expect(r.exitCode).toBe(0);
+      await vm.waitForSystemd();
+      expect(await vm.ip()).toBe(before);
+    } finally {
+      await other.remove();
+    }
+  }, 300_000);
+
   test('apt reaches the Debian mirror', async () => {
     const r = await vm.exec('apt-get update 2>&1', { timeoutMs: 180_000 });
     expect(r.exitCode).toBe(0);
