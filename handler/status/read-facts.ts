@@ -1,6 +1,7 @@
 // What `status` reads: the agent's files (HandlerEnvironment.json, mrseq, the status file, the
 // heartbeat), the extension's records (monitor.json, engine-state.json, the locks), the watched
-// files for drift, dockerd over its local socket (GET /_ping, /version: nothing dockerd logs) and
+// files for drift, dockerd over its local socket (GET /_ping, /version, the compose project's
+// containers: nothing dockerd logs), the compose, login and docker group records (workloads.ts) and
 // /proc/net/tcp for the port. Read-only: no file written, no process started, no TLS handshake
 // (a client without a certificate is logged by dockerd as an error).
 import { X509Certificate } from 'node:crypto';
@@ -17,6 +18,7 @@ import { readMonitorSpec, type MonitorTarget, type SpecRead } from '../monitor/s
 import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 import { liveOwner, workerLockFile } from '../system/worker-lock.js';
 import type { CertFacts, StatusFacts } from './report.js';
+import { readWorkloadFacts } from './workloads.js';
 
 /** Where dockerd serves when no enable recorded it (the engine packages' default). */
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -71,6 +73,7 @@ export async function readStatusFacts(d: StatusReadDeps): Promise<StatusFacts> {
     target?.tcp?.tls ? readCert(d.fs, target.tcp.tls.certFile) : Promise.resolve(undefined),
     target ? readWatchedFiles(d.fs, target.files).then((now) => detectDrift(target.files, now)) : Promise.resolve([]),
   ]);
+  const workloads = await readWorkloadFacts(d.fs, { dataDir: env.dataDir, socketPath, dockerAnswers: ping.ok });
   return {
     ...base,
     now: d.now(),
@@ -88,6 +91,7 @@ export async function readStatusFacts(d: StatusReadDeps): Promise<StatusFacts> {
     ...(cert ? { cert } : {}),
     drift,
     dockerdLog: dockerdLogOf(target),
+    workloads,
   };
 }
 

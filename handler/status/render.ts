@@ -17,6 +17,9 @@ const ROWS: Array<(r: StatusReport) => Row | Row[]> = [
   (r) => ['Monitor', monitor(r)],
   (r) => ['Heartbeat', heartbeat(r)],
   (r) => ['Drift', r.extension && r.applied ? (r.drift.length ? r.drift.map((d) => d.summary).join('; ') : 'none: the files the extension manages are as it left them') : undefined],
+  (r) => ['Compose', compose(r)],
+  (r) => ['Registry', r.login ? `${r.login.accounts.join(' and ')} logged in to ${r.login.server} by the extension${r.login.rootHasCredentials ? '' : "; root's client NO LONGER holds the credentials"}` : undefined],
+  (r) => ['Docker group', r.dockerGroup ? `${r.dockerGroup.user} added by the extension at ${r.dockerGroup.addedAt}${r.dockerGroup.member ? '' : '; NO LONGER a member'}` : undefined],
   (r) => ['Last error', r.applied ? (r.lastError ?? 'none') : undefined],
   (r) => r.logs.map((l, i): Row => [i === 0 ? 'Logs' : '', `${l.where}  (${l.what})`]),
 ];
@@ -67,6 +70,20 @@ function applied(r: StatusReport): string | undefined {
   const when = a.at ? ` at ${a.at}` : '';
   const by = a.version ? ` by version ${a.version}` : '';
   return `configuration ${a.seq}${when}${by}: ${a.result}${a.result === 'success' && a.message ? ` (${a.message})` : ''}`;
+}
+
+function compose(r: StatusReport): string | undefined {
+  const c = r.compose;
+  if (!c) return undefined;
+  const services = c.containersUnknown
+    ? 'containers not listed (dockerd does not answer)'
+    : c.services.length
+      ? c.services.map((s) => `${s.name} ${s.running}/${s.total} running`).join(', ')
+      : c.fileAsWritten
+        ? 'no service to start'
+        : 'services not known';
+  const file = c.fileAsWritten ? '' : '; the file was CHANGED outside the extension';
+  return `project ${c.project} (${c.file}): ${services}${c.upFinished ? '' : '; its last up -d was interrupted'}${file}`;
 }
 
 function monitor(r: StatusReport): string | undefined {

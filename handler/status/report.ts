@@ -2,8 +2,9 @@
 // (pure, here) → text or JSON (render.ts). The report's zod schema is the JSON contract for
 // scripts and the type the code uses; nothing in it is a secret or a hash of one.
 //
-// To add a part (compose, registry login): a field in StatusReportSchema, what it needs read in
-// StatusFacts and readStatusFacts, its problems in buildStatusReport, and one row in render.ts.
+// To add a part: a field in StatusReportSchema, what it needs read in StatusFacts and
+// readStatusFacts, its problems in buildStatusReport, and one row in render.ts (the compose
+// project, the registry login and the docker group are one such part: workloads.ts).
 import * as z from 'zod/mini';
 import type { HandlerEnvironment } from '../agent/handler-env.js';
 import type { LastRun } from '../agent/seqnum.js';
@@ -12,6 +13,7 @@ import type { DriftItem } from '../monitor/drift.js';
 import type { MonitorOwner } from '../monitor/lock.js';
 import type { Renewal, SpecRead } from '../monitor/spec.js';
 import type { LockOwner } from '../system/worker-lock.js';
+import { ComposeStatusSchema, DockerGroupStatusSchema, LoginStatusSchema, workloadStatus, type WorkloadFacts } from './workloads.js';
 
 /** The agent calls a heartbeat older than this "Unresponsive". */
 export const HEARTBEAT_STALE_MS = 600_000;
@@ -84,6 +86,12 @@ export const StatusReportSchema = z.object({
     heartbeat: z.nullable(z.object({ status: z.string(), message: z.string(), writtenAt: z.string(), ageSeconds: z.number() })),
   }),
   drift: z.array(z.object({ path: z.string(), kind: z.string(), summary: z.string() })),
+  /** The compose project the extension runs (null: none). */
+  compose: z.nullable(ComposeStatusSchema),
+  /** The registry login the extension did (null: none). */
+  login: z.nullable(LoginStatusSchema),
+  /** The docker group membership the extension added for the VM's admin user (null: none). */
+  dockerGroup: z.nullable(DockerGroupStatusSchema),
   lastError: z.nullable(z.string()),
   logs: z.array(z.object({ what: z.string(), where: z.string() })),
   problems: z.array(z.string()),
@@ -124,6 +132,8 @@ export interface StatusFacts {
   drift: DriftItem[];
   /** dockerd's own log: a journal unit or a file (direct manager). */
   dockerdLog: string;
+  /** The compose project, the registry login and the docker group, from the extension's records. */
+  workloads?: WorkloadFacts;
 }
 
 const DAY_MS = 86_400_000;
@@ -199,6 +209,8 @@ export function buildStatusReport(f: StatusFacts): StatusReport {
 
   const drift = f.drift.map((d) => ({ path: d.path, kind: d.kind, summary: d.summary }));
   for (const d of drift) problems.push(`changed outside the extension: ${d.summary} (the next enable re-applies the settings)`);
+  const workloads = workloadStatus(f.workloads ?? {});
+  problems.push(...workloads.problems);
 
   const state = problems.length ? 'attention' : 'ok';
   return {
@@ -216,6 +228,9 @@ export function buildStatusReport(f: StatusFacts): StatusReport {
     inProgress,
     monitor: { running: f.monitor !== undefined, pid: f.monitor?.pid ?? null, since: f.monitor?.startedAt ?? null, disabled, heartbeat: hb },
     drift,
+    compose: workloads.compose,
+    login: workloads.login,
+    dockerGroup: workloads.dockerGroup,
     lastError,
     logs: logsOf(env, f),
     problems,
@@ -284,6 +299,9 @@ function empty(base: Base, engine: StatusReport['engine'], f: StatusFacts): Omit
     inProgress: null,
     monitor: { running: f.monitor !== undefined, pid: f.monitor?.pid ?? null, since: f.monitor?.startedAt ?? null, disabled: false, heartbeat: null },
     drift: [],
+    compose: null,
+    login: null,
+    dockerGroup: null,
     lastError: null,
     logs: [],
     problems: [],

@@ -8,7 +8,7 @@
 //   test/support/object-literal.ts, a strict reader of the subset settings are written in (no Bicep
 //   or PowerShell parser is installed; where terraform is, it checks main.tf and evaluates each
 //   jsonencode(...) to compare with the reader);
-// - the jq recipes run on logs written by the handler's own loggers;
+// - the jq recipes run on logs written by the handler's own loggers, and on a `status --json` report;
 // - every settings object found is validated twice: by the published JSON Schema
 //   (manifest/settings.schema.json, with ajv) and by the handler's validation (parseSettings, the
 //   docker.options translation, the certificate or issuer checks), with the certificates made above;
@@ -28,6 +28,8 @@ import { checkIssuer } from '../../handler/docker/issuance.js';
 import { preflight } from '../../handler/docker/preflight.js';
 import { createLogger } from '../../handler/log/logger.js';
 import { LineLog } from '../../handler/log/line-log.js';
+import { parseHandlerEnvironment } from '../../handler/agent/handler-env.js';
+import { buildStatusReport } from '../../handler/status/report.js';
 import { makeDryRunTree, dryRunFiles } from '../support/dry-run-tree.js';
 import { objectAfter, type Dialect, type Value } from '../support/object-literal.js';
 import { docExampleBlocks } from '../../scripts/doc-examples.mjs';
@@ -218,6 +220,47 @@ test('logs.sh reads the JSON lines the handler and the monitor really write', ()
   expect(out).toContain('{"time":');
   expect(out).toMatch(/\[30\] enable-worker: engine reconciled/);
   expect(out).toMatch(/\S+Z heartbeat NotReady dockerd is not running/);
+});
+
+test('the status recipes in troubleshooting.md (jq on status --json) run on a report with every part', () => {
+  const env = parseHandlerEnvironment(
+    JSON.stringify([{ name: 'Microsoft.Azure.Extensions.DockerExtension', version: '2.0.0', handlerEnvironment: { logFolder: '/var/log/azure/x', configFolder: '/e/config', statusFolder: '/e/status', heartbeatFile: '/e/heartbeat.log' } }]),
+    '/e',
+  );
+  const report = buildStatusReport({
+    now: Date.parse('2026-12-01T10:00:00Z'),
+    version: '2.0.0',
+    isRoot: true,
+    searched: ['/e'],
+    env,
+    mrseq: 3,
+    lastRun: { seq: 3, version: '2.0.0', result: 'success' },
+    spec: { kind: 'absent' },
+    ping: { socketPath: '/run/docker.sock', ok: true, detail: 'OK', version: '26.1.5', apiVersion: '1.45' },
+    cert: { file: '/etc/docker/cert.pem', subject: 'CN=vm1', subjectAltNames: ['DNS:vm1'], notAfter: Date.parse('2027-06-19T00:00:00Z'), fingerprint256: 'AB:CD' },
+    drift: [{ path: '/etc/docker/daemon.json', what: 'daemon.json', kind: 'changed', summary: '/etc/docker/daemon.json was edited (key debug)', details: {} }],
+    dockerdLog: 'journalctl -u docker',
+    workloads: {
+      compose: {
+        record: { version: 1, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: 'a'.repeat(64), envNames: [], envFingerprint: 'f'.repeat(64) },
+        file: { sha256: 'a'.repeat(64), startedServices: ['web'] },
+        containers: { web: { total: 1, running: 0 } },
+      },
+    },
+  });
+  const file = path.join(work, 'status.json');
+  writeFileSync(file, JSON.stringify(report));
+  const doc = readFileSync(path.join(ROOT, 'docs/troubleshooting.md'), 'utf8');
+  const recipes = doc.split('\n').filter((l) => /^jq .* status\.json/.test(l));
+  expect(recipes.length).toBeGreaterThanOrEqual(4);
+  const outputs = recipes.map((l) => {
+    const r = spawnSync('sh', ['-c', l.replace(/\s+#.*$/, '')], { cwd: work, encoding: 'utf8' });
+    expect(`${l}: ${r.stderr}`).toBe(`${l}: `);
+    return r.stdout;
+  });
+  expect(outputs.join('')).toContain('/etc/docker/daemon.json: /etc/docker/daemon.json was edited (key debug)');
+  expect(outputs.join('')).toContain('web 0/1\n');
+  expect(outputs.join('')).toMatch(/compose project compose: service web has 0 of 1 containers running/);
 });
 
 describe('the deployment examples: their settings match the schema and the handler', () => {

@@ -16,6 +16,8 @@ import { WRITE_CONFIG_SCRIPT } from '../../../handler/docker/registry-login.js';
 import { reconcileEngine, removeEngineConfig, type EngineOutcome } from '../../../handler/docker/engine.js';
 import { createLogger } from '../../../handler/log/logger.js';
 import { ExecaCommandRunner } from '../../../handler/system/exec.js';
+import { RootedFileSystem } from '../../../handler/system/fs.js';
+import { readWorkloadFacts, workloadStatus } from '../../../handler/status/workloads.js';
 import type { CommandRunner, RunOptions } from '../../../handler/system/ports.js';
 import { busyboxUnavailable, containerState } from '../../support/busybox-container.js';
 import { createSandbox, dockerUnavailable, waitPing, type Sandbox } from '../../support/docker-daemon.js';
@@ -218,6 +220,23 @@ d('(integration) registry login and the docker group with a real registry and do
     expect(out.steps.find((s) => s.name === 'compose')!.message).toMatch(/^project compose \(private\) with docker-compose 1\.29\.2: up -d ran/);
     expect(containerState(sb.socket, 'compose_private_1').running).toBe(true);
     expect(describeHits(scanCanaryText(published(out), [PASSWORD, REG_USER], 'outcome and handler.log'))).toBe('');
+
+    // What `handler.sh status` reads of it (its compose, login and docker group part), from the real
+    // records, containers, config.json and /etc/group: as applied, then a container stopped by hand.
+    const status = async () =>
+      workloadStatus(await readWorkloadFacts(sb.fs, { dataDir: sb.stateDir, socketPath: sb.socket, dockerAnswers: true, rootDockerConfig: '/root/.docker', accounts: new RootedFileSystem('/') }));
+    const applied = await status();
+    expect(applied).toEqual({
+      compose: { project: 'compose', file: '/etc/docker/compose/docker-compose.yml', services: [{ name: 'private', running: 1, total: 1 }], fileAsWritten: true, upFinished: true, containersUnknown: false },
+      login: { server: reg.host, accounts: ['root', user], rootHasCredentials: true },
+      dockerGroup: { user, addedAt: expect.any(String), member: true },
+      problems: [],
+    });
+    expect(docker(['stop', '-t', '1', 'compose_private_1']).ok).toBe(true);
+    const stopped = await status();
+    expect(stopped.compose?.services).toEqual([{ name: 'private', running: 0, total: 1 }]);
+    expect(stopped.problems).toEqual([expect.stringMatching(/^compose project compose: service private has 0 of 1 containers running .*; start it with compose \(docker compose -p compose -f \/etc\/docker\/compose\/docker-compose\.yml up -d/)]);
+    expect(describeHits(scanCanaryText(JSON.stringify([applied, stopped]), [PASSWORD, REG_USER], 'status'))).toBe('');
 
     // Uninstall: the project down, then the logout.
     const un = await removeEngineConfig({ ...sb.ports(), cmd }, { log: createLogger({ file: logFile() }), stateDir: sb.stateDir, removeEngine: false, layout: { ...sb.layout, ovfEnvFile: ovf } });

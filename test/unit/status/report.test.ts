@@ -140,6 +140,66 @@ Exit code 0 (ok).`);
     expect(renderStatus(r)).toContain('; issued on this VM, renewed by the monitor (last 2026-11-30T00:00:00.000Z: a third of its validity left); SHA-256 fingerprint');
   });
 
+  describe('what the extension set up beside the engine: the compose project, the registry login, the docker group', () => {
+    const SHA = 'a'.repeat(64);
+    const record = { version: 1 as const, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: SHA, envNames: ['SLEEP'], envFingerprint: 'f'.repeat(64) };
+    const login = { version: 1 as const, server: 'registry.example:5000', accounts: [{ name: 'root', configDir: '/root/.docker' }, { name: 'azureuser', configDir: '/home/azureuser/.docker', as: { uid: 1000, gid: 1000, home: '/home/azureuser' } }], salt: 's', hmac: 'h' };
+    const group = { version: 1 as const, user: 'azureuser', group: 'docker', addedAt: '2026-12-01T09:00:02.000Z' };
+    const healthy = (): StatusFacts['workloads'] => ({
+      compose: { record, file: { sha256: SHA, startedServices: ['web', 'worker'] }, containers: { web: { total: 1, running: 1 }, worker: { total: 2, running: 2 } } },
+      login: { record: login, rootHasCredentials: true },
+      group: { record: group, member: true },
+    });
+
+    test('as applied: one row each, no problem, exit 0', () => {
+      const r = buildStatusReport(configured({ workloads: healthy() }));
+      expect(StatusReportSchema.parse(r)).toEqual(r);
+      expect(r.exitCode).toBe(STATUS_EXIT.ok);
+      const text = renderStatus(r);
+      expect(text).toContain(`  Drift:        none: the files the extension manages are as it left them
+  Compose:      project compose (/etc/docker/compose/docker-compose.yml): web 1/1 running, worker 2/2 running
+  Registry:     root and azureuser logged in to registry.example:5000 by the extension
+  Docker group: azureuser added by the extension at 2026-12-01T09:00:02.000Z
+  Last error:   none
+`);
+      // The record's keyed hash is not a status fact.
+      expect(JSON.stringify(r)).not.toMatch(/"salt"|"hmac"|envFingerprint/);
+    });
+
+    test('a stopped service, an edited compose file, an interrupted up, a logout and a removed membership: each a problem with what to do', () => {
+      const w = healthy()!;
+      const r = buildStatusReport(
+        configured({
+          workloads: {
+            compose: { record: { ...record, pending: true }, file: { sha256: 'b'.repeat(64), startedServices: ['web', 'worker'] }, containers: { web: { total: 1, running: 0 } } },
+            login: { ...w.login!, rootHasCredentials: false },
+            group: { ...w.group!, member: false },
+          },
+        }),
+      );
+      expect(r.exitCode).toBe(STATUS_EXIT.attention);
+      expect(r.problems).toEqual([
+        'changed outside the extension: the compose file /etc/docker/compose/docker-compose.yml is not what the extension wrote (a new configuration writes it again and runs up -d)',
+        "the compose project compose's last up -d was interrupted before it finished; the next enable runs it again",
+        'compose project compose: service web has 0 of 1 containers running (see docker ps -a --filter label=com.docker.compose.service=web and docker logs); start it with compose (docker compose -p compose -f /etc/docker/compose/docker-compose.yml up -d, or docker-compose), or let a new configuration of the extension run up -d',
+        'compose project compose: service worker has no container; start it with compose (docker compose -p compose -f /etc/docker/compose/docker-compose.yml up -d, or docker-compose), or let a new configuration of the extension run up -d',
+        "root's docker client has no credentials for registry.example:5000 any more (logged out outside the extension): a new configuration of the extension logs in again",
+        'azureuser is no longer in the docker group (removed outside the extension): a new configuration of the extension adds it again',
+      ]);
+      const text = renderStatus(r);
+      expect(text).toContain('  Compose:      project compose (/etc/docker/compose/docker-compose.yml): web 0/1 running, worker 0/0 running; its last up -d was interrupted; the file was CHANGED outside the extension\n');
+      expect(text).toContain("  Registry:     root and azureuser logged in to registry.example:5000 by the extension; root's client NO LONGER holds the credentials\n");
+      expect(text).toContain('  Docker group: azureuser added by the extension at 2026-12-01T09:00:02.000Z; NO LONGER a member\n');
+    });
+
+    test('dockerd down: the containers are not listed (dockerd\'s own problem is reported), a removed file is said', () => {
+      const r = buildStatusReport(configured({ workloads: { compose: { record, file: { missing: true } } } }));
+      expect(r.compose).toMatchObject({ containersUnknown: true, fileAsWritten: false, services: [] });
+      expect(r.problems).toEqual(['changed outside the extension: the compose file /etc/docker/compose/docker-compose.yml was removed (a new configuration writes it again and runs up -d)']);
+      expect(renderStatus(r)).toContain('  Compose:      project compose (/etc/docker/compose/docker-compose.yml): containers not listed (dockerd does not answer); the file was CHANGED outside the extension\n');
+    });
+  });
+
   test('installed by the agent, no configuration applied yet: exit 4, says where to look', () => {
     const r = buildStatusReport({ ...base, env });
     expect(r.exitCode).toBe(STATUS_EXIT.notEnabled);
