@@ -13,6 +13,9 @@ export default {
   globalSetup: '<rootDir>/test/global-setup.mjs',
   // stops the VM suites' dockerd and containerd when this run started them
   globalTeardown: '<rootDir>/test/global-teardown.mjs',
+  // One VM suite at a time, the others beside it (see both files).
+  setupFilesAfterEnv: ['<rootDir>/test/vm-suite-lock.mjs'],
+  testSequencer: '<rootDir>/test/vm-sequencer.mjs',
   testTimeout: 30000,
   maxWorkers: 2,
 };
