@@ -7,6 +7,8 @@
 // other worker busy with the suites that need no VM meanwhile.
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 
 const LOCK = process.env.ADX_E2E_SUITE_LOCK || '/run/lock/adx-e2e-vm-suite.lock';
 const WAIT_LIMIT_MS = 80 * 60_000;
@@ -17,6 +19,7 @@ if (isVmSuite && process.env.ADX_E2E !== '0') {
   let holder;
   beforeAll(async () => {
     const t0 = Date.now();
+    mkdirSync(path.dirname(LOCK), { recursive: true });
     holder = spawn('flock', ['-x', LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise((resolve, reject) => {
       holder.stdout.once('data', resolve);
