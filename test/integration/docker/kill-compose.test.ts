@@ -4,10 +4,11 @@
 // with useradd as the VM's admin user (named by an ovf-env.xml as the agent keeps it). The compose
 // project's image is private: compose pulls it with the login the same enable stored.
 //
-// Three moves, each killed after every step in turn (the applier's test-only hook,
-// handler/docker/progress.ts, through test/support/apply-driver.ts): a fresh machine to compose and
-// login; only compose-environment changed; compose and login removed. After each kill, an enable of
-// the same settings converges: exactly the project's containers run (one per service, nothing
+// Four moves, each killed after every step in turn (the applier's test-only hook,
+// handler/docker/progress.ts, through test/support/apply-driver.ts): (a) a fresh machine to compose
+// and login; (b) only compose-environment changed; (c) compose and login removed; (d) the uninstall
+// of compose and login (the next uninstall converges: nothing of them left, dockerd serving). After
+// each kill in (a) to (c), an enable of the same settings converges: exactly the project's containers run (one per service, nothing
 // else), the compose file is whole and 0600 (or absent), root's and the user's config.json are
 // whole JSON holding the login exactly when it is wanted, the records are whole and name what is
 // there (a second enable recreates, restarts and logs in nothing), and dockerd serves, restarted
@@ -285,6 +286,70 @@ d('(integration) kill -9 after every compose and login step, then enable again',
       `remove-file ${COMPOSE_FILE}`,
       'remove-empty-dir /etc/docker/compose',
       'forget-state',
+      'forget-state',
+    ]);
+  }, 900_000);
+
+  test('(d) uninstall with compose and login: killed after each step, the next uninstall converges', async () => {
+    const b = settings('86401');
+    await enable(b);
+    const old = files();
+    await uninstall();
+    const gone = files();
+    const uninstalled = async () => {
+      expect(await waitPing(sb.socket, 300)).toBe('OK');
+      expect(files()).toEqual(gone);
+      expect({ daemonJson: gone.daemonJson, compose: gone.compose, root: auths(gone.root), user: auths(gone.user) }).toEqual({ daemonJson: undefined, compose: undefined, root: [], user: [] });
+      expect({ containers: await containers(), records: records(), inGroup: inGroup(), composeDir: existsSync(sb.fs.resolve('/etc/docker/compose')) }).toEqual({ containers: [], records: [], inGroup: false, composeDir: false });
+    };
+    await uninstalled();
+    const kills: string[] = [];
+    for (let n = 1; n < 40; n++) {
+      await enable(b);
+      expect(files()).toEqual(old);
+      const r = killedAfterStep(driver, sb.dir, { public: {}, protected: {}, remove: true, run: RUN, ovfEnvFile: OVF }, n);
+      if (!r.killed) {
+        expect(r.out).toMatch(/"ok":true/);
+        await uninstalled();
+        break;
+      }
+      // The logout and the membership come first, before any record: named by their place.
+      const at = (await readRollback(sb.fs, STATE_DIR))?.done?.at(-1) ?? `(access step ${n})`;
+      kills.push(at);
+      const now = files();
+      for (const k of Object.keys(now) as (keyof typeof now)[]) {
+        // daemon.json has one stage between by design: the live-restore handover (only that key, false).
+        const handover = k === 'daemonJson' && now[k] !== undefined && JSON.stringify(JSON.parse(now[k]!)) === '{"live-restore":false}';
+        expect({ at, k, ok: [old[k], gone[k]].includes(now[k]) || handover }).toEqual({ at, k, ok: true });
+      }
+      for (const f of records()) expect({ at, f, whole: f.endsWith('.key') || isJson(readFileSync(sb.fs.resolve(`${STATE_DIR}/${f}`), 'utf8')) }).toEqual({ at, f, whole: true });
+      expect(await waitPing(sb.socket, 300)).toBe('OK');
+      const starts = sb.starts();
+      await uninstall();
+      expect({ at, restarts: sb.starts() - starts <= 1 }).toEqual({ at, restarts: true });
+      await uninstalled();
+    }
+    expect(kills).toEqual([
+      // the membership given back and its record forgotten; root and the user logged out, the login record forgotten
+      '(access step 1)',
+      '(access step 2)',
+      '(access step 3)',
+      '(access step 4)',
+      '(access step 5)',
+      // dockerd's part (live-restore kept through the proof), the project down, its file, key and record
+      'snapshot',
+      'save-state',
+      'verify',
+      'compose-down compose',
+      `remove-file ${COMPOSE_FILE}`,
+      'remove-empty-dir /etc/docker/compose',
+      'forget-state',
+      'forget-state',
+      // the live-restore handover, then the engine's record
+      'write-file /etc/docker/daemon.json',
+      'live-restore-off',
+      'remove-file /etc/docker/daemon.json',
+      'save-state',
       'forget-state',
     ]);
   }, 900_000);
