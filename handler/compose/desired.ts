@@ -95,8 +95,10 @@ export interface ComposeObserved {
   tool?: ComposeTool;
   /** The package that provides compose here, when none is found. */
   install?: { manager: string; packages: string[]; reason: string };
-  /** Per service of the desired project: its containers, and how many run. */
+  /** Per service of the desired project (on removal: of the recorded one): its containers, and how many run. */
   containers: Record<string, { total: number; running: number }>;
+  /** On removal: whether the recorded project's file is still there. */
+  recordFileExists?: boolean;
 }
 
 export interface ComposePlan {
@@ -113,12 +115,17 @@ export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, k
   const rec = o.record;
   if (!d) {
     if (!rec) return { steps, why: 'no compose project' };
+    // A run killed after its `down` and the file's removal leaves the record: that project is
+    // down already, and compose cannot read a project whose file is gone (1.x fails on it).
+    const downDone = o.recordFileExists === false && Object.values(o.containers).every((c) => c.total === 0);
+    if (!downDone) steps.push({ step: { kind: 'compose-down', project: rec.project, file: rec.file, reason: '"compose" was removed from the settings (volumes are kept)' } });
     steps.push(
-      { step: { kind: 'compose-down', project: rec.project, file: rec.file, reason: '"compose" was removed from the settings (volumes are kept)' } },
       { step: { kind: 'remove-file', path: rec.file, reason: 'the compose project is gone' } },
       { step: { kind: 'remove-empty-dir', path: rec.file.slice(0, rec.file.lastIndexOf('/')), reason: 'it held only the compose file' } },
-      { step: { kind: 'forget-state', path: recordPath, reason: 'no compose project is left to remember' } },
+      // The key before the record: a run killed between the two leaves the record, and the next
+      // run plans the removal again; the other way round the key would stay with nothing naming it.
       { step: { kind: 'forget-state', path: paths.key, reason: 'no compose environment is left to fingerprint' } },
+      { step: { kind: 'forget-state', path: recordPath, reason: 'no compose project is left to remember' } },
     );
     return { steps, why: `project ${rec.project} taken down` };
   }

@@ -40,6 +40,10 @@ export async function prepareCompose(
     if (io.dockerdRunning) observed.containers = await projectContainers(io.socketPath, desired.project);
     if (!record && text !== undefined) warnings.push(`${COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is replaced by the "compose" setting; its project "${desired.project}" is adopted (compose recreates only the containers whose configuration changed)`);
     warnings.push(...desired.notes);
+  } else if (record) {
+    // The removal: whether a killed run's `down` already took the project and its file away.
+    observed.recordFileExists = await fs.exists(record.file);
+    if (!observed.recordFileExists && io.dockerdRunning) observed.containers = await projectContainers(io.socketPath, record.project);
   }
   if (tool) observed.tool = tool;
   else if (desired) {

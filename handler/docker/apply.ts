@@ -15,7 +15,7 @@ import type { DaemonProbe } from './health.js';
 import { deepEqual, isObject } from './options.js';
 import { executeInstall, type InstallContext, type InstallPlan } from './install.js';
 import { stepName, type ConfigPlan, type PlannedStep, type ServiceAction, type Step } from './plan.js';
-import { recordStep } from './progress.js';
+import { recordStep, stepFinished } from './progress.js';
 import { runAccessStep } from './access-steps.js';
 import { candidateFiles, validationFailure } from './validate-config.js';
 import { runComposeStep, type ComposeRuntime } from '../compose/run.js';
@@ -286,11 +286,15 @@ export async function applySteps(steps: readonly PlannedStep[], ctx: ApplyContex
 }
 
 /**
- * Steps that need no snapshot or progress record, each safe to run again (the access steps that
- * follow the proof: group membership, registry login): run in order, the first failure stops them.
+ * Steps that need no snapshot or progress record, each safe to run again (uninstall's access steps:
+ * the logout, the group membership given back): run in order, the first failure stops them. Each is
+ * still a kill point of the test hook (progress.ts), so that a test can interrupt between them.
  */
 export async function runPlannedSteps(steps: readonly PlannedStep[], ctx: ApplyContext): Promise<void> {
-  for (const s of steps) await runStep(s, ctx);
+  for (const s of steps) {
+    await runStep(s, ctx);
+    stepFinished();
+  }
 }
 
 /** One step's effect. Service start/restart/reload and the proof stay in applyConfig, which owns the rollback. */

@@ -3,23 +3,23 @@
 // content, never a part; dockerd serves after the kill and is restarted at most once by the
 // enable that follows (the interrupted run's own restart aside).
 //
-// The apply runs in a child process (test/support/apply-driver.ts, bundled with esbuild here)
-// that kills itself with SIGKILL right after its N-th finished step: the applier's test-only hook
-// (handler/docker/progress.ts). N goes from 1 until the child finishes without being killed.
+// The apply runs in a child process (test/support/apply-driver.ts, bundled with esbuild here,
+// started by kill-driver.ts) that kills itself with SIGKILL right after its N-th finished step: the
+// applier's test-only hook (handler/docker/progress.ts). N goes from 1 until the child finishes
+// without being killed. kill-compose.test.ts does the same for the compose and login steps.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { parseSettings } from '../../../handler/agent/settings.js';
 import { reconcileEngine, removeEngineConfig } from '../../../handler/docker/engine.js';
-import { TEST_KILL_ENV } from '../../../handler/docker/progress.js';
 import { readRollback } from '../../../handler/docker/state.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { createSandbox, dockerUnavailable, freePort, tlsPing, waitPing, type Sandbox } from '../../support/docker-daemon.js';
 import { bundleDriver } from '../../support/bundle-driver.js';
+import { killedAfterStep, type DriverSettings } from '../../support/kill-driver.js';
 import { RecordedPurgeRunner } from '../../support/recorded-purge.js';
 import { certsSetting, makeCertSet, makeLeaf, pem, type CertSet } from '../../support/tls-certs.js';
 
@@ -28,7 +28,7 @@ const d = skip ? describe.skip : describe;
 if (skip) console.warn(`(integration) kill -9 apply tests skipped: ${skip}`);
 
 const FILES = ['/etc/docker/daemon.json', '/etc/docker/ca.pem', '/etc/docker/cert.pem', '/etc/docker/key.pem', '/var/lib/azure-docker-extension/engine-state.json'];
-type Settings = { public: Record<string, unknown>; protected: Record<string, unknown> };
+type Settings = DriverSettings;
 
 d('(integration) kill -9 after every step of an apply', () => {
   let sb: Sandbox;
@@ -42,12 +42,7 @@ d('(integration) kill -9 after every step of an apply', () => {
   const files = () => Object.fromEntries(FILES.map((f) => [f, readOrUndefined(sb.fs.resolve(f))]));
 
   /** Runs the apply in a child that SIGKILLs itself after its n-th step: 'killed', or how it ended. */
-  const applyKilledAfter = (s: Settings, n: number): { killed: boolean; out: string } => {
-    const settingsFile = path.join(sb.dir, 'settings.json');
-    writeFileSync(settingsFile, JSON.stringify(s), { mode: 0o600 });
-    const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
-    return { killed: r.signal === 'SIGKILL', out: `${r.stdout}${r.stderr}` };
-  };
+  const applyKilledAfter = (s: Settings, n: number) => killedAfterStep(driver, sb.dir, s, n);
 
   beforeAll(async () => {
     sb = createSandbox();
@@ -176,11 +171,9 @@ d('(integration) kill -9 after every step of an uninstall', () => {
     for (let n = 1; n < 40; n++) {
       await enable();
       expect(files()).toEqual(old);
-      const settingsFile = path.join(sb.dir, 'settings.json');
-      writeFileSync(settingsFile, JSON.stringify({ public: {}, protected: {}, remove: true }), { mode: 0o600 });
-      const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
-      if (r.signal !== 'SIGKILL') {
-        expect(r.stdout).toMatch(/"ok":true/);
+      const r = killedAfterStep(driver, sb.dir, { public: {}, protected: {}, remove: true }, n);
+      if (!r.killed) {
+        expect(r.out).toMatch(/"ok":true/);
         break;
       }
       // Two files have a stage between by design, each written whole: daemon.json during the
@@ -223,11 +216,9 @@ d('(integration) kill -9 after every step of an uninstall', () => {
 
   /** The uninstall in a child killed after its n-th step; true when it was killed. */
   const uninstallKilledAfter = (n: number, removeEngine = false): boolean => {
-    const settingsFile = path.join(sb.dir, 'settings.json');
-    writeFileSync(settingsFile, JSON.stringify({ public: {}, protected: {}, remove: true, ...(removeEngine ? { removeEngine } : {}) }), { mode: 0o600 });
-    const r = spawnSync(process.execPath, [driver, sb.dir, settingsFile], { env: { ...process.env, [TEST_KILL_ENV]: String(n) }, encoding: 'utf8', timeout: 120_000 });
-    if (r.signal !== 'SIGKILL') expect(r.stdout).toMatch(/"ok":true/);
-    return r.signal === 'SIGKILL';
+    const r = killedAfterStep(driver, sb.dir, { public: {}, protected: {}, remove: true, ...(removeEngine ? { removeEngine } : {}) }, n);
+    if (!r.killed) expect(r.out).toMatch(/"ok":true/);
+    return r.killed;
   };
 
   test('dockerd stopped by the admin: killed after each step, the next uninstall gives the files back and leaves dockerd stopped', async () => {

@@ -121,6 +121,16 @@ describe('the up decision', () => {
   test('"compose" removed: down (volumes kept), file removed, record forgotten', () => {
     const p = planCompose(undefined, steady, KEY, RECORD);
     expect(kinds(p.steps)).toEqual(['compose-down', 'remove-file', 'remove-empty-dir', 'forget-state', 'forget-state']);
+    // The fingerprint key first: the record, forgotten last, makes a killed run's successor plan it all again.
+    expect(p.steps.slice(-2).map((s) => (s.step as { path: string }).path)).toEqual([RECORD.key, RECORD.record]);
+  });
+  test('removed after a killed run\'s down and file removal: no down again (compose cannot read a missing file), the rest done', () => {
+    const p = planCompose(undefined, { record: applied, containers: {}, recordFileExists: false }, KEY, RECORD);
+    expect(kinds(p.steps)).toEqual(['remove-file', 'remove-empty-dir', 'forget-state', 'forget-state']);
+  });
+  test('removed with the file gone but containers of the project left: down is still planned', () => {
+    const p = planCompose(undefined, { record: applied, containers: { db: { total: 1, running: 1 } }, recordFileExists: false }, KEY, RECORD);
+    expect(kinds(p.steps)[0]).toBe('compose-down');
   });
   test('the printed plan names protected variables only by number', () => {
     const p = planCompose(d, { tool, containers: {} }, KEY, RECORD);
