@@ -1,9 +1,10 @@
 // The compose project the settings ask for, and the steps that get the machine there. Pure: the
 // observation (record, file, compose found, containers) comes in, typed steps go out, run by the
 // one applier after dockerd is proven serving (apply.ts).
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { HandlerSettings } from '../agent/settings.js';
 import type { PlannedStep } from '../docker/plan.js';
+import { keyedFingerprint } from '../crypto/keyed-fingerprint.js';
 import { toComposeSpec } from './convert.js';
 
 /** Where DockerExtension 1.x wrote its compose file: the same path adopts its project. */
@@ -12,7 +13,6 @@ export const COMPOSE_FILE = '/etc/docker/compose/docker-compose.yml';
 export const DEFAULT_PROJECT = 'compose';
 export const DEFAULT_HTTP_TIMEOUT = '600';
 export const COMPOSE_RECORD_FILE = 'compose-state.json';
-export const FINGERPRINT_KEY_FILE = 'compose-fingerprint.key';
 
 /** What the last apply ran: names and hashes only, never a value of the environment. */
 export interface ComposeRecord {
@@ -21,7 +21,9 @@ export interface ComposeRecord {
   file: string;
   documentSha256: string;
   envNames: string[];
-  /** HMAC-SHA256 of the environment under a key kept beside the record: changes show, values do not. */
+  /** Random, the record's own: the key of envFingerprint. */
+  salt: string;
+  /** HMAC-SHA256 of the environment under the salt (crypto/keyed-fingerprint.ts): changes show, values do not. */
   envFingerprint: string;
   /** Saved before `up` ran (the project may exist half-made): the next enable runs `up` again. */
   pending?: boolean;
@@ -64,20 +66,20 @@ export function desiredCompose(s: HandlerSettings): ComposeDesired | undefined {
   };
 }
 
-export function recordOf(d: ComposeDesired, key: Buffer): ComposeRecord {
+export function recordOf(d: ComposeDesired, salt: string): ComposeRecord {
   return {
     version: 1,
     project: d.project,
     file: d.file,
     documentSha256: createHash('sha256').update(d.content).digest('hex'),
     envNames: Object.keys(d.env).sort(),
-    envFingerprint: envFingerprint(d.env, key),
+    salt,
+    envFingerprint: envFingerprint(d.env, salt),
   };
 }
 
-export function envFingerprint(env: Record<string, string>, key: Buffer): string {
-  const canonical = JSON.stringify(Object.keys(env).sort().map((k) => [k, env[k]]));
-  return createHmac('sha256', key).update(canonical).digest('hex');
+export function envFingerprint(env: Record<string, string>, salt: string): string {
+  return keyedFingerprint(salt, Object.keys(env).sort().map((k) => [k, env[k]]));
 }
 
 /** A compose the machine has: the v2 plugin (`docker compose`) or a `docker-compose` binary. */
@@ -109,8 +111,8 @@ export interface ComposePlan {
 
 export const COMPOSE_FILE_MODE = 0o600;
 
-export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, key: Buffer, paths: { record: string; key: string }): ComposePlan {
-  const recordPath = paths.record;
+/** `newSalt`: the salt of a first record; a recorded project keeps its own, so an unchanged environment compares equal. */
+export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, newSalt: string, recordPath: string): ComposePlan {
   const steps: PlannedStep[] = [];
   const rec = o.record;
   if (!d) {
@@ -122,9 +124,6 @@ export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, k
     steps.push(
       { step: { kind: 'remove-file', path: rec.file, reason: 'the compose project is gone' } },
       { step: { kind: 'remove-empty-dir', path: rec.file.slice(0, rec.file.lastIndexOf('/')), reason: 'it held only the compose file' } },
-      // The key before the record: a run killed between the two leaves the record, and the next
-      // run plans the removal again; the other way round the key would stay with nothing naming it.
-      { step: { kind: 'forget-state', path: paths.key, reason: 'no compose environment is left to fingerprint' } },
       { step: { kind: 'forget-state', path: recordPath, reason: 'no compose project is left to remember' } },
     );
     return { steps, why: `project ${rec.project} taken down` };
@@ -136,7 +135,7 @@ export function planCompose(d: ComposeDesired | undefined, o: ComposeObserved, k
   if (rec && rec.project !== d.project) {
     steps.push({ step: { kind: 'compose-down', project: rec.project, file: rec.file, reason: `the project is now named ${d.project} (volumes are kept)` } });
   }
-  const want = recordOf(d, key);
+  const want = recordOf(d, rec?.salt ?? newSalt);
   const why = upReason(d, o, want);
   const fileDiffers = o.file?.content !== d.content;
   if (why && !(rec?.pending && rec.project === d.project)) {

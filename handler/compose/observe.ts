@@ -1,31 +1,24 @@
 // Reads what the compose plan depends on: the record of the last apply, the file, which compose
 // the machine has (or which package provides it), and the project's containers. Reads only.
-import { randomBytes } from 'node:crypto';
 import type { DistroInfo } from '../distro/detect.js';
 import { httpGet } from '../docker/http-get.js';
 import type { EngineSource } from '../docker/install.js';
 import { READ_LIMITS, type CommandRunner, type ReadFileSystem } from '../system/ports.js';
-import { COMPOSE_RECORD_FILE, FINGERPRINT_KEY_FILE, type ComposeRecord, type ComposeTool } from './desired.js';
+import { isSalt } from '../crypto/keyed-fingerprint.js';
+import { COMPOSE_RECORD_FILE, type ComposeRecord, type ComposeTool } from './desired.js';
 
 export const composeRecordPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${COMPOSE_RECORD_FILE}`;
-export const fingerprintKeyPath = (stateDir: string) => `${stateDir.replace(/\/+$/, '')}/${FINGERPRINT_KEY_FILE}`;
 
 export async function readComposeRecord(fs: ReadFileSystem, stateDir: string): Promise<ComposeRecord | undefined> {
   const text = await fs.readText(composeRecordPath(stateDir), { maxBytes: READ_LIMITS.small });
   if (text === undefined) return undefined;
   try {
     const r = JSON.parse(text) as ComposeRecord;
-    if (r?.version === 1 && typeof r.project === 'string' && typeof r.file === 'string') return r;
+    if (r?.version === 1 && typeof r.project === 'string' && typeof r.file === 'string' && isSalt(r.salt) && typeof r.envFingerprint === 'string') return r;
   } catch {
     // unreadable: as if nothing were recorded (the next `up` records it again)
   }
   return undefined;
-}
-
-/** The fingerprint key, or a new one (written by the record's save step, beside the record). */
-export async function readFingerprintKey(fs: ReadFileSystem, stateDir: string): Promise<Buffer> {
-  const hex = (await fs.readText(fingerprintKeyPath(stateDir), { maxBytes: 1024 }))?.trim();
-  return hex && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : randomBytes(32);
 }
 
 /** Where the docker CLI looks for its plugins (docker/cli's defaultSystemPluginDirs), in its order. */

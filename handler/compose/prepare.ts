@@ -5,12 +5,12 @@ import { StepFailedError } from '../errors.js';
 import type { DistroInfo } from '../distro/detect.js';
 import type { CommandRunner, FileSystem } from '../system/ports.js';
 import { COMPOSE_FILE, desiredCompose, planCompose, type ComposeDesired, type ComposePlan } from './desired.js';
-import { composePackage, composeRecordPath, fingerprintKeyPath, findCompose, projectContainers, readComposeRecord, readFingerprintKey } from './observe.js';
+import { newSalt } from '../crypto/keyed-fingerprint.js';
+import { composePackage, composeRecordPath, findCompose, projectContainers, readComposeRecord } from './observe.js';
 
 export interface ComposePrepared {
   desired?: ComposeDesired;
   plan: ComposePlan;
-  key: Buffer;
   warnings: string[];
   /** For the status: which compose runs the project. */
   tool?: string;
@@ -23,12 +23,11 @@ export async function prepareCompose(
   const { fs, cmd, distro, stateDir } = io;
   const desired = settings ? desiredCompose(settings) : undefined;
   const record = await readComposeRecord(fs, stateDir);
-  const key = await readFingerprintKey(fs, stateDir);
   const warnings: string[] = [];
   if (!desired && !record) {
     // DockerExtension 1.x's project, with no "compose" in the settings: the admin's now.
     if (await fs.exists(COMPOSE_FILE)) warnings.push(`${COMPOSE_FILE}, the compose file DockerExtension 1.x wrote, is kept as it is and its containers keep running; put its document in the "compose" setting for the extension to run it again`);
-    return { plan: { steps: [], why: 'no compose project' }, key, warnings };
+    return { plan: { steps: [], why: 'no compose project' }, warnings };
   }
   const tool = await findCompose(cmd, fs);
   const observed: Parameters<typeof planCompose>[1] = { containers: {} };
@@ -51,6 +50,6 @@ export async function prepareCompose(
     if (!pkg) throw new StepFailedError(`No compose is installed and ${distro.name} packages none: put the compose plugin in /usr/local/lib/docker/cli-plugins (or remove "compose" from the settings) and enable again`, 'ENOCOMPOSE');
     observed.install = { manager: distro.packageManager, packages: [pkg], reason: `neither "docker compose" nor "docker-compose" is installed; ${pkg} is ${distro.name}'s compose` };
   }
-  const plan = planCompose(desired, observed, key, { record: composeRecordPath(stateDir), key: fingerprintKeyPath(stateDir) });
-  return { ...(desired ? { desired } : {}), plan, key, warnings, ...(tool ? { tool: `${tool.label} ${tool.version}` } : {}) };
+  const plan = planCompose(desired, observed, newSalt(), composeRecordPath(stateDir));
+  return { ...(desired ? { desired } : {}), plan, warnings, ...(tool ? { tool: `${tool.label} ${tool.version}` } : {}) };
 }

@@ -8,7 +8,7 @@ import type { PlannedStep } from '../docker/plan.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { DEFAULT_HTTP_TIMEOUT } from './desired.js';
-import { findCompose, fingerprintKeyPath } from './observe.js';
+import { findCompose } from './observe.js';
 
 export interface ComposeRuntime {
   fs: FileSystem;
@@ -27,8 +27,6 @@ export interface ComposeRuntime {
    * image whatever HOME the agent gave the handler.
    */
   dockerConfig: string;
-  /** The fingerprint key, written with the first record. */
-  key: Buffer;
   onProgress?: (message: string) => void;
 }
 
@@ -47,9 +45,6 @@ export async function runComposeStep(p: PlannedStep, rt: ComposeRuntime): Promis
     case 'save-compose-state': {
       if (!p.compose?.record) throw new Error('no compose record planned');
       await rt.fs.mkdirp(rt.stateDir, 0o700);
-      // The key the record's fingerprint was made with (new, or one that replaces an unreadable file).
-      const keyHex = rt.key.toString('hex');
-      if ((await rt.fs.readText(fingerprintKeyPath(rt.stateDir), { maxBytes: 1024 }))?.trim() !== keyHex) await rt.fs.writeAtomic(fingerprintKeyPath(rt.stateDir), `${keyHex}\n`, 0o600);
       await rt.fs.writeAtomic(s.path, `${JSON.stringify(p.compose.record, null, 2)}\n`, 0o600);
       return;
     }

@@ -397,7 +397,6 @@ function composeRuntime(
     socketPath: at.socketPath,
     stateDir: opts.stateDir,
     dockerConfig: at.layout.rootDockerConfig,
-    key: at.compose.key,
     view: at.layout.daemonView,
     onProgress: (m) => rep.add('compose', 'transitioning', m),
   };

@@ -7,7 +7,7 @@
 // password) under a random salt kept beside it. Not a plain hash: an unsalted hash of a
 // human-chosen password is recovered offline in milliseconds; the salted HMAC in a file only root
 // reads tells root nothing root could not read in /root/.docker/config.json anyway.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isSalt, keyedFingerprint, matchesFingerprint, newSalt } from '../crypto/keyed-fingerprint.js';
 import { StepFailedError } from '../errors.js';
 import { READ_LIMITS, type ReadFileSystem } from '../system/ports.js';
 
@@ -47,20 +47,17 @@ export function shownServer(host: string | undefined): string {
 }
 
 export function credentialHmac(salt: string, host: string | undefined, username: string, password: string): string {
-  return createHmac('sha256', Buffer.from(salt, 'hex')).update(JSON.stringify([host ?? DOCKER_HUB_KEY, username, password])).digest('hex');
+  return keyedFingerprint(salt, [host ?? DOCKER_HUB_KEY, username, password]);
 }
 
 export function newRecord(host: string | undefined, username: string, password: string, accounts: LoginAccount[]): LoginRecord {
-  const salt = randomBytes(32).toString('hex');
+  const salt = newSalt();
   return { version: 1, ...(host !== undefined ? { server: host } : {}), accounts, salt, hmac: credentialHmac(salt, host, username, password) };
 }
 
 /** The record still describes these credentials for this server. */
 export function recordMatches(r: LoginRecord, host: string | undefined, username: string, password: string): boolean {
-  if (r.server !== host) return false;
-  const want = Buffer.from(credentialHmac(r.salt, host, username, password), 'hex');
-  const have = Buffer.from(r.hmac, 'hex');
-  return want.length === have.length && timingSafeEqual(want, have);
+  return r.server === host && matchesFingerprint(r.salt, [host ?? DOCKER_HUB_KEY, username, password], r.hmac);
 }
 
 export function parseLoginRecord(text: string | undefined): LoginRecord | undefined {
@@ -69,7 +66,7 @@ export function parseLoginRecord(text: string | undefined): LoginRecord | undefi
     const v = JSON.parse(text) as LoginRecord;
     const okAs = (u: LoginAccount['as']) => u === undefined || (Number.isInteger(u.uid) && Number.isInteger(u.gid) && typeof u.home === 'string');
     const okAccount = (a: LoginAccount) => typeof a?.name === 'string' && typeof a.configDir === 'string' && a.configDir.startsWith('/') && okAs(a.as);
-    if (v?.version === 1 && Array.isArray(v.accounts) && v.accounts.every(okAccount) && typeof v.salt === 'string' && typeof v.hmac === 'string' && (v.server === undefined || typeof v.server === 'string')) return v;
+    if (v?.version === 1 && Array.isArray(v.accounts) && v.accounts.every(okAccount) && isSalt(v.salt) && typeof v.hmac === 'string' && (v.server === undefined || typeof v.server === 'string')) return v;
   } catch {
     // unreadable: logged in again (and what it names is not logged out)
   }

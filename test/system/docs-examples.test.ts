@@ -242,7 +242,7 @@ test('the status recipes in troubleshooting.md (jq on status --json) run on a re
     dockerdLog: 'journalctl -u docker',
     workloads: {
       compose: {
-        record: { version: 1, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: 'a'.repeat(64), envNames: [], envFingerprint: 'f'.repeat(64) },
+        record: { version: 1, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: 'a'.repeat(64), envNames: [], salt: '5'.repeat(64), envFingerprint: 'f'.repeat(64) },
         file: { sha256: 'a'.repeat(64), startedServices: ['web'] },
         containers: { web: { total: 1, running: 0 } },
       },

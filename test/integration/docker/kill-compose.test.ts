@@ -110,7 +110,7 @@ d('(integration) kill -9 after every compose and login step, then enable again',
       expect(statSync(sb.fs.resolve(COMPOSE_FILE)).mode & 0o777).toBe(0o600);
       expect(auths(want.root)).toEqual([reg.host]);
       expect(auths(want.user)).toEqual([reg.host]);
-      expect(records()).toEqual(['compose-fingerprint.key', 'compose-state.json', 'docker-group.json', 'engine-state.json', 'registry-login.json']);
+      expect(records()).toEqual(['compose-state.json', 'docker-group.json', 'engine-state.json', 'registry-login.json']);
       expect(JSON.parse(readFileSync(sb.fs.resolve(`${STATE_DIR}/compose-state.json`), 'utf8')).pending).toBeUndefined();
     } else {
       expect(await containers()).toEqual([]);
@@ -166,7 +166,7 @@ d('(integration) kill -9 after every compose and login step, then enable again',
       for (const k of Object.keys(now) as (keyof typeof now)[]) expect({ at, k, ok: [old[k], neu[k]].includes(now[k]) }).toEqual({ at, k, ok: true });
       for (const f of records()) {
         const text = readFileSync(sb.fs.resolve(`${STATE_DIR}/${f}`), 'utf8');
-        expect({ at, f, whole: f.endsWith('.key') ? /^[0-9a-f]{64}\n$/.test(text) : isJson(text) }).toEqual({ at, f, whole: true });
+        expect({ at, f, whole: isJson(text) }).toEqual({ at, f, whole: true });
       }
       expect(await waitPing(sb.socket, 300)).toBe('OK');
       // dockerd is (re)started only by the plan's own service step, before the proof; the compose
@@ -282,11 +282,10 @@ d('(integration) kill -9 after every compose and login step, then enable again',
       'registry-logout root',
       `registry-logout ${user}`,
       'forget-state',
-      // the project down, its file and folder removed, the fingerprint key, then the record
+      // the project down, its file and folder removed, then the record
       'compose-down compose',
       `remove-file ${COMPOSE_FILE}`,
       'remove-empty-dir /etc/docker/compose',
-      'forget-state',
       'forget-state',
     ]);
   }, 900_000);
@@ -323,7 +322,7 @@ d('(integration) kill -9 after every compose and login step, then enable again',
         const handover = k === 'daemonJson' && now[k] !== undefined && JSON.stringify(JSON.parse(now[k]!)) === '{"live-restore":false}';
         expect({ at, k, ok: [old[k], gone[k]].includes(now[k]) || handover }).toEqual({ at, k, ok: true });
       }
-      for (const f of records()) expect({ at, f, whole: f.endsWith('.key') || isJson(readFileSync(sb.fs.resolve(`${STATE_DIR}/${f}`), 'utf8')) }).toEqual({ at, f, whole: true });
+      for (const f of records()) expect({ at, f, whole: isJson(readFileSync(sb.fs.resolve(`${STATE_DIR}/${f}`), 'utf8')) }).toEqual({ at, f, whole: true });
       expect(await waitPing(sb.socket, 300)).toBe('OK');
       const starts = sb.starts();
       await uninstall();
@@ -337,14 +336,13 @@ d('(integration) kill -9 after every compose and login step, then enable again',
       '(access step 3)',
       '(access step 4)',
       '(access step 5)',
-      // dockerd's part (live-restore kept through the proof), the project down, its file, key and record
+      // dockerd's part (live-restore kept through the proof), the project down, its file and record
       'snapshot',
       'save-state',
       'verify',
       'compose-down compose',
       `remove-file ${COMPOSE_FILE}`,
       'remove-empty-dir /etc/docker/compose',
-      'forget-state',
       'forget-state',
       // the live-restore handover, then the engine's record
       'write-file /etc/docker/daemon.json',

@@ -13,8 +13,8 @@ import { settingsError } from '../../support/settings-error.js';
 
 // The old extension's README example (file format v1: services at the top level).
 const OLD_README = { db: { image: 'memcached', ports: ['11211:11211'] }, web: { image: 'ghost', ports: ['80:2368'], links: ['db'], net: 'bridge' } };
-const KEY = Buffer.alloc(32, 7);
-const RECORD = { record: '/var/lib/azure-docker-extension/compose-state.json', key: '/var/lib/azure-docker-extension/compose-fingerprint.key' };
+const SALT = '07'.repeat(32);
+const RECORD = '/var/lib/azure-docker-extension/compose-state.json';
 const SECRET = 'hunter2-protected-value';
 
 const settings = (pub: Record<string, unknown>, prot: Record<string, unknown> = {}) => parseSettings(pub, prot);
@@ -72,68 +72,71 @@ describe('desired compose', () => {
 
 describe('the up decision', () => {
   const d = desiredCompose(settings({ compose: OLD_README, 'compose-environment': { TAG: 'v1' } }, { environment: { DB_PASSWORD: SECRET } }))!;
-  const applied = recordOf(d, KEY);
+  const applied = recordOf(d, SALT);
   const running = { db: { total: 1, running: 1 }, web: { total: 1, running: 1 } };
   const tool = { file: 'docker-compose', label: 'docker-compose', version: '1.29.2' };
   const steady: ComposeObserved = { record: applied, file: { content: d.content, mode: 0o600 }, tool, containers: running };
 
   test('first enable: record (pending), file, up, record', () => {
-    const p = planCompose(d, { tool, containers: {} }, KEY, RECORD);
+    const p = planCompose(d, { tool, containers: {} }, SALT, RECORD);
     expect(kinds(p.steps)).toEqual(['save-compose-state', 'write-file', 'compose-up', 'save-compose-state']);
     expect(p.steps[0]!.compose!.record!.pending).toBe(true);
     expect(p.steps[3]!.compose!.record!.pending).toBeUndefined();
   });
   test('unchanged and all running: nothing at all (a boot or a re-enable recreates nothing)', () => {
-    const p = planCompose(d, steady, KEY, RECORD);
+    const p = planCompose(d, steady, SALT, RECORD);
     expect(p.steps).toEqual([]);
     expect(p.why).toMatch(/unchanged and running/);
   });
+  test('a recorded project keeps its salt: a new one offered changes nothing', () => {
+    expect(planCompose(d, steady, 'ab'.repeat(32), RECORD).steps).toEqual([]);
+  });
   test('only compose-environment changed: up again, the file untouched', () => {
     const d2 = desiredCompose(settings({ compose: OLD_README, 'compose-environment': { TAG: 'v2' } }, { environment: { DB_PASSWORD: SECRET } }))!;
-    const p = planCompose(d2, steady, KEY, RECORD);
+    const p = planCompose(d2, steady, SALT, RECORD);
     expect(kinds(p.steps)).toEqual(['save-compose-state', 'compose-up', 'save-compose-state']);
     expect(p.why).toBe('the compose environment changed');
   });
   test('a protected value changed: up again; the record holds no value', () => {
     const d2 = desiredCompose(settings({ compose: OLD_README, 'compose-environment': { TAG: 'v1' } }, { environment: { DB_PASSWORD: 'other' } }))!;
-    const p = planCompose(d2, steady, KEY, RECORD);
+    const p = planCompose(d2, steady, SALT, RECORD);
     expect(p.why).toBe('the compose environment changed');
     const saved = JSON.stringify(p.steps.map((s) => s.compose?.record));
     expect(saved).not.toContain('other');
     expect(saved).not.toContain(SECRET);
   });
   test('a container stopped: up again', () => {
-    const p = planCompose(d, { ...steady, containers: { db: { total: 1, running: 1 }, web: { total: 1, running: 0 } } }, KEY, RECORD);
+    const p = planCompose(d, { ...steady, containers: { db: { total: 1, running: 1 }, web: { total: 1, running: 0 } } }, SALT, RECORD);
     expect(p.why).toBe("not all of the project's containers run (web)");
     expect(kinds(p.steps)).toContain('compose-up');
   });
   test('no compose on the machine: the distro package first', () => {
     const { tool: _t, ...rest } = steady;
-    const p = planCompose(d, { ...rest, install: { manager: 'apt', packages: ['docker-compose'], reason: 'none installed' } }, KEY, RECORD);
+    const p = planCompose(d, { ...rest, install: { manager: 'apt', packages: ['docker-compose'], reason: 'none installed' } }, SALT, RECORD);
     expect(kinds(p.steps)[0]).toBe('install-compose');
   });
   test('project renamed: the old one down first', () => {
     const d2 = desiredCompose(settings({ compose: OLD_README, 'compose-environment': { TAG: 'v1', COMPOSE_PROJECT_NAME: 'shop' } }, { environment: { DB_PASSWORD: SECRET } }))!;
-    const p = planCompose(d2, steady, KEY, RECORD);
+    const p = planCompose(d2, steady, SALT, RECORD);
     expect(kinds(p.steps)).toEqual(['compose-down', 'save-compose-state', 'compose-up', 'save-compose-state']);
     expect(p.steps[0]!.step).toMatchObject({ project: 'compose' });
   });
   test('"compose" removed: down (volumes kept), file removed, record forgotten', () => {
-    const p = planCompose(undefined, steady, KEY, RECORD);
-    expect(kinds(p.steps)).toEqual(['compose-down', 'remove-file', 'remove-empty-dir', 'forget-state', 'forget-state']);
-    // The fingerprint key first: the record, forgotten last, makes a killed run's successor plan it all again.
-    expect(p.steps.slice(-2).map((s) => (s.step as { path: string }).path)).toEqual([RECORD.key, RECORD.record]);
+    const p = planCompose(undefined, steady, SALT, RECORD);
+    expect(kinds(p.steps)).toEqual(['compose-down', 'remove-file', 'remove-empty-dir', 'forget-state']);
+    // The record last: a killed run's successor plans the rest of the removal again.
+    expect((p.steps.at(-1)!.step as { path: string }).path).toBe(RECORD);
   });
   test('removed after a killed run\'s down and file removal: no down again (compose cannot read a missing file), the rest done', () => {
-    const p = planCompose(undefined, { record: applied, containers: {}, recordFileExists: false }, KEY, RECORD);
-    expect(kinds(p.steps)).toEqual(['remove-file', 'remove-empty-dir', 'forget-state', 'forget-state']);
+    const p = planCompose(undefined, { record: applied, containers: {}, recordFileExists: false }, SALT, RECORD);
+    expect(kinds(p.steps)).toEqual(['remove-file', 'remove-empty-dir', 'forget-state']);
   });
   test('removed with the file gone but containers of the project left: down is still planned', () => {
-    const p = planCompose(undefined, { record: applied, containers: { db: { total: 1, running: 1 } }, recordFileExists: false }, KEY, RECORD);
+    const p = planCompose(undefined, { record: applied, containers: { db: { total: 1, running: 1 } }, recordFileExists: false }, SALT, RECORD);
     expect(kinds(p.steps)[0]).toBe('compose-down');
   });
   test('the printed plan names protected variables only by number', () => {
-    const p = planCompose(d, { tool, containers: {} }, KEY, RECORD);
+    const p = planCompose(d, { tool, containers: {} }, SALT, RECORD);
     const lines = describeSteps(p.steps.map((s) => s.step)).join('\n');
     expect(lines).toContain('compose up -d project compose from /etc/docker/compose/docker-compose.yml (environment: COMPOSE_HTTP_TIMEOUT, COMPOSE_PROJECT_NAME, TAG and 1 protected variable(s))');
     expect(lines).not.toContain('DB_PASSWORD');

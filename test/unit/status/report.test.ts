@@ -142,7 +142,7 @@ Exit code 0 (ok).`);
 
   describe('what the extension set up beside the engine: the compose project, the registry login, the docker group', () => {
     const SHA = 'a'.repeat(64);
-    const record = { version: 1 as const, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: SHA, envNames: ['SLEEP'], envFingerprint: 'f'.repeat(64) };
+    const record = { version: 1 as const, project: 'compose', file: '/etc/docker/compose/docker-compose.yml', documentSha256: SHA, envNames: ['SLEEP'], salt: '5'.repeat(64), envFingerprint: 'f'.repeat(64) };
     const login = { version: 1 as const, server: 'registry.example:5000', accounts: [{ name: 'root', configDir: '/root/.docker' }, { name: 'azureuser', configDir: '/home/azureuser/.docker', as: { uid: 1000, gid: 1000, home: '/home/azureuser' } }], salt: 's', hmac: 'h' };
     const group = { version: 1 as const, user: 'azureuser', group: 'docker', addedAt: '2026-12-01T09:00:02.000Z' };
     const healthy = (): StatusFacts['workloads'] => ({
