@@ -17,7 +17,7 @@ const docker = (socket: string, args: string[], input?: Buffer) =>
   spawnSync('docker', ['-H', `unix://${socket}`, ...args], { input, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() } });
 
 /** Debian's busybox-static as an image's file system (/bin/busybox only), for `docker import`. */
-function busyboxTar(): Buffer {
+export function busyboxTar(): Buffer {
   const dir = mkdtempSync(path.join(tmpdir(), 'busybox-img-'));
   try {
     mkdirSync(path.join(dir, 'bin'));

@@ -1,14 +1,18 @@
 // A real registry for tests (Debian's docker-registry, the distribution registry 2.x) on
-// 127.0.0.1, behind TLS with a CA made at test time and htpasswd (bcrypt) authentication. A
-// dockerd trusts it through <its /etc/docker>/certs.d/<host:port>/ca.crt (trustRegistry), and an
-// image built from busybox-static is pushed to it (pushBusybox) with a docker client
-// configuration of its own, so the client the test examines starts logged out.
+// 127.0.0.1 (or another address of this machine, e.g. the test VMs' bridge, which VMs reach),
+// behind TLS with a CA made at test time (the address in the certificate's names) and htpasswd
+// (bcrypt) authentication. A dockerd trusts it through <its /etc/docker>/certs.d/<host:port>/ca.crt
+// (trustRegistry). An image built from busybox-static is pushed to it either through a dockerd
+// (pushBusybox, with a docker client configuration of its own, so the client the test examines
+// starts logged out) or, with no dockerd at hand, over the registry's HTTP API (uploadBusybox).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BUSYBOX } from './busybox-container.js';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { BUSYBOX, busyboxTar } from './busybox-container.js';
 import { freePort } from './docker-daemon.js';
 import { makeCa, makeLeaf } from './tls-certs.js';
 
@@ -38,13 +42,17 @@ function htpasswdLine(user: string, password: string): string {
   return execFileSync('htpasswd', ['-niB', user], { input: password, encoding: 'utf8' }).trim();
 }
 
-/** Starts the registry; `users` are the accounts it accepts. */
-export async function startRegistry(users: Record<string, string>): Promise<TestRegistry> {
+/**
+ * Starts the registry; `users` are the accounts it accepts. It listens on `address` (an IPv4
+ * address of this machine; default 127.0.0.1), which its certificate names.
+ */
+export async function startRegistry(users: Record<string, string>, opts: { address?: string } = {}): Promise<TestRegistry> {
+  const address = opts.address ?? '127.0.0.1';
   const dir = mkdtempSync(path.join(tmpdir(), 'adx-registry-'));
   let child: ChildProcess | undefined;
   try {
     const ca = makeCa(path.join(dir, 'tls'), 'registry-ca');
-    const leaf = makeLeaf(path.join(dir, 'tls'), ca, 'registry', { cn: '127.0.0.1', san: 'IP:127.0.0.1', eku: 'serverAuth' });
+    const leaf = makeLeaf(path.join(dir, 'tls'), ca, 'registry', { cn: address, san: `IP:${address}`, eku: 'serverAuth' });
     writeFileSync(path.join(dir, 'htpasswd'), `${Object.entries(users).map(([u, p]) => htpasswdLine(u, p)).join('\n')}\n`, { mode: 0o600 });
     const port = await freePort();
     // The registry's configuration, every path its own (nothing under /etc/docker or /var/lib).
@@ -54,7 +62,7 @@ export async function startRegistry(users: Record<string, string>): Promise<Test
         'version: 0.1',
         'log: {level: warn}',
         `storage: {filesystem: {rootdirectory: ${path.join(dir, 'data')}}, delete: {enabled: true}}`,
-        `http: {addr: "127.0.0.1:${port}", tls: {certificate: ${leaf.cert}, key: ${leaf.key}}}`,
+        `http: {addr: "${address}:${port}", tls: {certificate: ${leaf.cert}, key: ${leaf.key}}}`,
         `auth: {htpasswd: {realm: adx-test, path: ${path.join(dir, 'htpasswd')}}}`,
         '',
       ].join('\n'),
@@ -63,10 +71,10 @@ export async function startRegistry(users: Record<string, string>): Promise<Test
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const caPem = readFileSync(ca.ca, 'utf8');
-    await waitUnauthorized(port, caPem, child, () => stderr);
+    await waitUnauthorized(address, port, caPem, child, () => stderr);
     const proc = child;
     return {
-      host: `127.0.0.1:${port}`,
+      host: `${address}:${port}`,
       port,
       caPem,
       dir,
@@ -90,11 +98,11 @@ export async function startRegistry(users: Record<string, string>): Promise<Test
 }
 
 /** Up when /v2/ answers 401 (authentication required) over TLS verified against its CA. */
-async function waitUnauthorized(port: number, ca: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitUnauthorized(address: string, port: number, ca: string, child: ChildProcess, stderr: () => string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr()}`);
     const status = await new Promise<number | undefined>((resolve) => {
-      const req = https.get({ host: '127.0.0.1', port, path: '/v2/', ca, timeout: 2_000 }, (res) => {
+      const req = https.get({ host: address, port, path: '/v2/', ca, timeout: 2_000 }, (res) => {
         res.resume();
         resolve(res.statusCode);
       });
@@ -104,7 +112,7 @@ async function waitUnauthorized(port: number, ca: string, child: ChildProcess, s
     if (status === 401) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`docker-registry did not answer on 127.0.0.1:${port}: ${stderr()}`);
+  throw new Error(`docker-registry did not answer on ${address}:${port}: ${stderr()}`);
 }
 
 /** The dockerd whose /etc/docker is `etcDocker` trusts the registry's CA (read at each pull, no restart). */
@@ -140,4 +148,69 @@ export function pushBusybox(socket: string, reg: TestRegistry, user: string, pas
     rmSync(build, { recursive: true, force: true });
   }
   return ref;
+}
+
+/** One request to the registry, authenticated as `user`; resolves with the status and headers. */
+function registryRequest(
+  reg: TestRegistry,
+  auth: string,
+  method: string,
+  pathOrUrl: string,
+  body?: Buffer,
+  contentType = 'application/octet-stream',
+): Promise<{ status: number; location?: string; text: string }> {
+  const url = new URL(pathOrUrl, `https://${reg.host}`);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method,
+        ca: reg.caPem,
+        timeout: 60_000,
+        headers: { Authorization: `Basic ${auth}`, ...(body ? { 'Content-Type': contentType, 'Content-Length': body.length } : { 'Content-Length': 0 }) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text = (text + d.toString()).slice(0, 4000)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: no answer in 60 s`)));
+    req.end(body);
+  });
+}
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/**
+ * The image pushBusybox makes (busybox-static as /bin/busybox, one layer), uploaded over the
+ * registry's HTTP API as a docker client pushes it (blob uploads, then a schema-2 manifest), for
+ * when no dockerd on this machine can push: a dockerd trusts a registry only through its own
+ * /etc/docker. Returns the image reference.
+ */
+export async function uploadBusybox(reg: TestRegistry, user: string, password: string, name = 'adx-test/busybox:1'): Promise<string> {
+  const [repo, tag] = name.split(':') as [string, string];
+  const auth = Buffer.from(`${user}:${password}`).toString('base64');
+  const tar = busyboxTar();
+  const layer = gzipSync(tar);
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } }));
+  for (const blob of [layer, config]) {
+    const start = await registryRequest(reg, auth, 'POST', `/v2/${repo}/blobs/uploads/`);
+    if (start.status !== 202 || !start.location) throw new Error(`registry upload of ${name} refused (${start.status}): ${start.text}`);
+    const put = await registryRequest(reg, auth, 'PUT', `${start.location}${start.location.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, blob);
+    if (put.status !== 201) throw new Error(`registry upload of a blob of ${name} failed (${put.status}): ${put.text}`);
+  }
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha256(config) },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha256(layer) }],
+    }),
+  );
+  const m = await registryRequest(reg, auth, 'PUT', `/v2/${repo}/manifests/${tag}`, manifest, 'application/vnd.docker.distribution.manifest.v2+json');
+  if (m.status !== 201) throw new Error(`registry refused the manifest of ${name} (${m.status}): ${m.text}`);
+  return `${reg.host}/${name}`;
 }

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ovfEnvXml } from '../ovf-env.js';
 import type { ExecResult, RestartResult, Vm } from './vm.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -393,12 +394,27 @@ export class HarnessSession {
   }
 }
 
+export interface SessionOptions extends HarnessOptions {
+  /**
+   * The VM's admin user, as Azure provisions one: created in the VM (useradd -m) and named in the
+   * ovf-env.xml that the agent keeps in its lib directory, where the handler looks for it. Without
+   * it the VM has no provisioning file, as one not provisioned by the agent.
+   */
+  adminUser?: string;
+}
+
 /** Stage the handler and settings in the VM and prepare a stepwise session (no step runs yet). */
-export async function openHarnessSession(vm: Vm, o: HarnessOptions): Promise<HarnessSession> {
+export async function openHarnessSession(vm: Vm, o: SessionOptions): Promise<HarnessSession> {
   await installHarness(vm);
   const dir = `${VM_HARNESS_STATE}/${newId()}`;
   const argv = await stageInputs(vm, o, dir);
-  await vm.check(['/usr/bin/python3', VM_DRIVER, 'init', '--session', dir, '--', ...argv]);
+  const init = ['/usr/bin/python3', VM_DRIVER, 'init', '--session', dir];
+  if (o.adminUser !== undefined) {
+    if ((await vm.exec(['id', '-u', o.adminUser])).exitCode !== 0) await vm.check(['useradd', '-m', '-s', '/bin/bash', o.adminUser]);
+    await vm.writeFile(`${dir}/input/ovf-env.xml`, ovfEnvXml(o.adminUser), '0400');
+    init.push('--ovf-env', `${dir}/input/ovf-env.xml`);
+  }
+  await vm.check([...init, '--', ...argv]);
   return new HarnessSession(vm, dir);
 }
 

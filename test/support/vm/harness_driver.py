@@ -24,8 +24,11 @@ The serve process runs as a transient systemd service (systemd-run, KillMode=pro
 is a systemd service's, and processes a handler leaves behind survive the end of the agent process, as they do
 under the real agent (which puts each handler command in its own systemd scope).
 
-  harness_driver.py init  --session DIR -- HARNESS_ARGS...   record the harness command line (handler dir,
+  harness_driver.py init  --session DIR [--ovf-env FILE] -- HARNESS_ARGS...
+                                                             record the harness command line (handler dir,
                                                              settings, --name, --version, ...; no --steps/--workdir)
+                                                             and the VM's provisioning file, laid out in the agent's
+                                                             lib directory when the first agent process starts
   harness_driver.py call  --session DIR --steps a,b [--timeout S] [--settings-json FILE]
                                                              start the serve process if needed, run the steps,
                                                              print the harness-style JSON summary of those steps
@@ -145,7 +148,7 @@ def agent_gone(unit, inv):
 
 
 # ------------------------------------------------------------------------------------------------ init
-def cmd_init(s, harness_argv):
+def cmd_init(s, harness_argv, ovf_env=None):
     rw = load_harness_module()
     for forbidden in ("--steps", "--workdir", "--json-out"):
         if any(a == forbidden or a.startswith(forbidden + "=") for a in harness_argv):
@@ -155,7 +158,10 @@ def cmd_init(s, harness_argv):
         raise SystemExit("session {0} already initialised".format(s.dir))
     for d in (s.req_dir, s.resp_dir):
         os.makedirs(d, exist_ok=True)
-    s.save_state(dict(argv=harness_argv, initialized=False, agent_starts=0))
+    st = dict(argv=harness_argv, initialized=False, agent_starts=0)
+    if ovf_env:
+        st["ovf_env"] = os.path.abspath(ovf_env)
+    s.save_state(st)
     write_json_atomic(s.steps_path, [])
     print(json.dumps(dict(session=s.dir)))
 
@@ -177,6 +183,13 @@ class Driver(object):
             if os.path.exists(self.s.work):
                 shutil.rmtree(self.s.work)        # a previous serve died during set-up
             h = rw.Harness(a)
+            if st.get("ovf_env"):
+                # Provisioning leaves ovf-env.xml in the agent's lib directory before any extension runs; the
+                # harness makes that directory only now, so the file is laid out here (root 0400, as the agent
+                # keeps it).
+                dest = os.path.join(h.lib_dir, "ovf-env.xml")
+                shutil.copyfile(st["ovf_env"], dest)
+                os.chmod(dest, 0o400)
             h.load_agent()
             pub1 = rw.read_json_file(a.public_settings)
             pub2 = rw.read_json_file(a.public_settings2) if a.public_settings2 else copy.deepcopy(pub1)
@@ -449,6 +462,8 @@ def main():
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the steps (call)")
     p.add_argument("--settings-json", help="call: JSON file {public_settings2, protected_settings2}: settings for the "
                                            "next enable_new_seq")
+    p.add_argument("--ovf-env", help="init: ovf-env.xml to lay out in the agent's lib directory (the VM's provisioning "
+                                     "file, naming its admin user)")
     argv = sys.argv[1:]
     rest = []
     if "--" in argv:                       # init: everything after -- is the harness command line
@@ -458,7 +473,7 @@ def main():
     s = Session(a.session)
     if a.command == "init":
         os.makedirs(s.dir, exist_ok=True)
-        cmd_init(s, rest)
+        cmd_init(s, rest, a.ovf_env)
         return 0
     if a.command == "serve":
         cmd_serve(s)

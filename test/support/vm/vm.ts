@@ -127,6 +127,14 @@ export function dockerHost(): Promise<string> {
   return dockerHostPromise;
 }
 
+/**
+ * This machine's address on the VMs' bridge (vmctl.sh's BRIDGE, 10.213.0.1 by default): where a VM reaches a
+ * service of the test, e.g. a registry. Starts the outer dockerd (and so the bridge) if it is not running.
+ */
+export async function vmNetworkHostAddress(): Promise<string> {
+  return (await vmctl(['gateway'], 5 * 60_000)).stdout.trim();
+}
+
 /** Start the outer dockerd and make sure the VM image exists (build or import when missing). Idempotent. */
 export async function ensureVmImage(opts: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<string> {
   const r = await vmctl(['image'], opts.timeoutMs ?? 20 * 60_000, opts.log);

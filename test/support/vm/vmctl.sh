@@ -11,6 +11,7 @@
 #   vmctl.sh purge               down + delete data-root, run dir and the image cache
 #   vmctl.sh status              what is running / cached
 #   vmctl.sh host                print the DOCKER_HOST of the outer dockerd
+#   vmctl.sh gateway             daemon + print this machine's address on the VMs' bridge (what a VM reaches it at)
 #   vmctl.sh key                 print the image cache key and ref (no build)
 #   vmctl.sh docker ARGS..       docker CLI against the outer dockerd
 #
@@ -361,7 +362,11 @@ case "$cmd" in
   purge) purge ;;
   status) status ;;
   host) echo "$HOST_URI" ;;
+  gateway)
+    daemon_up
+    ip -4 -o addr show dev "$BRIDGE" | awk '{ sub(/\/.*/, "", $4); print $4; exit }' | grep . \
+      || die "bridge $BRIDGE has no IPv4 address" ;;
   key) echo "$(recipe_key) $IMG_REPO:$(recipe_key)" ;;
   docker) exec "${D[@]}" "$@" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
