@@ -100,6 +100,8 @@ class Monitor {
   private renewProblem: string | undefined;
   /** The holder of the worker lock that the last put-off task was logged for (once per holder and task). */
   private putOffLogged: string | undefined;
+  /** The record of a dead enable worker that a task of ours took over (and so removed) from the lock. */
+  private tookOver: LockOwner | undefined;
   private stream: EventStream | undefined;
   private streamPid: number | undefined;
   private watcher: FSWatcher | undefined;
@@ -246,9 +248,12 @@ class Monitor {
 
     const obs: Observation = { now, disabled: spec.disabled, drift: [] };
     // A lock left by a dead enable worker: it was killed mid-apply (kill -9, a reboot). Only the
-    // next acquirer removes it, so it stays visible until the agent's next enable resumes the work.
-    if (lockOwner && !worker && (lockOwner.kind ?? 'enable') === 'enable' && !(spec.lastEnable && Date.parse(spec.lastEnable.at) >= Date.parse(lockOwner.startedAt))) {
-      obs.interrupted = { seq: lockOwner.seq, pid: lockOwner.pid, startedAt: lockOwner.startedAt };
+    // next acquirer removes it, so it stays visible until the agent's next enable resumes the work;
+    // when that acquirer was a task of ours, we remember the record instead.
+    if (worker && (worker.kind ?? 'enable') !== 'monitor') this.tookOver = undefined;
+    const dead = lockOwner && !worker && !ours ? lockOwner : lockOwner && !ours ? undefined : this.tookOver;
+    if (dead && (dead.kind ?? 'enable') === 'enable' && !(spec.lastEnable && Date.parse(spec.lastEnable.at) >= Date.parse(dead.startedAt))) {
+      obs.interrupted = { seq: dead.seq, pid: dead.pid, startedAt: dead.startedAt };
     }
     // An enable or uninstall owns the machine while it runs: no restart of ours may cross it.
     if (worker) this.cancelRestart();
@@ -309,6 +314,7 @@ class Monitor {
     const lock = await tryWorkerLock(workerLockFile(this.d.env.dataDir), { seq, version: this.d.version, task }, { clock: this.d.clock });
     if (lock.kind === 'acquired') {
       this.putOffLogged = undefined;
+      if (lock.tookOver && (lock.tookOver.kind ?? 'enable') === 'enable') this.tookOver = lock.tookOver;
       return lock.release;
     }
     const key = `${task}:${lock.owner.pid}:${lock.owner.startedAt}`;

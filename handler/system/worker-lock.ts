@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ensureSafeDir } from './fs.js';
 import type { Clock } from './ports.js';
@@ -111,13 +110,13 @@ export async function acquireWorkerLock(
   }
 }
 
-export type TryResult = { kind: 'acquired'; release: () => Promise<void> } | { kind: 'busy'; owner: LockOwner };
+export type TryResult = { kind: 'acquired'; release: () => Promise<void>; tookOver?: LockOwner } | { kind: 'busy'; owner: LockOwner };
 
 /**
  * The monitor's way in: one attempt, no waiting, nobody signalled. A record left by a holder that
- * is gone is taken over. The record of an enable or uninstall that was killed is put back on
- * release: it is how the monitor and status tell that the work was interrupted, until the agent's
- * next enable resumes it (that enable is the one to remove it).
+ * is gone is taken over, as any taker does; `tookOver` names it, so that the monitor can still say
+ * that an enable was cut short. (Putting such a record back on release would hand every waiting
+ * worker the same stale record at once, to remove together.)
  */
 export async function tryWorkerLock(file: string, me: { seq: number; version: string; task: MonitorTask }, opts: { clock: Clock }): Promise<TryResult> {
   const mine: LockOwner = {
@@ -130,20 +129,7 @@ export async function tryWorkerLock(file: string, me: { seq: number; version: st
   };
   await ensureSafeDir(path.dirname(file), 0o700);
   const before = await readLockOwner(file);
-  const interrupted = before && !isAlive(before) && (before.kind ?? 'enable') !== 'monitor' ? before : undefined;
   const took = await tryTakeOwnerFile(file, mine, { clock: opts.clock });
   if (!took.acquired) return { kind: 'busy', owner: took.owner };
-  return {
-    kind: 'acquired',
-    release: async () => {
-      if (!interrupted) return releaseIfMine(file, mine);
-      const now = await readLockOwner(file);
-      if (!now || now.pid !== mine.pid || now.procStart !== mine.procStart) return;
-      // Renamed over our own record: at no moment is the lock free for a taker to find.
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fsp.rm(tmp, { force: true });
-      await fsp.writeFile(tmp, JSON.stringify(interrupted), { mode: 0o600, flag: 'wx' });
-      await fsp.rename(tmp, file);
-    },
-  };
+  return { kind: 'acquired', release: () => releaseIfMine(file, mine), ...(before && !isAlive(before) ? { tookOver: before } : {}) };
 }
