@@ -280,7 +280,11 @@ export function handlerVersion(deps: Pick<AppDeps, 'env' | 'codeDir'>): string {
 
 function abortOnSigterm(log: Logger): AbortSignal {
   const ac = new AbortController();
-  process.once('SIGTERM', () => {
+  // Every SIGTERM asks for a stop at the next safe point. Two newer workers may each send one: a
+  // second must not kill the worker mid-apply (Node's default action once a `once` listener is
+  // spent), which leaves its lock record for several waiting workers to remove at the same time.
+  process.on('SIGTERM', () => {
+    if (ac.signal.aborted) return;
     log.info({ event: 'worker asked to stop' });
     ac.abort();
   });

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { decideSeq, readLastRun, readMrseq, writeLastRun, writeMrseq, type SeqDecision } from '../agent/seqnum.js';
 import { readStatusSummary } from '../agent/status.js';
 import { READ_LIMITS } from '../system/ports.js';
-import { acquireWorkerLock, liveOwner, workerLockFile, type AcquireResult, type LockOwner } from '../system/worker-lock.js';
+import { acquireWorkerLock, describeOwner, liveOwner, workerLockFile, type AcquireResult, type LockOwner } from '../system/worker-lock.js';
 import type { RunContext } from './context.js';
 
 // The enable protocol's state, in one module: what has been applied (mrseq and
@@ -52,14 +52,18 @@ export function currentWorker(ctx: RunContext): Promise<LockOwner | undefined> {
   return liveOwner(workerLockPath(ctx));
 }
 
+/** The handler log says whom a worker waits for: a wait of minutes is otherwise unexplained. */
+const logWait = (ctx: RunContext) => (owner: LockOwner) =>
+  ctx.log.info({ event: 'waiting for the worker lock', holder: describeOwner(owner), holderKind: owner.kind ?? 'enable', holderPid: owner.pid, since: owner.startedAt });
+
 /** The lock an enable worker applies under: a newer configuration supersedes an older one. */
 export function lockForEnable(ctx: RunContext, seq: number): Promise<AcquireResult> {
-  return acquireWorkerLock(workerLockPath(ctx), { seq, version: ctx.version }, { clock: ctx.clock, waitMs: SUPERSEDE_WAIT_MS });
+  return acquireWorkerLock(workerLockPath(ctx), { seq, version: ctx.version }, { clock: ctx.clock, waitMs: SUPERSEDE_WAIT_MS, onWait: logWait(ctx) });
 }
 
 /** The lock uninstall works under: a running enable worker is stopped at its next safe point. */
 export function lockForUninstall(ctx: RunContext): Promise<AcquireResult> {
-  return acquireWorkerLock(workerLockPath(ctx), { seq: ctx.seq ?? 0, version: ctx.version, kind: 'uninstall' }, { clock: ctx.clock, waitMs: UNINSTALL_LOCK_WAIT_MS });
+  return acquireWorkerLock(workerLockPath(ctx), { seq: ctx.seq ?? 0, version: ctx.version, kind: 'uninstall' }, { clock: ctx.clock, waitMs: UNINSTALL_LOCK_WAIT_MS, onWait: logWait(ctx) });
 }
 
 export const SUPERSEDE_WAIT_MINUTES = SUPERSEDE_WAIT_MS / 60_000;

@@ -36,7 +36,7 @@ export async function enablePreCheck(ctx: RunContext): Promise<CommandResult | u
     };
   }
   const owner = await currentWorker(ctx);
-  if (owner && owner.seq === seq && owner.version === ctx.version && owner.kind !== 'uninstall') {
+  if (owner && owner.seq === seq && owner.version === ctx.version && (owner.kind ?? 'enable') === 'enable') {
     ctx.log.info({ event: 'worker already running', workerPid: owner.pid });
     await ensureMonitorCheap(ctx);
     return { exitCode: 0, stdout: `enable: configuration ${seq} is already being applied (pid ${owner.pid})` };

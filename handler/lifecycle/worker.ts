@@ -4,6 +4,7 @@ import { describeError, HandlerError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { noopToken } from './enable.js';
 import { enableDecision, lockForEnable, markApplied, recordRun, SUPERSEDE_WAIT_MINUTES } from './enable-protocol.js';
+import { describeOwner } from '../system/worker-lock.js';
 import { requireSettings } from './load-settings.js';
 import { ensureMonitor, ownMonitor, recordEnable } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
@@ -27,8 +28,8 @@ export async function runWorker(ctx: RunContext, seq: number, signal: AbortSigna
       operation: 'Enable',
       status: 'error',
       message:
-        `Configuration ${seq} was not applied: the run for configuration ${lock.owner.seq} (pid ${lock.owner.pid}) did not stop within ` +
-        `${SUPERSEDE_WAIT_MINUTES} minutes. Check the handler log in ${ctx.env.logFolder}, then re-apply the extension.`,
+        `Configuration ${seq} was not applied: ${describeOwner(lock.owner)} did not ${(lock.owner.kind ?? 'enable') === 'enable' ? 'stop' : 'finish'} within ` +
+        `${SUPERSEDE_WAIT_MINUTES} minutes. Check the handler log in ${ctx.env.logFolder}${lock.owner.kind === 'monitor' ? ' and monitor.log there' : ''}, then re-apply the extension.`,
     });
     return { exitCode: 3, stdout: '' };
   }

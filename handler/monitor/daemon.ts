@@ -17,7 +17,8 @@ import { dockerdFromPidFile } from '../system/direct-manager.js';
 import { isListening } from '../system/listening.js';
 import type { Clock, CommandRunner, FileSystem } from '../system/ports.js';
 import { dockerdFailureReason, serviceManagerFromSpec } from '../system/service-manager.js';
-import { isOwnerAlive, liveOwner, readLockOwner, workerLockFile } from '../system/worker-lock.js';
+import { describeOwner, isOwnerAlive, readLockOwner, tryWorkerLock, workerLockFile, type LockOwner, type MonitorTask } from '../system/worker-lock.js';
+import { renewalGate } from './test-gate.js';
 import { detectDrift, type DriftItem } from './drift.js';
 import { acquireMonitorLock } from './lock.js';
 import { CertificateReader, readWatchedFiles } from './read-files.js';
@@ -45,6 +46,8 @@ export interface MonitorDeps {
   signal?: AbortSignal;
   /** The VM's names for an issued certificate (certs.issuer); default: the machine's own. */
   hostFacts?: () => Promise<HostFacts>;
+  /** Tests only: the file that holds a renewal before its restart (test-gate.ts). */
+  renewalGate?: string;
 }
 
 /** Runs until stopped; resolves with the process exit code (0: stopped on purpose or a twin runs). */
@@ -95,6 +98,10 @@ class Monitor {
   /** The last renewal that failed (the old certificate still serves) and when it is tried again. */
   private renewFailure: { at: number; error: string; nextAt: number } | undefined;
   private renewProblem: string | undefined;
+  /** The holder of the worker lock that the last put-off task was logged for (once per holder and task). */
+  private putOffLogged: string | undefined;
+  /** The record of a dead enable worker that a task of ours took over (and so removed) from the lock. */
+  private tookOver: LockOwner | undefined;
   private stream: EventStream | undefined;
   private streamPid: number | undefined;
   private watcher: FSWatcher | undefined;
@@ -232,13 +239,21 @@ class Monitor {
     const spec: MonitorSpec = read.kind === 'ok' ? read.spec : EMPTY_SPEC;
     this.syncWatches(spec);
     const lockOwner = await readLockOwner(workerLockFile(env.dataDir));
-    const worker = lockOwner && isOwnerAlive(lockOwner) ? lockOwner : undefined;
+    // Our own record (a restart of dockerd that runs beside this evaluation) is no one else's work.
+    const ours = lockOwner?.kind === 'monitor' && lockOwner.pid === process.pid;
+    const worker = lockOwner && !ours && isOwnerAlive(lockOwner) ? lockOwner : undefined;
+    // A renewal of a monitor that was killed mid-way (kill -9, a reboot): the new pair may be on
+    // disk while dockerd still serves the old one, and nothing else would restart it.
+    const cutRenewal = lockOwner && !worker && !ours && lockOwner.kind === 'monitor' && lockOwner.task === 'renew-certificate' ? lockOwner : undefined;
 
     const obs: Observation = { now, disabled: spec.disabled, drift: [] };
     // A lock left by a dead enable worker: it was killed mid-apply (kill -9, a reboot). Only the
-    // next acquirer removes it, so it stays visible until the agent's next enable resumes the work.
-    if (lockOwner && !worker && (lockOwner.kind ?? 'enable') === 'enable' && !(spec.lastEnable && Date.parse(spec.lastEnable.at) >= Date.parse(lockOwner.startedAt))) {
-      obs.interrupted = { seq: lockOwner.seq, pid: lockOwner.pid, startedAt: lockOwner.startedAt };
+    // next acquirer removes it, so it stays visible until the agent's next enable resumes the work;
+    // when that acquirer was a task of ours, we remember the record instead.
+    if (worker && (worker.kind ?? 'enable') !== 'monitor') this.tookOver = undefined;
+    const dead = lockOwner && !worker && !ours ? lockOwner : lockOwner && !ours ? undefined : this.tookOver;
+    if (dead && (dead.kind ?? 'enable') === 'enable' && !(spec.lastEnable && Date.parse(spec.lastEnable.at) >= Date.parse(dead.startedAt))) {
+      obs.interrupted = { seq: dead.seq, pid: dead.pid, startedAt: dead.startedAt };
     }
     // An enable or uninstall owns the machine while it runs: no restart of ours may cross it.
     if (worker) this.cancelRestart();
@@ -248,7 +263,8 @@ class Monitor {
     const t = spec.target;
     // A renewal first: what follows observes the certificate that serves after it. Renewed, the
     // record changed (the files' new hashes): judge again from it rather than report drift.
-    if (t?.issuance && t.tcp?.tls && !worker && !spec.disabled && (await this.renewIfDue(t, now))) {
+    // While an enable or uninstall runs, a due renewal is put off (renewIfDue finds the lock taken).
+    if (t?.issuance && t.tcp?.tls && !spec.disabled && (await this.renewIfDue(t, now, spec.lastEnable?.seq ?? 0, cutRenewal))) {
       this.pending = true;
       return;
     }
@@ -284,11 +300,36 @@ class Monitor {
       if (!this.hostCache || now - this.hostCache.at > HOST_FACTS_MS) this.hostCache = { at: now, facts: (this.d.hostFacts ?? (() => readHostFacts(cmd)))() };
       return this.hostCache.facts;
     };
-    return { fs, clock, cmd, probe, log, dataDir: env.dataDir, hostFacts };
+    const beforeRestart = renewalGate(this.d.renewalGate, clock);
+    return { fs, clock, cmd, probe, log, dataDir: env.dataDir, hostFacts, ...(beforeRestart ? { beforeRestart } : {}) };
   }
 
-  /** Renews the issued certificate when it is due; true when a new one serves. */
-  private async renewIfDue(t: MonitorTarget, now: number): Promise<boolean> {
+  /**
+   * The worker lock for one of the monitor's own tasks, without waiting: when an enable or
+   * uninstall holds it, the task is put off (said once per holder in the log) and the next round
+   * tries again: the holder's release is a change of the lock file, which wakes the monitor, and
+   * the minute's tick comes anyway.
+   */
+  private async takeWorkerLock(task: MonitorTask, seq: number, what: string): Promise<(() => Promise<void>) | undefined> {
+    const lock = await tryWorkerLock(workerLockFile(this.d.env.dataDir), { seq, version: this.d.version, task }, { clock: this.d.clock });
+    if (lock.kind === 'acquired') {
+      this.putOffLogged = undefined;
+      if (lock.tookOver && (lock.tookOver.kind ?? 'enable') === 'enable') this.tookOver = lock.tookOver;
+      return lock.release;
+    }
+    const key = `${task}:${lock.owner.pid}:${lock.owner.startedAt}`;
+    if (this.putOffLogged !== key) {
+      this.putOffLogged = key;
+      this.d.log.info({ event: `${what} put off`, why: `${describeOwner(lock.owner)} holds the worker lock`, holderKind: lock.owner.kind ?? 'enable', holderPid: lock.owner.pid, next: 'tried again at the next round, once the lock is free' });
+    }
+    return undefined;
+  }
+
+  /**
+   * Renews the issued certificate when it is due, or finishes the renewal a killed monitor left
+   * (`cut`): true when a new one serves.
+   */
+  private async renewIfDue(t: MonitorTarget, now: number, seq: number, cut: LockOwner | undefined): Promise<boolean> {
     if (this.renewFailure && now < this.renewFailure.nextAt) return false;
     const deps = this.renewDeps(await this.d.cmd());
     const check = await checkRenewal(deps, t, now).catch((e: unknown) => ({ kind: 'unreadable' as const, problem: (e as Error).message }));
@@ -298,31 +339,36 @@ class Monitor {
       return false;
     }
     this.renewProblem = undefined;
-    if (check.kind === 'keep') {
+    if (check.kind === 'keep' && !cut) {
       // Exactly when it is due (setTimeout takes at most 2^31-1 ms; the tick looks again anyway).
       this.setTimer('renew', Math.min(check.renewAt - now + 1_000, 2 ** 31 - 1), () => void this.evaluate('certificate renewal due'));
       return false;
     }
+    // A pair on disk that dockerd may not serve: renewed again, which restarts dockerd and proves it.
+    const reason = check.kind === 'renew' ? check.reason : `the renewal by the monitor (pid ${cut!.pid}, started ${cut!.startedAt}) was interrupted before dockerd was proved to serve its certificate`;
+    const release = await this.takeWorkerLock('renew-certificate', seq, 'certificate renewal');
+    if (!release) return false;
     // No restart of dockerd by the monitor may cross the renewal's.
     this.restart.inProgress = true;
     let result;
     try {
-      result = await renewCertificate(deps, t, check.reason).catch((e: unknown) => ({ ok: false as const, error: (e as Error).message }));
+      result = await renewCertificate(deps, t, reason).catch((e: unknown) => ({ ok: false as const, error: (e as Error).message }));
     } finally {
       this.restart.inProgress = false;
+      await release().catch((e: unknown) => this.d.log.warn({ event: 'worker lock not released', err: (e as Error).message }));
     }
     if (result.ok) {
       this.renewFailure = undefined;
       this.tls = undefined;
-      this.d.log.info({ event: 'server certificate renewed', reason: check.reason, notAfter: result.renewal.notAfter, fingerprint256: result.renewal.fingerprint256, issueMs: result.issueMs, restartToServingMs: result.restartToServingMs });
-      await this.event('Informational', `server certificate renewed (${check.reason}); valid until ${result.renewal.notAfter}`);
+      this.d.log.info({ event: 'server certificate renewed', reason, notAfter: result.renewal.notAfter, fingerprint256: result.renewal.fingerprint256, issueMs: result.issueMs, restartToServingMs: result.restartToServingMs });
+      await this.event('Informational', `server certificate renewed (${reason}); valid until ${result.renewal.notAfter}`);
       return true;
     }
     const i = t.issuance!;
     const retry = Math.max(5_000, Math.min(10 * 60_000, i.renewBeforeMs / 10));
     this.renewFailure = { at: now, error: result.error, nextAt: this.d.clock.now() + retry };
     this.setTimer('renew', retry, () => void this.evaluate('certificate renewal retry'));
-    this.d.log.error({ event: 'certificate renewal failed', reason: check.reason, error: result.error });
+    this.d.log.error({ event: 'certificate renewal failed', reason, error: result.error });
     await this.event('Warning', `renewing the server certificate failed: ${result.error}; the previous certificate serves`);
     return false;
   }
@@ -546,10 +592,13 @@ class Monitor {
     const { log, clock, probe, fs } = this.d;
     this.restart.nextAt = undefined;
     this.restart.inProgress = true;
+    let release: (() => Promise<void>) | undefined;
     try {
       const spec = await readMonitorSpec(fs, this.d.env.dataDir);
-      const worker = await liveOwner(workerLockFile(this.d.env.dataDir));
-      if (spec.kind !== 'ok' || spec.spec.disabled || worker || t.manager.kind !== 'direct' || (await dockerdFromPidFile(t.pidFile)).pid !== undefined) return;
+      if (spec.kind !== 'ok' || spec.spec.disabled || t.manager.kind !== 'direct') return;
+      // Under the worker lock: an enable that starts now waits until dockerd answers (or not).
+      release = await this.takeWorkerLock('restart-dockerd', spec.spec.lastEnable?.seq ?? 0, 'restart of dockerd');
+      if (!release || (await dockerdFromPidFile(t.pidFile)).pid !== undefined) return;
       const attempt = this.restart.failures + 1;
       log.warn({ event: 'restarting dockerd', attempt, dockerd: t.manager.dockerdPath, configFile: t.manager.configFile });
       const services = serviceManagerFromSpec(t.manager, { fs, cmd: await this.d.cmd(), clock });
@@ -587,6 +636,7 @@ class Monitor {
         log.error({ event: 'dockerd restart failed', attempt, reason });
       }
     } finally {
+      await release?.().catch((e: unknown) => log.warn({ event: 'worker lock not released', err: (e as Error).message }));
       this.restart.inProgress = false;
       void this.evaluate('after restart attempt');
     }

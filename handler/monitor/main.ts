@@ -14,6 +14,7 @@ import { RootedFileSystem } from '../system/fs.js';
 import { ExecFileRunner } from '../system/exec-file.js';
 import { handlerVersion } from '../version.js';
 import { runMonitor } from './daemon.js';
+import { TEST_RENEWAL_GATE_ENV } from './test-gate.js';
 
 const LOG_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -51,6 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     probe: new NodeDaemonProbe(),
     cmd: async () => new ExecFileRunner(),
     emitEvent: (level, message) => emitEvent(fs, env, { taskName: 'Monitor', level, message }, { version, operationId, now: new Date() }),
+    ...(process.env[TEST_RENEWAL_GATE_ENV] ? { renewalGate: process.env[TEST_RENEWAL_GATE_ENV] } : {}),
   });
 }
 

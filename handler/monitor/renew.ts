@@ -1,7 +1,8 @@
 // The monitor renews the certificate it issued ("certs.issuer") before it expires, or when the
 // VM's names changed: a new key and certificate, both files swapped, dockerd restarted (with
 // live-restore no container stops), proved by the certificate the TLS port presents, and the old
-// pair put back (and dockerd restarted again) when that proof fails.
+// pair put back (and dockerd restarted again) when that proof fails. The caller holds the worker
+// lock throughout (daemon.ts), so no enable writes the same files or restarts dockerd meanwhile.
 import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
 import { registerSecrets } from '../agent/sanitise.js';
 import type { DaemonProbe } from '../docker/health.js';
@@ -26,6 +27,8 @@ export interface RenewDeps {
   hostFacts?: () => Promise<HostFacts>;
   /** How long dockerd has to present the new certificate after its restart (default RESTART_READY_MS). */
   proofTimeoutMs?: number;
+  /** Tests only (test-gate.ts): called with the new files written, before dockerd's restart. */
+  beforeRestart?: () => Promise<void>;
 }
 
 interface Pair {
@@ -87,6 +90,7 @@ export async function renewCertificate(d: RenewDeps, t: MonitorTarget, reason: s
   // next check renews again; dockerd reads neither before the restart.
   await fs.writeAtomic(i.keyFile, fresh.keyPem, 0o600);
   await fs.writeAtomic(certFile, fresh.certPem, 0o644);
+  await d.beforeRestart?.();
   const restartAt = clock.now();
   const served = await restartAndProve(d, services, t, issuer.cert, fresh.fingerprint256);
   if (served.ok) {

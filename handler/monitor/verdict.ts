@@ -38,7 +38,7 @@ export interface Observation {
   /** monitor.json could not be read. */
   specProblem?: string;
   /** A live enable worker or uninstall holds the worker lock. */
-  worker?: { pid: number; seq: number; kind: 'enable' | 'uninstall'; startedAt: string };
+  worker?: { pid: number; seq: number; kind: 'enable' | 'uninstall' | 'monitor'; startedAt: string };
   /** An enable worker died holding its lock (killed mid-apply); nothing has finished that configuration since. */
   interrupted?: { seq: number; pid: number; startedAt: string };
   lastEnable?: LastEnable;
@@ -91,7 +91,8 @@ export function judge(o: Observation): Verdict {
     };
   }
   if (o.worker) {
-    const what = o.worker.kind === 'uninstall' ? 'Uninstalling the extension' : `Applying configuration ${o.worker.seq}`;
+    // 'monitor': another monitor's task (the version before an update, being replaced); never our own.
+    const what = o.worker.kind === 'uninstall' ? 'Uninstalling the extension' : o.worker.kind === 'monitor' ? 'The previous monitor finishes its work on dockerd' : `Applying configuration ${o.worker.seq}`;
     return { status: 'Ready', message: `${what} (pid ${o.worker.pid}, since ${utc(Date.parse(o.worker.startedAt))}). ${checked}`, reasons: ['applying'] };
   }
 

@@ -1,7 +1,7 @@
 // The status report for a person at a shell: one labelled row per part, then the problems and
 // what to do. Pure. `--json` prints the report itself (StatusReportSchema).
 import { FINGERPRINT_LABEL } from '../crypto/fingerprint.js';
-import type { StatusReport } from './report.js';
+import { describeInProgress, type StatusReport } from './report.js';
 
 type Row = [label: string, text: string | undefined];
 /** The longest label ("In progress:") and two spaces: the same columns whatever rows are shown. */
@@ -13,7 +13,7 @@ const ROWS: Array<(r: StatusReport) => Row | Row[]> = [
   (r) => ['Certificate', certificate(r)],
   (r) => ['Engine', engine(r)],
   (r) => ['Applied', applied(r)],
-  (r) => ['In progress', r.inProgress ? `${r.inProgress.kind} of configuration ${r.inProgress.seq} (pid ${r.inProgress.pid}, since ${r.inProgress.since})` : undefined],
+  (r) => ['In progress', r.inProgress ? describeInProgress(r.inProgress) : undefined],
   (r) => ['Monitor', monitor(r)],
   (r) => ['Heartbeat', heartbeat(r)],
   (r) => ['Drift', r.extension && r.applied ? (r.drift.length ? r.drift.map((d) => d.summary).join('; ') : 'none: the files the extension manages are as it left them') : undefined],

@@ -15,6 +15,15 @@ import type { Renewal, SpecRead } from '../monitor/spec.js';
 import type { LockOwner } from '../system/worker-lock.js';
 import { ComposeStatusSchema, DockerGroupStatusSchema, LoginStatusSchema, workloadStatus, type WorkloadFacts } from './workloads.js';
 
+/** "enable of configuration 3 (pid 42, since …)", or what the monitor does under the lock. */
+export function describeInProgress(p: NonNullable<StatusReport['inProgress']>): string {
+  const what =
+    p.kind === 'monitor'
+      ? `the monitor's ${p.task === 'restart-dockerd' ? 'restart of dockerd' : 'renewal of the server certificate'}`
+      : `${p.kind} of configuration ${p.seq}`;
+  return `${what} (pid ${p.pid}, since ${p.since})`;
+}
+
 /** The agent calls a heartbeat older than this "Unresponsive". */
 export const HEARTBEAT_STALE_MS = 600_000;
 /** The monitor's own warning window for the server certificate. */
@@ -76,8 +85,8 @@ export const StatusReportSchema = z.object({
     installedByExtension: z.nullable(z.object({ manager: z.string(), packages: z.array(z.string()), at: z.string() })),
   }),
   applied: z.nullable(z.object({ seq: z.number(), result: z.enum(['success', 'error']), at: z.nullable(z.string()), version: z.nullable(z.string()), message: z.nullable(z.string()) })),
-  /** An enable or uninstall that runs right now. */
-  inProgress: z.nullable(z.object({ kind: z.string(), seq: z.number(), pid: z.number(), since: z.string() })),
+  /** An enable, uninstall or monitor task (a certificate renewal, a restart of dockerd) that holds the worker lock right now. */
+  inProgress: z.nullable(z.object({ kind: z.string(), seq: z.number(), pid: z.number(), since: z.string(), task: z.optional(z.string()) })),
   monitor: z.object({
     running: z.boolean(),
     pid: z.nullable(z.number()),
@@ -171,7 +180,9 @@ export function buildStatusReport(f: StatusFacts): StatusReport {
         : f.mrseq !== undefined
           ? { seq: f.mrseq, result: 'success', at: null, version: null, message: f.appliedStatus?.message ?? null }
           : null;
-  const inProgress = f.worker ? { kind: f.worker.kind ?? 'enable', seq: f.worker.seq, pid: f.worker.pid, since: f.worker.startedAt } : null;
+  const inProgress = f.worker
+    ? { kind: f.worker.kind ?? 'enable', seq: f.worker.seq, pid: f.worker.pid, since: f.worker.startedAt, ...(f.worker.task ? { task: f.worker.task } : {}) }
+    : null;
   const lastError = applied?.result === 'error' ? applied.message ?? 'the last enable failed (see handler.log)' : null;
   if (applied === null && !inProgress) {
     return {
@@ -184,7 +195,7 @@ export function buildStatusReport(f: StatusFacts): StatusReport {
     };
   }
   if (lastError) problems.push(`configuration ${applied!.seq} was not applied: ${lastError}`);
-  if (inProgress) problems.push(`${inProgress.kind} of configuration ${inProgress.seq} is running (pid ${inProgress.pid}, since ${inProgress.since}); run status again when it is done`);
+  if (inProgress) problems.push(`${describeInProgress(inProgress)} is running; run status again when it is done`);
 
   if (!engine.answers) problems.push(`dockerd does not answer on ${f.ping.socketPath} (${f.ping.detail}); see ${f.dockerdLog}`);
   const tcp = target?.tcp ? { host: target.tcp.host, port: target.tcp.port, tls: target.tcp.tls !== undefined, listening: f.tcpListening === true } : null;

@@ -6,6 +6,8 @@ const PASSABLE = new Set([
   'ConfigExtensionName',
   'DOCKER_EXTENSION_ENGINE',
   'DOCKER_EXTENSION_LOG_LEVEL',
+  // Tests only (handler/monitor/test-gate.ts): reaches the monitor that enable starts.
+  'DOCKER_EXTENSION_TEST_RENEWAL_GATE',
   'PATH',
   'HOME',
   'LANG',

@@ -312,3 +312,19 @@ export function tlsPing(port: number, opts: { ca: string; cert?: string; key?: s
     });
   });
 }
+
+/** One mutual-TLS GET /_ping over 127.0.0.1, trusting only `ca`; the fingerprint of the certificate the port presented, when dockerd answered 200. */
+export function presentedFingerprint(port: number, c: { ca: string; cert: string; key: string }): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let fp: string | undefined;
+    let data = '';
+    const s = tls.connect({ host: '127.0.0.1', port, ...c, servername: 'localhost' }, () => {
+      fp = s.getPeerCertificate().fingerprint256;
+      s.write('GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
+    });
+    s.setTimeout(2000, () => s.destroy());
+    s.on('data', (b: Buffer) => (data += b.toString()));
+    s.on('error', () => resolve(undefined));
+    s.on('close', () => resolve(/^HTTP\/1\.1 200/.test(data) ? fp : undefined));
+  });
+}

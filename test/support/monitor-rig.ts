@@ -39,7 +39,8 @@ export interface MonitorRig {
   cleanup(): Promise<void>;
 }
 
-export async function makeMonitorRig(cert: WaagentCertificate, opts: { version?: string } = {}): Promise<MonitorRig> {
+/** `env`: more of the handler's environment; the monitor that enable starts inherits its DOCKER_EXTENSION_* part. */
+export async function makeMonitorRig(cert: WaagentCertificate, opts: { version?: string; env?: Record<string, string> } = {}): Promise<MonitorRig> {
   const sb = createSandbox();
   const tree = await makeAgentTree({ cert, ...(opts.version ? { version: opts.version } : {}) });
   await cp(cert.crtPath, path.join(tree.libDir, path.basename(cert.crtPath)));
@@ -49,7 +50,7 @@ export async function makeMonitorRig(cert: WaagentCertificate, opts: { version?:
 
   const deps = (seq: number, extra: Partial<AppDeps> = {}): AppDeps => {
     const d: AppDeps = {
-      env: { ...tree.env(seq), DOCKER_EXTENSION_LOG_LEVEL: 'debug' },
+      env: { ...tree.env(seq), DOCKER_EXTENSION_LOG_LEVEL: 'debug', ...opts.env },
       codeDir: path.join(tree.extDir, 'dist'),
       entryScript: BUNDLE,
       nodePath: process.execPath,

@@ -144,7 +144,8 @@ d('(integration) concurrent agent commands through the packaged handler (direct 
    * Returns what contradicts it (nothing expected).
    */
   function overlappingAppliers(fromLine: number, samples: LockSample[]): string[] {
-    const outside = new Set(['command started', 'command finished', 'uninstall finished', 'worker backs off']);
+    // (a worker that waits for the lock logs whom it waits for: waiting is not applying)
+    const outside = new Set(['command started', 'command finished', 'uninstall finished', 'worker backs off', 'waiting for the worker lock']);
     const spans = new Map<number, { first: number; last: number; op: string; seq: unknown }>();
     for (const l of log().slice(fromLine)) {
       if ((l.op !== 'enable-worker' && l.op !== 'uninstall-worker') || outside.has(String(l.event))) continue;

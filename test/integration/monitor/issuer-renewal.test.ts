@@ -7,9 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { busyboxUnavailable, containerState, removeContainer, startSleeper } from '../../support/busybox-container.js';
-import { dockerUnavailable, freePort } from '../../support/docker-daemon.js';
+import { dockerUnavailable, freePort, presentedFingerprint as ping } from '../../support/docker-daemon.js';
 import { makeMonitorRig, type MonitorRig } from '../../support/monitor-rig.js';
 import { makeWaagentCertificate } from '../../support/openssl-vectors.js';
 import { issuerSetting, makeCa, makeEcCa, makeLeaf, pem } from '../../support/tls-certs.js';
@@ -17,22 +16,6 @@ import { issuerSetting, makeCa, makeEcCa, makeLeaf, pem } from '../../support/tl
 const skip = dockerUnavailable() ?? busyboxUnavailable();
 const d = skip ? describe.skip : describe;
 if (skip) console.warn(`(integration) renewal tests skipped: ${skip}`);
-
-/** One mutual-TLS GET /_ping, trusting only `ca`; the fingerprint of what the port presented. */
-function ping(port: number, c: { ca: string; cert: string; key: string }): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let fp: string | undefined;
-    let data = '';
-    const s = tls.connect({ host: '127.0.0.1', port, ...c, servername: 'localhost' }, () => {
-      fp = s.getPeerCertificate().fingerprint256;
-      s.write('GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
-    });
-    s.setTimeout(2000, () => s.destroy());
-    s.on('data', (b: Buffer) => (data += b.toString()));
-    s.on('error', () => resolve(undefined));
-    s.on('close', () => resolve(/^HTTP\/1\.1 200/.test(data) ? fp : undefined));
-  });
-}
 
 d('(integration) the monitor renews the certificate issued on the VM', () => {
   let work: string;

@@ -108,6 +108,11 @@ describe('the heartbeat verdict', () => {
     expect(v).toEqual({ status: 'Ready', message: 'Applying configuration 5 (pid 77, since 2026-12-01 09:59:00 UTC). Checked 2026-12-01 10:00:00 UTC.', reasons: ['applying'] });
   });
 
+  test('another monitor\'s task under the worker lock (the version before an update, finishing a renewal): Ready, said as such', () => {
+    const v = judge(obs({ worker: { pid: 78, seq: 5, kind: 'monitor', startedAt: '2026-12-01T09:59:50Z' } }));
+    expect(v).toEqual({ status: 'Ready', message: 'The previous monitor finishes its work on dockerd (pid 78, since 2026-12-01 09:59:50 UTC). Checked 2026-12-01 10:00:00 UTC.', reasons: ['applying'] });
+  });
+
   test('an unreadable record: NotReady saying the next enable rewrites it', () => {
     expect(judge(obs({ specProblem: 'monitor.json: not valid JSON' })).message).toMatch(/cannot read its record .*not valid JSON.*the next enable rewrites it/);
   });

@@ -200,6 +200,16 @@ Exit code 0 (ok).`);
     });
   });
 
+  test('the monitor renewing the certificate under the worker lock: in progress, said as the monitor\'s work, not a configuration\'s', () => {
+    const worker = { pid: 4242, procStart: '1', seq: 3, version: '2.0.0', startedAt: '2026-12-01T09:59:58.000Z', kind: 'monitor' as const, task: 'renew-certificate' as const };
+    const r = buildStatusReport(configured({ worker }));
+    expect(StatusReportSchema.parse(r).inProgress).toEqual({ kind: 'monitor', seq: 3, pid: 4242, since: worker.startedAt, task: 'renew-certificate' });
+    expect(r.problems).toEqual(["the monitor's renewal of the server certificate (pid 4242, since 2026-12-01T09:59:58.000Z) is running; run status again when it is done"]);
+    expect(renderStatus(r)).toContain("  In progress:  the monitor's renewal of the server certificate (pid 4242, since 2026-12-01T09:59:58.000Z)\n");
+    const enable = buildStatusReport(configured({ worker: { ...worker, kind: 'enable', task: undefined, seq: 4 } }));
+    expect(enable.problems).toEqual(['enable of configuration 4 (pid 4242, since 2026-12-01T09:59:58.000Z) is running; run status again when it is done']);
+  });
+
   test('installed by the agent, no configuration applied yet: exit 4, says where to look', () => {
     const r = buildStatusReport({ ...base, env });
     expect(r.exitCode).toBe(STATUS_EXIT.notEnabled);
