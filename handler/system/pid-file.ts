@@ -77,10 +77,31 @@ export async function olderThan(file: string, ms: number, clock: Clock): Promise
   }
 }
 
-/** Removes the file only if it still holds what the caller read (another process may have replaced it). */
-export async function removeIfUnchanged(file: string, seen: ProcessIdentity | undefined): Promise<void> {
-  const now = await readOwnerFile(file);
-  if (JSON.stringify(now) === JSON.stringify(seen)) await fsp.rm(file, { force: true });
+/**
+ * Removes a stale record only if the file still holds it. Done under a second, short-lived owner
+ * file (<file>.break): without it, a contender that read the stale record could delete the record
+ * another contender wrote after removing that stale record itself, and both would hold the lock.
+ * Under it nobody else removes a record, and a live holder removes only its own, so the file
+ * cannot change between the read and the removal. False when another process is at it: nothing
+ * is done, and the caller tries again a little later.
+ */
+export async function removeIfUnchanged(file: string, seen: ProcessIdentity | undefined, clock: Clock): Promise<boolean> {
+  const breaker = `${file}.break`;
+  if (!(await createOwnerFile(breaker, identityOf()))) {
+    // Held for a few milliseconds; one left by a process killed inside them is cleared once its
+    // owner is gone (or, half-written, once it is old). That clearing has the race this file
+    // closes, but only right after a kill inside those milliseconds.
+    const b = await readOwnerFile(breaker);
+    if (b ? !isAlive(b) : await olderThan(breaker, 5000, clock)) await fsp.rm(breaker, { force: true });
+    return false;
+  }
+  try {
+    const now = await readOwnerFile(file);
+    if (JSON.stringify(now) === JSON.stringify(seen)) await fsp.rm(file, { force: true });
+  } finally {
+    await fsp.rm(breaker, { force: true });
+  }
+  return true;
 }
 
 export async function releaseIfMine(file: string, mine: ProcessIdentity): Promise<void> {
@@ -101,12 +122,11 @@ export async function tryTakeOwnerFile<T extends ProcessIdentity>(
     if (await createOwnerFile(file, mine)) return { acquired: true };
     const owner = await readOwnerFile<T>(file);
     if (!owner) {
-      if (await olderThan(file, 5000, opts.clock)) await removeIfUnchanged(file, owner);
-      else await opts.clock.sleep(opts.pollMs ?? 100);
+      if (!(await olderThan(file, 5000, opts.clock)) || !(await removeIfUnchanged(file, owner, opts.clock))) await opts.clock.sleep(opts.pollMs ?? 100);
       continue;
     }
     if (!isAlive(owner)) {
-      await removeIfUnchanged(file, owner);
+      if (!(await removeIfUnchanged(file, owner, opts.clock))) await opts.clock.sleep(opts.pollMs ?? 100);
       continue;
     }
     return { acquired: false, owner };

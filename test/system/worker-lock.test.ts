@@ -100,6 +100,18 @@ describe('one enable worker at a time', () => {
     expect(results.filter((r) => r.kind === 'acquired')).toHaveLength(1);
     expect(results.filter((r) => r.kind === 'same-running')).toHaveLength(5);
   });
+
+  test('many contenders over the record of a killed holder: exactly one wins, every time', async () => {
+    // Each removes the dead record and creates its own; a removal that read the dead record before
+    // another contender replaced it must not delete the replacement (two holders).
+    const ws = await Promise.all([1, 2, 3, 4, 5, 6].map(() => fakeWorker()));
+    for (let round = 0; round < 40; round++) {
+      const f = await lockFile();
+      await writeFile(f, JSON.stringify({ pid: 2 ** 22 - 1, seq: 1, version: 'v', procStart: '1', startedAt: '' }));
+      const results = await Promise.all(ws.map((w) => acquireWorkerLock(f, { seq: 7, version: 'v', pid: w.pid! }, { clock: realClock, waitMs: 2000, pollMs: 1 })));
+      expect({ round, acquired: results.filter((r) => r.kind === 'acquired').length }).toEqual({ round, acquired: 1 });
+    }
+  });
 });
 
 describe('the monitor takes the same lock for its own work on dockerd, without ever waiting', () => {
