@@ -17,6 +17,13 @@ const SUPERSEDE_WAIT_MS = 15 * 60_000;
 const UNINSTALL_LOCK_WAIT_MS = 15 * 60_000;
 
 const UPDATE_MARKER = 'update-in-progress.json';
+/**
+ * Written by enable before it starts its worker, removed by uninstall under the worker lock. A
+ * worker that starts late (after the uninstall that followed its enable had finished) or that
+ * waited for that uninstall finds it gone and applies nothing: otherwise it would configure
+ * dockerd and start a monitor for an extension that is no longer there.
+ */
+const ENABLE_REQUEST = 'enable-request.json';
 /** Longer than the whole update sequence under the agent's timeouts (900+900+300+900+300 s). */
 const UPDATE_MARKER_TTL_MS = 60 * 60_000;
 
@@ -67,6 +74,21 @@ export function lockForUninstall(ctx: RunContext): Promise<AcquireResult> {
 }
 
 export const SUPERSEDE_WAIT_MINUTES = SUPERSEDE_WAIT_MS / 60_000;
+
+export async function markEnableRequested(ctx: RunContext, seq: number): Promise<void> {
+  await ctx.agentFs.mkdirp(ctx.env.dataDir, 0o700);
+  await ctx.agentFs.writeAtomic(path.join(ctx.env.dataDir, ENABLE_REQUEST), JSON.stringify({ seq, at: new Date(ctx.clock.now()).toISOString() }), 0o600);
+}
+
+/** False once an uninstall has run since the last enable asked for a worker. */
+export function enableStillRequested(ctx: RunContext): Promise<boolean> {
+  return ctx.agentFs.exists(path.join(ctx.env.dataDir, ENABLE_REQUEST));
+}
+
+/** Uninstall, holding the worker lock: no worker of an earlier enable applies anything after it. */
+export function withdrawEnableRequest(ctx: RunContext): Promise<void> {
+  return ctx.agentFs.remove(path.join(ctx.env.dataDir, ENABLE_REQUEST));
+}
 
 /** The new version's update command: the old version's uninstall, which runs next, must keep everything. */
 export async function markUpdate(ctx: RunContext, from: string): Promise<void> {

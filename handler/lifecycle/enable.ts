@@ -1,7 +1,7 @@
 import { AgentContractError } from '../errors.js';
 import { removeNoopToken, writeNoopToken } from '../agent/noop-token.js';
 import { ensureMonitorCheap } from './monitor-control.js';
-import { clearUpdateMarker, currentWorker, enableDecision } from './enable-protocol.js';
+import { clearUpdateMarker, currentWorker, enableDecision, markEnableRequested } from './enable-protocol.js';
 import type { RunContext } from './context.js';
 import { reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
@@ -72,6 +72,7 @@ export async function enable(ctx: RunContext): Promise<CommandResult> {
   );
   await reportHeartbeat(ctx, 'Ready', `Applying configuration ${seq}.`);
   await clearUpdateMarker(ctx);
+  await markEnableRequested(ctx, seq);
   const worker = await ctx.spawnWorker(seq);
   ctx.log.info({ event: 'worker started', worker });
   return { exitCode: 0, stdout: `enable: configuration ${seq} validated; applying in the background (${worker})` };

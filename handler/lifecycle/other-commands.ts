@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { EXIT } from '../agent/exit-codes.js';
 import { describeError } from '../errors.js';
 import type { RunContext } from './context.js';
-import { appliedSeq, isUpdating, lockForUninstall, markUpdate } from './enable-protocol.js';
+import { appliedSeq, isUpdating, lockForUninstall, markUpdate, withdrawEnableRequest } from './enable-protocol.js';
 import { recordDisabled, removeMonitor } from './monitor-control.js';
 import { reportEvent, reportHeartbeat, reportStatus } from './report.js';
 import type { CommandResult } from './types.js';
@@ -101,6 +101,7 @@ export async function runUninstallWork(ctx: RunContext): Promise<CommandResult> 
   const lock = await lockForUninstall(ctx);
   try {
     if (lock.kind !== 'acquired') ctx.log.warn({ event: 'the enable worker did not stop; uninstalling anyway', ownerPid: lock.owner.pid });
+    await withdrawEnableRequest(ctx);
     await removeMonitor(ctx);
     const outcome = await ctx.applier.remove({ log: ctx.log, removeEngine });
     message = outcome.message;

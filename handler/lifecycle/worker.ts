@@ -3,7 +3,7 @@ import { summariseSettings } from '../agent/settings-summary.js';
 import { describeError, HandlerError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { noopToken } from './enable.js';
-import { enableDecision, lockForEnable, markApplied, recordRun, SUPERSEDE_WAIT_MINUTES } from './enable-protocol.js';
+import { enableDecision, enableStillRequested, lockForEnable, markApplied, recordRun, SUPERSEDE_WAIT_MINUTES } from './enable-protocol.js';
 import { describeOwner } from '../system/worker-lock.js';
 import { requireSettings } from './load-settings.js';
 import { ensureMonitor, ownMonitor, recordEnable } from './monitor-control.js';
@@ -37,10 +37,24 @@ export async function runWorker(ctx: RunContext, seq: number, signal: AbortSigna
     return await applyUnderLock(ctx, seq, signal);
   } finally {
     await lock.release();
+    await removeRecreatedDataDir(ctx);
   }
 }
 
+/**
+ * A worker that started after the uninstall had removed the data directory made it again for its
+ * lock: once that lock is released and nothing else is in it, it goes again.
+ */
+async function removeRecreatedDataDir(ctx: RunContext): Promise<void> {
+  if (await enableStillRequested(ctx)) return;
+  if ((await ctx.agentFs.list(ctx.env.dataDir).catch(() => ['?'])).length === 0) await ctx.agentFs.remove(ctx.env.dataDir).catch(() => undefined);
+}
+
 async function applyUnderLock(ctx: RunContext, seq: number, signal: AbortSignal): Promise<CommandResult> {
+  if (!(await enableStillRequested(ctx))) {
+    ctx.log.info({ event: 'worker stops: the extension was uninstalled after this configuration was requested; nothing applied' });
+    return { exitCode: 0, stdout: '' };
+  }
   // While we waited, a newer configuration may have been applied, or this one by a twin.
   if ((await enableDecision(ctx, seq)).action === 'skip') return { exitCode: 0, stdout: '' };
   // Up before the long work: it keeps the heartbeat fresh while apt and dockerd take their time.

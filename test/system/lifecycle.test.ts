@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, rm, stat, unlink, cp } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runApp, type AppDeps } from '../../handler/app.js';
+import { WORKER_VERB } from '../../handler/cli/args.js';
 import type { Applier } from '../../handler/lifecycle/context.js';
 import type { MonitorSupervisor } from '../../handler/monitor/supervisor.js';
 import { addVersion, makeAgentTree, type AgentTree } from '../support/agent-tree.js';
@@ -324,6 +325,24 @@ describe('disable and uninstall', () => {
     const r = await runApp(['uninstall'], deps(t, a, 0));
     expect(r.exitCode).toBe(0);
     expect(a.removed).toBe(1);
+    await expect(stat(path.join(t.libDir, t.name))).rejects.toThrow();
+    await t.cleanup();
+  });
+});
+
+describe('an enable\'s worker that starts late', () => {
+  test('only after the uninstall that followed its enable: it applies nothing and leaves no data directory behind', async () => {
+    const t = await tree();
+    await t.writeSettings(0, pub, prot);
+    const a = recordingApplier();
+    const d = deps(t, a, 0);
+    // Enable starts its worker, which (a slow start on a loaded VM) runs only after the uninstall.
+    let late: (() => Promise<unknown>) | undefined;
+    const started = await runApp(['enable'], { ...d, spawnWorker: async ({ seq }) => ((late = () => runApp([WORKER_VERB, String(seq)], { ...d, signal: new AbortController().signal })), 'late worker') });
+    expect(started.exitCode).toBe(0);
+    expect((await runApp(['uninstall'], deps(t, a, 0))).exitCode).toBe(0);
+    expect((await late!()) as { exitCode: number }).toMatchObject({ exitCode: 0 });
+    expect(a.applied).toBe(0);
     await expect(stat(path.join(t.libDir, t.name))).rejects.toThrow();
     await t.cleanup();
   });
