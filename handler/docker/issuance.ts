@@ -2,6 +2,7 @@
 // decisions (which names, keep or issue, is the issuer usable) are pure and shared by enable and
 // the monitor's renewal; the signing itself is in crypto/issue-certificate.ts (loaded lazily).
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces, hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
@@ -44,16 +45,30 @@ export interface HostFacts {
  */
 const DOCKER_INTERFACE = /^(docker\d*|docker_gwbridge|br-[0-9a-f]+|veth.*)$/;
 
-export async function readHostFacts(cmd: CommandRunner | undefined): Promise<HostFacts> {
+/**
+ * The addresses clients may use to reach the VM: those of its own interfaces, without loopback,
+ * link-local IPv6, Docker's interfaces, and any Linux bridge. A bridge is the gateway of a network
+ * inside the VM (a compose network given its own bridge name, libvirt's, another container
+ * runtime's): it comes and goes with that network, and would renew the certificate each time.
+ */
+export function vmAddresses(interfaces: NodeJS.Dict<Array<{ address: string; internal: boolean }>>, isBridge: (name: string) => boolean): string[] {
   const addresses: string[] = [];
-  for (const [name, list] of Object.entries(networkInterfaces())) {
-    if (DOCKER_INTERFACE.test(name)) continue;
+  for (const [name, list] of Object.entries(interfaces)) {
+    if (DOCKER_INTERFACE.test(name) || isBridge(name)) continue;
     for (const a of list ?? []) {
       // Link-local IPv6 needs a zone to dial: no client uses it as a name.
       if (a.internal || /^fe80:/i.test(a.address)) continue;
       addresses.push(a.address);
     }
   }
+  return addresses;
+}
+
+/** The kernel says so: a bridge has /sys/class/net/<name>/bridge. */
+const isLinuxBridge = (name: string) => /^[^/]+$/.test(name) && existsSync(`/sys/class/net/${name}/bridge`);
+
+export async function readHostFacts(cmd: CommandRunner | undefined): Promise<HostFacts> {
+  const addresses = vmAddresses(networkInterfaces(), isLinuxBridge);
   const facts: HostFacts = { hostname: hostname(), addresses };
   if (cmd) {
     const r = await cmd.run('hostname', ['--fqdn'], { timeoutMs: 5_000 }).catch(() => undefined);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseSettings } from '../../../handler/agent/settings.js';
 import { issueServerCertificate } from '../../../handler/crypto/issue-certificate.js';
-import { checkIssuer, decide, namesOf, policyOf, wantedNames } from '../../../handler/docker/issuance.js';
+import { checkIssuer, decide, namesOf, policyOf, vmAddresses, wantedNames } from '../../../handler/docker/issuance.js';
 import { makeCa, makeEcCa, makeExpiredCa, makeLeaf, pem } from '../../support/tls-certs.js';
 
 const DAY = 86_400_000;
@@ -106,4 +106,22 @@ describe('issuing and keeping', () => {
       expect(decide({}, issuer().cert, names, policy, now)).toEqual({ kind: 'issue', reason: 'no certificate was issued on this VM yet' });
     });
   }
+});
+
+describe('the addresses the certificate names', () => {
+  const a = (address: string, internal = false) => ({ address, internal });
+  test("the VM's own interfaces only: no loopback, link-local IPv6, Docker's interfaces or any bridge", () => {
+    const interfaces = {
+      lo: [a('127.0.0.1', true), a('::1', true)],
+      eth0: [a('10.0.0.4'), a('fe80::1'), a('2001:db8::4')],
+      docker0: [a('172.17.0.1')],
+      'br-0123abcd': [a('172.18.0.1')],
+      veth12ab: [a('fe80::2')],
+      // A compose network with its own bridge name, or libvirt's: a bridge by the kernel's word.
+      'app-net': [a('172.19.0.1')],
+      virbr0: [a('192.168.122.1')],
+    };
+    const bridges = new Set(['app-net', 'virbr0', 'docker0', 'br-0123abcd']);
+    expect(vmAddresses(interfaces, (n) => bridges.has(n))).toEqual(['10.0.0.4', '2001:db8::4']);
+  });
 });
