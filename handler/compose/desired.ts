@@ -43,11 +43,18 @@ export interface ComposeDesired {
   notes: string[];
 }
 
+/** The services `up -d` starts: all but those behind a profile. */
+export function startedServiceNames(services: Record<string, unknown>): string[] {
+  return Object.entries(services)
+    .filter(([, v]) => !(typeof v === 'object' && v !== null && 'profiles' in v))
+    .map(([n]) => n);
+}
+
 export function desiredCompose(s: HandlerSettings): ComposeDesired | undefined {
   const doc = s.public.compose;
   if (!doc) return undefined;
   const { document, notes } = toComposeSpec(doc);
-  const services = Object.entries((document['services'] ?? {}) as Record<string, unknown>);
+  const services = (document['services'] ?? {}) as Record<string, unknown>;
   const pub = s.public['compose-environment'] ?? {};
   const prot = s.protected.environment ?? {};
   const env: Record<string, string> = { COMPOSE_PROJECT_NAME: DEFAULT_PROJECT, COMPOSE_HTTP_TIMEOUT: DEFAULT_HTTP_TIMEOUT, ...pub, ...prot };
@@ -57,8 +64,8 @@ export function desiredCompose(s: HandlerSettings): ComposeDesired | undefined {
     // JSON is YAML: what compose reads is exactly the setting, with nothing a YAML writer could
     // reinterpret (the "no"/"on" booleans of YAML 1.1, octal-looking strings).
     content: `${JSON.stringify(document, null, 2)}\n`,
-    services: services.map(([n]) => n),
-    startedServices: services.filter(([, v]) => !(typeof v === 'object' && v !== null && 'profiles' in v)).map(([n]) => n),
+    services: Object.keys(services),
+    startedServices: startedServiceNames(services),
     env,
     publicNames: Object.keys(pub).sort(),
     protectedNames: Object.keys(prot).sort(),

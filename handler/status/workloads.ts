@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { readComposeRecord, projectContainers } from '../compose/observe.js';
-import type { ComposeRecord } from '../compose/desired.js';
+import { startedServiceNames, type ComposeRecord } from '../compose/desired.js';
 import { DOCKER_GROUP, GROUP_RECORD_FILE, parseGroup, parseGroupRecord, parsePasswd, type GroupRecord } from '../docker/admin-user.js';
 import { DEFAULT_LAYOUT } from '../docker/desired.js';
 import { LOGIN_RECORD_FILE, parseLoginRecord, rootHasCredentials, shownServer, type LoginRecord } from '../docker/registry-login.js';
@@ -99,10 +99,7 @@ async function readComposeFile(fs: ReadFileSystem, file: string): Promise<NonNul
   let startedServices: string[] = [];
   try {
     // The extension writes the document as JSON (valid YAML); a file edited into YAML is "changed" anyway.
-    const services = (JSON.parse(text) as { services?: Record<string, unknown> }).services ?? {};
-    startedServices = Object.entries(services)
-      .filter(([, v]) => !(typeof v === 'object' && v !== null && 'profiles' in v))
-      .map(([n]) => n);
+    startedServices = startedServiceNames((JSON.parse(text) as { services?: Record<string, unknown> }).services ?? {});
   } catch {
     // not JSON: not what the extension wrote; the sha256 says so
   }
