@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { BUSYBOX, busyboxTar } from './busybox-container.js';
-import { freePort } from './docker-daemon.js';
+import { BUSYBOX, busyboxTar, busyboxUnavailable } from './busybox-container.js';
+import { dockerUnavailable, freePort } from './docker-daemon.js';
 import { makeCa, makeLeaf } from './tls-certs.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -26,6 +26,20 @@ export function registryUnavailable(): string | undefined {
 
 function hasHtpasswd(): boolean {
   return spawnSync('htpasswd', ['-h'], { stdio: 'ignore' }).error === undefined;
+}
+
+/**
+ * Why the suites that log in to this registry as a real admin user and run the host's compose
+ * against a sandboxed dockerd cannot run here, or undefined.
+ */
+export function loginSuiteUnavailable(): string | undefined {
+  return (
+    dockerUnavailable() ??
+    busyboxUnavailable() ??
+    registryUnavailable() ??
+    (spawnSync('useradd', ['--help'], { stdio: 'ignore' }).error ? 'useradd missing' : undefined) ??
+    (existsSync('/usr/bin/docker-compose') ? undefined : 'docker-compose missing (scripts/ensure-test-deps.sh)')
+  );
 }
 
 export interface TestRegistry {

@@ -87,3 +87,15 @@ export function makeExpiredCa(dir: string, name = 'expired-ca'): { ca: string; c
 export function issuerSetting(clientCa: string, issuer: { ca: string; caKey: string }): { ca: string; issuer: { cert: string; key: string } } {
   return { ca: pem(clientCa), issuer: { cert: pem(issuer.ca), key: pem(issuer.caKey) } };
 }
+
+/**
+ * The PKI of a VM that issues its own certificate: a client CA, an ECDSA issuer (each 30 days) and
+ * a client certificate. `prot` is the protected settings; `client` the PEMs a TLS client presents
+ * and trusts (the issuer, which signs the VM's certificate).
+ */
+export function issuerPki(dir: string): { prot: { certs: ReturnType<typeof issuerSetting> }; client: { ca: string; cert: string; key: string } } {
+  const clientCa = makeCa(dir, 'client-ca', 30);
+  const issuer = makeEcCa(dir, 'server-issuer', 30);
+  const c = makeLeaf(dir, clientCa, 'client', { eku: 'clientAuth' });
+  return { prot: { certs: issuerSetting(clientCa.ca, issuer) }, client: { ca: pem(issuer.ca), cert: pem(c.cert), key: pem(c.key) } };
+}

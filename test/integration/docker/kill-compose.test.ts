@@ -23,19 +23,14 @@ import { stepName } from '../../../handler/docker/plan.js';
 import { readRollback } from '../../../handler/docker/state.js';
 import { silentLogger } from '../../../handler/log/logger.js';
 import { bundleDriver } from '../../support/bundle-driver.js';
-import { busyboxUnavailable, containerState } from '../../support/busybox-container.js';
-import { createSandbox, dockerUnavailable, ProbeOnlyCommandRunner, socketGet, waitPing, type Sandbox } from '../../support/docker-daemon.js';
+import { containerState } from '../../support/busybox-container.js';
+import { createSandbox, ProbeOnlyCommandRunner, socketGet, waitPing, type Sandbox } from '../../support/docker-daemon.js';
 import { killedAfterStep, type DriverSettings } from '../../support/kill-driver.js';
 import { ovfEnvXml } from '../../support/ovf-env.js';
-import { pushBusybox, registryUnavailable, startRegistry, trustRegistry, type TestRegistry } from '../../support/registry.js';
+import { loginSuiteUnavailable, pushBusybox, startRegistry, trustRegistry, type TestRegistry } from '../../support/registry.js';
 import { describeHits, scanCanaryPaths } from '../../support/secret-canary.js';
 
-const skip =
-  dockerUnavailable() ??
-  busyboxUnavailable() ??
-  registryUnavailable() ??
-  (spawnSync('useradd', ['--help'], { stdio: 'ignore' }).error ? 'useradd missing' : undefined) ??
-  (existsSync('/usr/bin/docker-compose') ? undefined : 'docker-compose missing (scripts/ensure-test-deps.sh)');
+const skip = loginSuiteUnavailable();
 const d = skip ? describe.skip : describe;
 if (skip) console.warn(`(integration) kill -9 compose and login tests skipped: ${skip}`);
 

@@ -19,18 +19,13 @@ import { ExecaCommandRunner } from '../../../handler/system/exec.js';
 import { RootedFileSystem } from '../../../handler/system/fs.js';
 import { readWorkloadFacts, workloadStatus } from '../../../handler/status/workloads.js';
 import type { CommandRunner, RunOptions } from '../../../handler/system/ports.js';
-import { busyboxUnavailable, containerState } from '../../support/busybox-container.js';
-import { createSandbox, dockerUnavailable, waitPing, type Sandbox } from '../../support/docker-daemon.js';
+import { containerState } from '../../support/busybox-container.js';
+import { createSandbox, waitPing, type Sandbox } from '../../support/docker-daemon.js';
 import { ovfEnvXml } from '../../support/ovf-env.js';
-import { pushBusybox, registryUnavailable, startRegistry, trustRegistry, type TestRegistry } from '../../support/registry.js';
+import { loginSuiteUnavailable, pushBusybox, startRegistry, trustRegistry, type TestRegistry } from '../../support/registry.js';
 import { describeHits, scanCanaryPaths, scanCanaryText, startProcessSampler } from '../../support/secret-canary.js';
 
-const skip =
-  dockerUnavailable() ??
-  busyboxUnavailable() ??
-  registryUnavailable() ??
-  (spawnSync('useradd', ['--help'], { stdio: 'ignore' }).error ? 'useradd missing' : undefined) ??
-  (existsSync('/usr/bin/docker-compose') ? undefined : 'docker-compose missing (scripts/ensure-test-deps.sh)');
+const skip = loginSuiteUnavailable();
 const d = skip ? describe.skip : describe;
 if (skip) console.warn(`(integration) registry login tests skipped: ${skip}`);
 

@@ -11,7 +11,7 @@ import { busyboxUnavailable, containerState, removeContainer, startSleeper } fro
 import { dockerUnavailable, freePort, presentedFingerprint as ping } from '../../support/docker-daemon.js';
 import { makeMonitorRig, type MonitorRig } from '../../support/monitor-rig.js';
 import { makeWaagentCertificate } from '../../support/openssl-vectors.js';
-import { issuerSetting, makeCa, makeEcCa, makeLeaf, pem } from '../../support/tls-certs.js';
+import { issuerPki } from '../../support/tls-certs.js';
 
 const skip = dockerUnavailable() ?? busyboxUnavailable();
 const d = skip ? describe.skip : describe;
@@ -28,12 +28,7 @@ d('(integration) the monitor renews the certificate issued on the VM', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'renewal-it-'));
     const cert = await makeWaagentCertificate(work);
-    const pki = path.join(work, 'pki');
-    const clientCa = makeCa(pki, 'client-ca', 30);
-    const issuer = makeEcCa(pki, 'server-issuer', 30);
-    const c = makeLeaf(pki, clientCa, 'client', { eku: 'clientAuth' });
-    client = { ca: pem(issuer.ca), cert: pem(c.cert), key: pem(c.key) };
-    prot = { certs: issuerSetting(clientCa.ca, issuer) };
+    ({ prot, client } = issuerPki(path.join(work, 'pki')));
     rig = await makeMonitorRig(cert);
     port = await freePort();
   }, 60_000);

@@ -18,7 +18,7 @@ import { liveOwner, procStartTime, readLockOwner, type LockOwner } from '../../.
 import { dockerUnavailable, freePort, presentedFingerprint } from '../../support/docker-daemon.js';
 import { makeMonitorRig, type MonitorRig } from '../../support/monitor-rig.js';
 import { makeWaagentCertificate } from '../../support/openssl-vectors.js';
-import { issuerSetting, makeCa, makeEcCa, makeLeaf, pem } from '../../support/tls-certs.js';
+import { issuerPki } from '../../support/tls-certs.js';
 
 const skip = dockerUnavailable();
 const d = skip ? describe.skip : describe;
@@ -68,12 +68,7 @@ d('(integration) the monitor renews under the worker lock (direct manager, real 
     work = mkdtempSync(path.join(tmpdir(), 'renewal-lock-it-'));
     gate = path.join(work, 'renewal-gate');
     const cert = await makeWaagentCertificate(work);
-    const pki = path.join(work, 'pki');
-    const clientCa = makeCa(pki, 'client-ca', 30);
-    const issuer = makeEcCa(pki, 'server-issuer', 30);
-    const c = makeLeaf(pki, clientCa, 'client', { eku: 'clientAuth' });
-    client = { ca: pem(issuer.ca), cert: pem(c.cert), key: pem(c.key) };
-    prot = { certs: issuerSetting(clientCa.ca, issuer) };
+    ({ prot, client } = issuerPki(path.join(work, 'pki')));
     rig = await makeMonitorRig(cert, { env: { DOCKER_EXTENSION_TEST_RENEWAL_GATE: gate } });
     lockFile = path.join(rig.tree.libDir, rig.tree.name, 'enable-worker.lock');
     port = await freePort();
